@@ -1,0 +1,54 @@
+// The model's shape as plain, validated data, read from a Hugging Face style
+// config.json (T5ForConditionalGeneration or LlamaForCausalLM layout) plus an
+// optional "calm" block naming the early-exit classifier head.
+#pragma once
+
+#include <string>
+
+namespace calm {
+
+enum class Arch { EncoderDecoder, DecoderOnly };  // T5 v1.1 style, Llama style
+enum class FeedForward { GatedGelu, Relu, SwiGlu };
+
+struct ModelConfig {
+  Arch arch = Arch::DecoderOnly;
+  int vocab_size = 0;
+  int d_model = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;     // == num_heads for T5; grouped-query for Llama
+  int head_dim = 0;         // T5: d_kv; Llama: hidden_size / num_attention_heads
+  int d_ff = 0;
+  int encoder_layers = 0;   // 0 for decoder-only
+  int decoder_layers = 0;   // the exits: every decoder layer is one
+  FeedForward feed_forward = FeedForward::SwiGlu;
+  float norm_eps = 1e-6f;
+  bool tied_embeddings = false;
+  // T5 relative position buckets (shared by all layers of a stack).
+  int relative_buckets = 32;
+  int relative_max_distance = 128;
+  // Llama rotary positions.
+  float rope_theta = 10000.0f;
+  // Longest sequence the run state is sized for: Llama's max_position_embeddings,
+  // T5's n_positions (512 when absent), for the input and for the output each.
+  int max_positions = 512;
+  // Special tokens (-1 when the model has none).
+  int eos_id = 1;
+  int pad_id = 0;
+  int bos_id = -1;
+  int decoder_start_id = 0;  // T5 starts the decoder with this token
+  // CALM extras: tensor names of the early-exit classifier head, empty if absent.
+  std::string classifier_weight;  // (d_model)
+  std::string classifier_bias;    // (1)
+
+  bool has_classifier() const { return !classifier_weight.empty(); }
+  int q_dim() const { return num_heads * head_dim; }
+  int kv_dim() const { return num_kv_heads * head_dim; }
+  const char* arch_name() const {
+    return arch == Arch::EncoderDecoder ? "encoder-decoder (T5 v1.1)" : "decoder-only (Llama)";
+  }
+};
+
+// Parses and validates config.json; throws calm::Error naming the file and key.
+ModelConfig load_config(const std::string& path);
+
+}  // namespace calm
