@@ -1,0 +1,115 @@
+// The token loop with early exits. A Decoder owns one RunState (the K/V caches)
+// for a shared, read-only Model; use one Decoder per thread.
+//
+// For each output position the decoder runs layer after layer; after each
+// layer allowed to exit it computes the confidence measure and leaves when it
+// clears the threshold lambda_t. The skipped layers then get this position's
+// K/V from the exit state (propagation) or are run for real (exact cache).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "decode/measure.h"
+#include "model/model.h"
+#include "nn/ops.h"
+#include "nn/run_state.h"
+
+namespace calm {
+
+enum class ExitPolicy {
+  Calm,    // exit when the measure clears lambda_t
+  Full,    // never exit (same as Calm with lambda = 1)
+  Static,  // every token exits at static_layer
+  Oracle,  // local oracle: the first layer whose argmax equals the top layer's
+};
+enum class KvMode {
+  Propagate,  // skipped layers compute their K/V from the exit state (the paper's)
+  Exact,      // skipped layers run for real; analysis only, no speedup
+};
+
+ExitPolicy parse_policy(const std::string& name);  // "calm", "full", "static", "oracle"
+const char* policy_name(ExitPolicy policy);
+
+struct DecodeOptions {
+  ExitPolicy policy = ExitPolicy::Calm;
+  Measure measure = Measure::Softmax;
+  float lambda = 1.0f;        // 1 = never exit: exactly the full model
+  float tau = 4.0f;           // decay of the threshold over the output
+  int static_layer = 1;       // ExitPolicy::Static, 1-based
+  int max_new_tokens = 64;    // also N of the threshold schedule
+  int first_exit_layer = 1;   // 1-based: the first layer allowed to exit
+  int check_interval = 1;     // check every k-th layer from first_exit_layer on
+  KvMode kv_mode = KvMode::Propagate;
+  float temperature = 0.0f;   // 0 = greedy
+  int top_k = 0;              // sampling: 0 = whole vocabulary
+  uint64_t seed = 0;
+  bool trace = false;         // record every layer's confidence and top tokens
+  int trace_top_k = 3;
+  bool truncate_prompt = false;  // otherwise an over-long prompt is refused
+};
+
+// What happened at one output position.
+struct TokenTrace {
+  int token = -1;
+  int position = 0;             // 0-based output position t
+  int exit_layer = 0;           // 1-based layer whose prediction was emitted
+  float threshold = 1.0f;       // lambda_t in force (1 when never exiting)
+  float exit_confidence = 0.0f; // the measure at the exit layer (NaN when not measured)
+  // With DecodeOptions::trace, for every layer 1..L (index layer-1), as the
+  // full depth would have seen it at this position given the decoded past:
+  std::vector<float> confidence;          // the chosen measure
+  std::vector<std::vector<TopToken>> top; // top-k tokens of that layer's exit
+};
+
+struct DecodeResult {
+  std::vector<int> prompt_ids;   // as fed to the model (after truncation)
+  bool prompt_truncated = false;
+  std::vector<int> tokens;       // generated ids, eos included when produced
+  std::vector<int> exit_layers;  // (tokens.size()), 1-based
+  std::vector<TokenTrace> trace; // one per token (light unless options.trace)
+  std::string text;              // decoded text, eos excluded
+  bool stopped_at_eos = false;
+  bool cancelled = false;
+  int num_layers = 0;            // L
+  double seconds = 0.0;          // wall time of the token loop (encoder/prompt included)
+  double flops = 0.0;            // spent (trace-only work excluded)
+  double full_flops = 0.0;       // what the full model would spend on these tokens
+
+  double average_layers() const;
+};
+
+// Called after every token; return false to stop decoding.
+using TokenCallback = std::function<bool(const TokenTrace&)>;
+
+class Decoder {
+ public:
+  explicit Decoder(const Model& model);
+
+  const Model& model() const { return model_; }
+
+  // Encodes `prompt` with the model's tokenizer and decodes. Throws calm::Error
+  // for an empty prompt, an over-long one (unless truncation is asked for) or
+  // options the model cannot serve (the classifier measure without a head).
+  DecodeResult generate(const std::string& prompt, const DecodeOptions& options,
+                        const TokenCallback& on_token = {});
+  DecodeResult generate_ids(std::vector<int> prompt_ids, const DecodeOptions& options,
+                            const TokenCallback& on_token = {});
+
+  // Teacher forcing through the full depth: the logits of every exit at every
+  // position of `decoder_ids` (T5: after encoding `encoder_ids`; Llama:
+  // `encoder_ids` must be empty). Returns layers x (positions, vocab).
+  std::vector<Matrix> layer_logits(const std::vector<int>& encoder_ids, const std::vector<int>& decoder_ids);
+
+  // The ids the model is fed for `prompt` (Llama: bos + text; T5: text + eos).
+  std::vector<int> prompt_ids(const std::string& prompt) const;
+
+ private:
+  const Model& model_;
+  RunState state_;
+};
+
+}  // namespace calm

@@ -1,0 +1,50 @@
+// The transformer's forward pass, one piece per concern. The decoder runs one
+// position through one layer at a time, so that the token loop in core/decode
+// can stop after any layer; the T5 encoder runs a whole input at once.
+#pragma once
+
+#include <vector>
+
+#include "model/model.h"
+#include "nn/run_state.h"
+
+namespace calm {
+
+// T5: runs the encoder over `ids` and fills every decoder layer's cross-attention
+// K/V. `encoder_output` (source_length, d_model), when given, receives the
+// encoder's final normed states (for tests).
+void encode(const Model& model, RunState& state, const std::vector<int>& ids, Matrix* encoder_output = nullptr);
+
+// hidden (d_model) <- the token embedding of `token`.
+void embed(const Model& model, int token, Vector& hidden);
+
+// Runs decoder layer `layer` (0-based) at `position` on `hidden` in place, and
+// writes that layer's self-attention K/V for the position.
+void decoder_layer(const Model& model, RunState& state, int layer, int position, Vector& hidden);
+
+// State propagation: writes layer `layer`'s K/V for `position` computed from
+// `hidden`, without running the layer (its own input norm and K/V projections).
+void propagate_kv(const Model& model, RunState& state, int layer, int position, const Vector& hidden);
+
+// An exit's logits: the shared final norm and vocabulary projection
+// (T5 with tied embeddings scales by d_model^-0.5 first, as T5 does).
+void exit_logits(const Model& model, RunState& state, const Vector& hidden, Vector& logits);
+
+// The early-exit classifier's probability on the raw (pre-norm) hidden state.
+float classifier_probability(const Model& model, const Vector& hidden);
+
+// Floating-point operations, counted as 2 per multiply-add.
+struct CostModel {
+  double layer_fixed = 0;       // projections and feed-forward of one decoder layer, one position
+  double layer_per_context = 0; // attention per cached position (self-attention)
+  double layer_cross = 0;       // cross-attention over the whole source (T5), per position
+  double vocabulary = 0;        // one exit's logits
+  double propagation = 0;       // one skipped layer's K/V from the copied state
+  double classifier = 0;
+  double state = 0;             // cosine of two hidden states
+
+  CostModel(const ModelConfig& config, int source_length);
+  double layer(int context) const { return layer_fixed + layer_per_context * context + layer_cross; }
+};
+
+}  // namespace calm
