@@ -107,7 +107,7 @@ int cmd_generate(const Args& args) {
   calm::Decoder decoder(model);
   const calm::DecodeResult r = decoder.generate(args.get("prompt"), options);
   if (!args.flag("json")) {
-    std::cout << r.text << "\n";
+    std::cout << r.text << std::endl;
     std::cerr << r.tokens.size() << " tokens, " << r.average_layers() << " of " << r.num_layers
               << " layers on average, " << r.seconds << " s"
               << (r.prompt_truncated ? " (prompt truncated to fit the context)" : "") << "\n";

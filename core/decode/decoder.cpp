@@ -282,7 +282,8 @@ DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o,
   return result;
 }
 
-std::vector<Matrix> Decoder::layer_logits(const std::vector<int>& encoder_ids, const std::vector<int>& decoder_ids) {
+std::vector<Matrix> Decoder::layer_logits(const std::vector<int>& encoder_ids, const std::vector<int>& decoder_ids,
+                                          std::vector<Matrix>* layer_hidden) {
   const ModelConfig& c = model_.config;
   if (c.arch == Arch::EncoderDecoder) {
     encode(model_, state_, encoder_ids);
@@ -292,11 +293,13 @@ std::vector<Matrix> Decoder::layer_logits(const std::vector<int>& encoder_ids, c
   const int n = static_cast<int>(decoder_ids.size());
   if (n > state_.max_positions) throw Error("layer_logits: sequence longer than the model's context");
   std::vector<Matrix> out(c.decoder_layers, Matrix(n, c.vocab_size));
+  if (layer_hidden) layer_hidden->assign(c.decoder_layers, Matrix(n, c.d_model));
   Vector hidden(c.d_model), logits(c.vocab_size);
   for (int p = 0; p < n; ++p) {
     embed(model_, decoder_ids[p], hidden);
     for (int l = 0; l < c.decoder_layers; ++l) {
       decoder_layer(model_, state_, l, p, hidden);
+      if (layer_hidden) (*layer_hidden)[l].row(p) = hidden.transpose();
       exit_logits(model_, state_, hidden, logits);
       out[l].row(p) = logits.transpose();
     }

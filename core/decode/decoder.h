@@ -101,8 +101,11 @@ class Decoder {
 
   // Teacher forcing through the full depth: the logits of every exit at every
   // position of `decoder_ids` (T5: after encoding `encoder_ids`; Llama:
-  // `encoder_ids` must be empty). Returns layers x (positions, vocab).
-  std::vector<Matrix> layer_logits(const std::vector<int>& encoder_ids, const std::vector<int>& decoder_ids);
+  // `encoder_ids` must be empty). Returns layers x (positions, vocab);
+  // `layer_hidden`, when given, receives layers x (positions, d_model), the
+  // raw residual stream after each layer.
+  std::vector<Matrix> layer_logits(const std::vector<int>& encoder_ids, const std::vector<int>& decoder_ids,
+                                   std::vector<Matrix>* layer_hidden = nullptr);
 
   // The ids the model is fed for `prompt` (Llama: bos + text; T5: text + eos).
   std::vector<int> prompt_ids(const std::string& prompt) const;
