@@ -1,0 +1,214 @@
+// config.json -> ModelConfig for the two supported layouts (Hugging Face T5 and
+// Llama). Defaults follow the Hugging Face config classes, so a checkpoint saved
+// by that library loads as it is; every error names the file and the key.
+#include "config.h"
+
+#include <fstream>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "error.h"
+
+namespace calm {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Looks keys up in one JSON object and turns every problem into a calm::Error
+// that names the file and the key.
+class Reader {
+ public:
+  Reader(const json& j, const std::string& path) : j_(j), path_(path) {}
+
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw Error(path_ + ": key '" + key + "' " + what);
+  }
+
+  // `v` (the value of `key`, or an element of it) as an int that fits in 32 bits.
+  int as_int(const std::string& key, const json& v) const {
+    if (!v.is_number_integer()) fail(key, "must be an integer, got " + v.dump());
+    const int64_t x = v.get<int64_t>();
+    if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(INT32_MAX) : (x < INT32_MIN || x > INT32_MAX))
+      fail(key, "is out of range: " + v.dump());
+    return static_cast<int>(x);
+  }
+
+  // JSON null counts as absent: Hugging Face writes e.g. "num_decoder_layers": null.
+  bool has(const std::string& key) const { return j_.contains(key) && !j_[key].is_null(); }
+
+  const json& at(const std::string& key) const {
+    if (!has(key)) fail(key, "missing");
+    return j_[key];
+  }
+
+  int integer(const std::string& key) const { return as_int(key, at(key)); }
+  int integer(const std::string& key, int fallback) const { return has(key) ? integer(key) : fallback; }
+
+  int positive(const std::string& key) const {
+    const int x = integer(key);
+    if (x <= 0) fail(key, "must be positive, got " + std::to_string(x));
+    return x;
+  }
+  int positive(const std::string& key, int fallback) const { return has(key) ? positive(key) : fallback; }
+
+  float positive_number(const std::string& key, float fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = at(key);
+    if (!v.is_number()) fail(key, "must be a number, got " + v.dump());
+    const double x = v.get<double>();
+    if (!(x > 0)) fail(key, "must be positive, got " + v.dump());
+    return static_cast<float>(x);
+  }
+
+  bool boolean(const std::string& key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = at(key);
+    if (!v.is_boolean()) fail(key, "must be true or false, got " + v.dump());
+    return v.get<bool>();
+  }
+
+  std::string string(const std::string& key) const {
+    const json& v = at(key);
+    if (!v.is_string()) fail(key, "must be a string, got " + v.dump());
+    return v.get<std::string>();
+  }
+  std::string string(const std::string& key, const std::string& fallback) const {
+    return has(key) ? string(key) : fallback;
+  }
+
+  // A special token id: absent or null -> fallback; a list (Llama 3 writes
+  // several eos ids) -> its first element.
+  int token(const std::string& key, int fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = at(key);
+    if (v.is_array()) {
+      if (v.empty()) fail(key, "is an empty list; expected an integer or a list of integers");
+      return as_int(key, v[0]);
+    }
+    return as_int(key, v);
+  }
+
+ private:
+  const json& j_;
+  const std::string& path_;
+};
+
+void parse_t5(const Reader& r, ModelConfig& c) {
+  c.arch = Arch::EncoderDecoder;
+  c.vocab_size = r.positive("vocab_size");
+  c.d_model = r.positive("d_model");
+  c.head_dim = r.positive("d_kv");
+  c.d_ff = r.positive("d_ff");
+  c.encoder_layers = r.positive("num_layers");
+  c.decoder_layers = r.positive("num_decoder_layers", c.encoder_layers);
+  c.num_heads = r.positive("num_heads");
+  c.num_kv_heads = c.num_heads;
+  c.relative_buckets = r.positive("relative_attention_num_buckets", 32);
+  c.relative_max_distance = r.positive("relative_attention_max_distance", 128);
+  // Hugging Face's T5Config defaults to "relu" (the original T5); v1.1 says "gated-gelu".
+  const std::string ff = r.string("feed_forward_proj", "relu");
+  if (ff == "gated-gelu") c.feed_forward = FeedForward::GatedGelu;
+  else if (ff == "relu") c.feed_forward = FeedForward::Relu;
+  else r.fail("feed_forward_proj", "is '" + ff + "'; supported: 'gated-gelu', 'relu'");
+  c.tied_embeddings = r.boolean("tie_word_embeddings", true);
+  c.norm_eps = r.positive_number("layer_norm_epsilon", 1e-6f);
+  c.pad_id = r.token("pad_token_id", 0);
+  c.eos_id = r.token("eos_token_id", 1);
+  c.bos_id = -1;  // T5 has no beginning-of-sequence token
+  c.decoder_start_id = r.token("decoder_start_token_id", c.pad_id);
+  c.max_positions = r.positive("n_positions", 512);
+}
+
+void parse_llama(const Reader& r, ModelConfig& c) {
+  c.arch = Arch::DecoderOnly;
+  c.vocab_size = r.positive("vocab_size");
+  c.d_model = r.positive("hidden_size");
+  c.d_ff = r.positive("intermediate_size");
+  c.decoder_layers = r.positive("num_hidden_layers");
+  c.encoder_layers = 0;
+  c.num_heads = r.positive("num_attention_heads");
+  c.num_kv_heads = r.positive("num_key_value_heads", c.num_heads);
+  if (c.num_heads % c.num_kv_heads != 0)
+    r.fail("num_key_value_heads", "(" + std::to_string(c.num_kv_heads) + ") must divide num_attention_heads (" +
+                                      std::to_string(c.num_heads) + ")");
+  // Newer configs may state head_dim; otherwise it is hidden_size / heads.
+  if (r.has("head_dim")) {
+    c.head_dim = r.positive("head_dim");
+  } else {
+    if (c.d_model % c.num_heads != 0)
+      r.fail("hidden_size", "(" + std::to_string(c.d_model) + ") must be divisible by num_attention_heads (" +
+                                std::to_string(c.num_heads) + ")");
+    c.head_dim = c.d_model / c.num_heads;
+  }
+  c.feed_forward = FeedForward::SwiGlu;
+  // Variants this engine would compute wrongly without saying so are refused.
+  if (r.string("hidden_act", "silu") != "silu") r.fail("hidden_act", "is '" + r.string("hidden_act") + "'; supported: 'silu'");
+  if (r.has("rope_scaling")) r.fail("rope_scaling", "is set; scaled rotary positions are not supported");
+  if (r.boolean("attention_bias", false)) r.fail("attention_bias", "is true; biases are not supported");
+  if (r.boolean("mlp_bias", false)) r.fail("mlp_bias", "is true; biases are not supported");
+  c.norm_eps = r.positive_number("rms_norm_eps", 1e-6f);
+  c.rope_theta = r.positive_number("rope_theta", 10000.0f);
+  c.max_positions = r.positive("max_position_embeddings", 2048);
+  c.tied_embeddings = r.boolean("tie_word_embeddings", false);
+  c.bos_id = r.token("bos_token_id", 1);
+  c.eos_id = r.token("eos_token_id", 2);
+  c.pad_id = r.token("pad_token_id", -1);
+  c.decoder_start_id = c.bos_id;  // generation starts from <s>
+}
+
+void parse_calm_block(const json& j, const std::string& path, ModelConfig& c) {
+  if (!j.contains("calm") || j["calm"].is_null()) return;
+  const json& calm = j["calm"];
+  if (!calm.is_object()) throw Error(path + ": key 'calm' must be an object");
+  if (!calm.contains("classifier") || calm["classifier"].is_null()) return;
+  const json& cls = calm["classifier"];
+  if (!cls.is_object()) throw Error(path + ": key 'calm.classifier' must be an object");
+  if (!cls.contains("weight") || !cls["weight"].is_string() || cls["weight"].get<std::string>().empty())
+    throw Error(path + ": key 'calm.classifier.weight' must name a tensor");
+  c.classifier_weight = cls["weight"].get<std::string>();
+  if (cls.contains("bias") && !cls["bias"].is_null()) {
+    if (!cls["bias"].is_string()) throw Error(path + ": key 'calm.classifier.bias' must name a tensor");
+    c.classifier_bias = cls["bias"].get<std::string>();
+  }
+}
+
+void check_token(const Reader& r, const std::string& key, int id, int vocab_size, bool allow_none) {
+  if (allow_none && id == -1) return;
+  if (id < 0 || id >= vocab_size)
+    r.fail(key, "is " + std::to_string(id) + ", outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
+}
+
+}  // namespace
+
+ModelConfig load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open file (missing or unreadable)");
+  std::stringstream text;
+  text << in.rdbuf();
+  json j;
+  try {
+    j = json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    throw Error(path + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object()) throw Error(path + ": top level is not a JSON object");
+
+  const Reader r(j, path);
+  ModelConfig c;
+  const std::string type = r.string("model_type");
+  if (type == "t5") parse_t5(r, c);
+  else if (type == "llama") parse_llama(r, c);
+  else r.fail("model_type", "is '" + type + "'; supported: 't5', 'llama'");
+
+  const bool t5 = c.arch == Arch::EncoderDecoder;
+  check_token(r, "eos_token_id", c.eos_id, c.vocab_size, false);
+  check_token(r, "pad_token_id", c.pad_id, c.vocab_size, !t5);
+  check_token(r, t5 ? "decoder_start_token_id" : "bos_token_id", t5 ? c.decoder_start_id : c.bos_id,
+              c.vocab_size, !t5);
+  parse_calm_block(j, path, c);
+  return c;
+}
+
+}  // namespace calm

@@ -1,0 +1,176 @@
+// Loading a model directory: config.json, then tokenizer.model (cheap checks
+// first), then every tensor of model.safetensors by its Hugging Face name, each
+// checked against the shape the config implies.
+#include "model.h"
+
+#include <filesystem>
+
+#include "error.h"
+#include "safetensors.h"
+
+namespace calm {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+Matrix read_matrix(const SafeTensors& st, const std::string& name, int rows, int cols) {
+  const std::vector<float> v = st.read_f32(name, {rows, cols});
+  return Eigen::Map<const Matrix>(v.data(), rows, cols);
+}
+
+Vector read_vector(const SafeTensors& st, const std::string& name, int n) {
+  const std::vector<float> v = st.read_f32(name, {n});
+  return Eigen::Map<const Vector>(v.data(), n);
+}
+
+// prefix: "encoder.block.3.layer.0.SelfAttention." or "model.layers.3.self_attn."
+// suffixes: T5 "q.weight" ..., Llama "q_proj.weight" ...
+AttentionWeights read_attention(const SafeTensors& st, const ModelConfig& c, const std::string& prefix,
+                                const std::string& suffix) {
+  AttentionWeights a;
+  a.q = read_matrix(st, prefix + "q" + suffix, c.q_dim(), c.d_model);
+  a.k = read_matrix(st, prefix + "k" + suffix, c.kv_dim(), c.d_model);
+  a.v = read_matrix(st, prefix + "v" + suffix, c.kv_dim(), c.d_model);
+  a.o = read_matrix(st, prefix + "o" + suffix, c.d_model, c.q_dim());
+  return a;
+}
+
+// prefix: "encoder.block.3.layer.1.DenseReluDense."
+FeedForwardWeights read_t5_feed_forward(const SafeTensors& st, const ModelConfig& c, const std::string& prefix) {
+  FeedForwardWeights f;
+  if (c.feed_forward == FeedForward::GatedGelu) {
+    f.gate = read_matrix(st, prefix + "wi_0.weight", c.d_ff, c.d_model);
+    f.up = read_matrix(st, prefix + "wi_1.weight", c.d_ff, c.d_model);
+  } else {
+    f.up = read_matrix(st, prefix + "wi.weight", c.d_ff, c.d_model);
+  }
+  f.down = read_matrix(st, prefix + "wo.weight", c.d_model, c.d_ff);
+  return f;
+}
+
+// T5 block i of a stack: layer.0 self-attention, [layer.1 cross-attention,]
+// then the feed-forward layer; each sublayer has its own pre-norm.
+LayerWeights read_t5_block(const SafeTensors& st, const ModelConfig& c, const std::string& stack, int i) {
+  const std::string block = stack + ".block." + std::to_string(i) + ".layer.";
+  const bool decoder = stack == "decoder";
+  LayerWeights l;
+  l.self_attn_norm = read_vector(st, block + "0.layer_norm.weight", c.d_model);
+  l.self_attn = read_attention(st, c, block + "0.SelfAttention.", ".weight");
+  if (decoder) {
+    l.cross_attn_norm = read_vector(st, block + "1.layer_norm.weight", c.d_model);
+    l.cross_attn = read_attention(st, c, block + "1.EncDecAttention.", ".weight");
+  }
+  const std::string ffn = block + (decoder ? "2." : "1.");
+  l.ffn_norm = read_vector(st, ffn + "layer_norm.weight", c.d_model);
+  l.ffn = read_t5_feed_forward(st, c, ffn + "DenseReluDense.");
+  return l;
+}
+
+void read_t5(const SafeTensors& st, const ModelConfig& c, Weights& w) {
+  // Older exports keep the embedding only under the encoder's name.
+  const std::string embedding =
+      !st.contains("shared.weight") && st.contains("encoder.embed_tokens.weight") ? "encoder.embed_tokens.weight"
+                                                                                  : "shared.weight";
+  w.embedding = read_matrix(st, embedding, c.vocab_size, c.d_model);
+  for (int i = 0; i < c.encoder_layers; i++) w.encoder.push_back(read_t5_block(st, c, "encoder", i));
+  w.encoder_norm = read_vector(st, "encoder.final_layer_norm.weight", c.d_model);
+  w.encoder_relative_bias = read_matrix(st, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+                                        c.relative_buckets, c.num_heads);
+  for (int i = 0; i < c.decoder_layers; i++) w.decoder.push_back(read_t5_block(st, c, "decoder", i));
+  w.decoder_norm = read_vector(st, "decoder.final_layer_norm.weight", c.d_model);
+  w.decoder_relative_bias = read_matrix(st, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+                                        c.relative_buckets, c.num_heads);
+}
+
+void read_llama(const SafeTensors& st, const ModelConfig& c, Weights& w) {
+  w.embedding = read_matrix(st, "model.embed_tokens.weight", c.vocab_size, c.d_model);
+  for (int i = 0; i < c.decoder_layers; i++) {
+    const std::string layer = "model.layers." + std::to_string(i) + ".";
+    LayerWeights l;
+    l.self_attn_norm = read_vector(st, layer + "input_layernorm.weight", c.d_model);
+    l.self_attn = read_attention(st, c, layer + "self_attn.", "_proj.weight");
+    l.ffn_norm = read_vector(st, layer + "post_attention_layernorm.weight", c.d_model);
+    l.ffn.gate = read_matrix(st, layer + "mlp.gate_proj.weight", c.d_ff, c.d_model);
+    l.ffn.up = read_matrix(st, layer + "mlp.up_proj.weight", c.d_ff, c.d_model);
+    l.ffn.down = read_matrix(st, layer + "mlp.down_proj.weight", c.d_model, c.d_ff);
+    w.decoder.push_back(std::move(l));
+  }
+  w.decoder_norm = read_vector(st, "model.norm.weight", c.d_model);
+}
+
+Weights read_weights(const SafeTensors& st, const ModelConfig& c) {
+  Weights w;
+  if (c.arch == Arch::EncoderDecoder) read_t5(st, c, w);
+  else read_llama(st, c, w);
+  // A tied checkpoint may still carry a copy of lm_head; the embedding rules.
+  if (!c.tied_embeddings) w.lm_head = read_matrix(st, "lm_head.weight", c.vocab_size, c.d_model);
+  if (c.has_classifier()) {
+    w.classifier = read_vector(st, c.classifier_weight, c.d_model);
+    if (!c.classifier_bias.empty()) w.classifier_bias = st.read_f32(c.classifier_bias, {1})[0];
+  }
+  return w;
+}
+
+// The tokenizer must not produce ids the embedding lacks, and must end
+// sequences with the token the model was trained to stop on.
+void check_tokenizer(const Tokenizer& t, const ModelConfig& c, const std::string& tokenizer_path,
+                     const std::string& config_path) {
+  if (t.size() > c.vocab_size)
+    throw Error(tokenizer_path + ": " + std::to_string(t.size()) + " pieces, more than vocab_size " +
+                std::to_string(c.vocab_size) + " in " + config_path);
+  if (t.eos_id() >= 0 && t.eos_id() != c.eos_id)
+    throw Error(tokenizer_path + ": eos id " + std::to_string(t.eos_id()) + " differs from eos_token_id " +
+                std::to_string(c.eos_id) + " in " + config_path);
+}
+
+std::string directory_name(const std::string& dir) {
+  fs::path p = fs::path(dir).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();  // "models/t5/" -> "models/t5"
+  if (p.filename() == "." || p.filename().empty()) p = fs::absolute(p).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.filename().string();
+}
+
+int64_t count(const Matrix& m) { return m.size(); }
+int64_t count(const Vector& v) { return v.size(); }
+int64_t count(const AttentionWeights& a) { return count(a.q) + count(a.k) + count(a.v) + count(a.o); }
+int64_t count(const LayerWeights& l) {
+  return count(l.self_attn_norm) + count(l.self_attn) + count(l.cross_attn_norm) + count(l.cross_attn) +
+         count(l.ffn_norm) + count(l.ffn.gate) + count(l.ffn.up) + count(l.ffn.down);
+}
+
+}  // namespace
+
+int64_t Model::parameter_count() const {
+  const Weights& w = weights;
+  int64_t n = count(w.embedding) + count(w.lm_head) + count(w.encoder_norm) + count(w.encoder_relative_bias) +
+              count(w.decoder_norm) + count(w.decoder_relative_bias) + count(w.classifier);
+  if (!config.classifier_bias.empty()) n += 1;
+  for (const LayerWeights& l : w.encoder) n += count(l);
+  for (const LayerWeights& l : w.decoder) n += count(l);
+  return n;
+}
+
+Model load_model(const std::string& dir) {
+  const fs::path root(dir);
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) throw Error(dir + ": model directory missing or not a directory");
+  const std::string config_path = (root / "config.json").string();
+  const std::string weights_path = (root / "model.safetensors").string();
+  const std::string tokenizer_path = (root / "tokenizer.model").string();
+  for (const std::string& file : {config_path, weights_path, tokenizer_path})
+    if (!fs::is_regular_file(file, ec)) throw Error(file + ": missing from the model directory");
+
+  Model m;
+  m.dir = dir;
+  m.name = directory_name(dir);
+  m.config = load_config(config_path);
+  m.tokenizer.load(tokenizer_path);
+  check_tokenizer(m.tokenizer, m.config, tokenizer_path, config_path);
+  const SafeTensors st(weights_path);
+  m.weights = read_weights(st, m.config);
+  return m;
+}
+
+}  // namespace calm

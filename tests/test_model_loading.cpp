@@ -1,0 +1,535 @@
+// config.json parsing, the tokenizer wrapper and load_model: every fixture
+// model loads with the shapes its config implies, and broken copies of a
+// fixture (in a temporary directory) fail with a calm::Error that names the
+// file and the key or tensor at fault.
+#include <QDir>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "model/error.h"
+#include "model/model.h"
+#include "model/safetensors.h"
+
+using json = nlohmann::json;
+using TensorMap = std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>;
+
+namespace {
+
+const QString kModels = QStringLiteral(CALM_FIXTURES_DIR "/models");
+
+// The message of the calm::Error `f` throws, or "" when it throws none.
+std::string error_from(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const calm::Error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }
+
+// Every tensor of a file, as F32, to be changed and written back.
+TensorMap read_all(const std::string& path) {
+  const calm::SafeTensors st(path);
+  TensorMap out;
+  for (const auto& [name, info] : st.tensors()) out[name] = {info.shape, st.read_f32(name)};
+  return out;
+}
+
+// The parameter count a config implies, written out from the architecture
+// description independently of load_model's own bookkeeping.
+int64_t expected_parameters(const calm::ModelConfig& c) {
+  const int64_t d = c.d_model, attention = 2 * int64_t(c.q_dim()) * d + 2 * int64_t(c.kv_dim()) * d;
+  const int64_t ffn_matrices = c.feed_forward == calm::FeedForward::Relu ? 2 : 3;
+  const int64_t ffn = ffn_matrices * int64_t(c.d_ff) * d;
+  const int64_t vocab = int64_t(c.vocab_size) * d * (c.tied_embeddings ? 1 : 2);
+  const int64_t classifier = c.has_classifier() ? d + (c.classifier_bias.empty() ? 0 : 1) : 0;
+  if (c.arch == calm::Arch::DecoderOnly)
+    return vocab + c.decoder_layers * (2 * d + attention + ffn) + d + classifier;
+  const int64_t relative_bias = int64_t(c.relative_buckets) * c.num_heads;
+  return vocab + c.encoder_layers * (2 * d + attention + ffn) + d + relative_bias +
+         c.decoder_layers * (3 * d + 2 * attention + ffn) + d + relative_bias + classifier;
+}
+
+}  // namespace
+
+// Asserts that `statement` throws calm::Error whose message contains every
+// string that follows.
+#define VERIFY_ERROR(statement, ...)                                                                   \
+  do {                                                                                                 \
+    const std::string msg_ = error_from([&] { statement; });                                          \
+    QVERIFY2(!msg_.empty(), "no calm::Error from: " #statement);                                       \
+    for (const std::string& needle_ : std::initializer_list<std::string>{__VA_ARGS__})                \
+      QVERIFY2(msg_.find(needle_) != std::string::npos,                                                \
+               qPrintable(QString("'%1' not in message: %2").arg(needle_.c_str(), msg_.c_str())));      \
+  } while (0)
+
+class TestModelLoading : public QObject {
+  Q_OBJECT
+
+ private:
+  QTemporaryDir tmp_;
+  int copies_ = 0;
+
+  // A fresh writable copy of a fixture model's three files; "" when the
+  // fixture is absent (the caller skips).
+  std::string copy_fixture(const QString& name) {
+    const QDir source(kModels + "/" + name);
+    if (!source.exists()) return {};
+    const QString target = tmp_.filePath(QString("%1-%2").arg(name).arg(copies_++));
+    QDir().mkpath(target);
+    for (const char* file : {"config.json", "model.safetensors", "tokenizer.model"}) {
+      const QString to = target + "/" + file;
+      if (!QFile::copy(source.filePath(file), to)) return {};
+      QFile(to).setPermissions(QFile::ReadOwner | QFile::WriteOwner);
+    }
+    return target.toStdString();
+  }
+
+  static void edit_tensors(const std::string& dir, const std::function<void(TensorMap&)>& edit) {
+    const std::string path = dir + "/model.safetensors";
+    TensorMap tensors = read_all(path);
+    edit(tensors);
+    calm::write_safetensors_f32(path, tensors);
+  }
+
+  static void edit_config(const std::string& dir, const std::function<void(json&)>& edit) {
+    const std::string path = dir + "/config.json";
+    json j = read_json(path);
+    edit(j);
+    write_text(path, j.dump(2));
+  }
+
+  std::string config_file(const char* name, const json& j) {
+    const std::string path = tmp_.filePath(name).toStdString();
+    write_text(path, j.dump(2));
+    return path;
+  }
+
+  static json minimal_t5() {
+    return {{"model_type", "t5"}, {"vocab_size", 64}, {"d_model", 16}, {"d_kv", 4}, {"d_ff", 32},
+            {"num_layers", 2},    {"num_heads", 4}};
+  }
+
+  static json minimal_llama() {
+    return {{"model_type", "llama"},   {"vocab_size", 64},        {"hidden_size", 16},
+            {"intermediate_size", 32}, {"num_hidden_layers", 3}, {"num_attention_heads", 4}};
+  }
+
+ private slots:
+  void initTestCase() { QVERIFY(tmp_.isValid()); }
+
+  // --- config.json ---------------------------------------------------------
+
+  void t5ConfigDefaults() {
+    const calm::ModelConfig c = calm::load_config(config_file("t5.json", minimal_t5()));
+    QCOMPARE(c.arch, calm::Arch::EncoderDecoder);
+    QCOMPARE(c.encoder_layers, 2);
+    QCOMPARE(c.decoder_layers, 2);  // num_decoder_layers defaults to num_layers
+    QCOMPARE(c.head_dim, 4);        // d_kv
+    QCOMPARE(c.num_kv_heads, 4);    // T5 has no grouped-query attention
+    QCOMPARE(c.feed_forward, calm::FeedForward::Relu);  // Hugging Face's T5Config default
+    QCOMPARE(c.relative_buckets, 32);
+    QCOMPARE(c.relative_max_distance, 128);
+    QCOMPARE(c.max_positions, 512);
+    QVERIFY(c.tied_embeddings);
+    QCOMPARE(c.norm_eps, 1e-6f);
+    QCOMPARE(c.eos_id, 1);
+    QCOMPARE(c.pad_id, 0);
+    QCOMPARE(c.decoder_start_id, 0);
+    QVERIFY(!c.has_classifier());
+  }
+
+  void t5ConfigExplicit() {
+    json j = minimal_t5();
+    j.update({{"num_decoder_layers", 5}, {"feed_forward_proj", "gated-gelu"}, {"tie_word_embeddings", false},
+              {"n_positions", 128}, {"relative_attention_num_buckets", 16}, {"layer_norm_epsilon", 1e-5},
+              {"calm", {{"classifier", {{"weight", "head.w"}, {"bias", "head.b"}}}}}});
+    const calm::ModelConfig c = calm::load_config(config_file("t5x.json", j));
+    QCOMPARE(c.decoder_layers, 5);
+    QCOMPARE(c.feed_forward, calm::FeedForward::GatedGelu);
+    QVERIFY(!c.tied_embeddings);
+    QCOMPARE(c.max_positions, 128);
+    QCOMPARE(c.relative_buckets, 16);
+    QCOMPARE(c.norm_eps, 1e-5f);
+    QCOMPARE(c.classifier_weight, std::string("head.w"));
+    QCOMPARE(c.classifier_bias, std::string("head.b"));
+  }
+
+  void llamaConfigDefaults() {
+    json j = minimal_llama();
+    j["eos_token_id"] = {5, 7};  // Llama 3 style list: the first one ends generation
+    j["num_decoder_layers"] = nullptr;  // unrelated keys, even null ones, are ignored
+    const calm::ModelConfig c = calm::load_config(config_file("llama.json", j));
+    QCOMPARE(c.arch, calm::Arch::DecoderOnly);
+    QCOMPARE(c.encoder_layers, 0);
+    QCOMPARE(c.decoder_layers, 3);
+    QCOMPARE(c.num_kv_heads, 4);  // defaults to num_attention_heads
+    QCOMPARE(c.head_dim, 4);      // hidden_size / num_attention_heads = 16 / 4
+    QCOMPARE(c.feed_forward, calm::FeedForward::SwiGlu);
+    QVERIFY(!c.tied_embeddings);
+    QCOMPARE(c.rope_theta, 10000.0f);
+    QCOMPARE(c.eos_id, 5);
+    QCOMPARE(c.bos_id, 1);
+  }
+
+  void llamaGroupedQuery() {
+    json j = minimal_llama();
+    j["num_key_value_heads"] = 2;
+    const calm::ModelConfig c = calm::load_config(config_file("gqa.json", j));
+    QCOMPARE(c.q_dim(), 16);
+    QCOMPARE(c.kv_dim(), 8);  // 2 kv heads of head_dim 4
+  }
+
+  // Each row: the base config, a JSON pointer to change ("" value: remove it),
+  // and the key the error must name.
+  void badConfig_data() {
+    QTest::addColumn<QString>("arch");
+    QTest::addColumn<QString>("pointer");
+    QTest::addColumn<QString>("value");
+    QTest::addColumn<QString>("needle");
+    QTest::newRow("model_type missing") << "t5" << "/model_type" << "" << "'model_type' missing";
+    QTest::newRow("model_type unknown") << "t5" << "/model_type" << "\"gpt2\"" << "gpt2";
+    QTest::newRow("d_model missing") << "t5" << "/d_model" << "" << "'d_model' missing";
+    QTest::newRow("d_model string") << "t5" << "/d_model" << "\"16\"" << "'d_model'";
+    QTest::newRow("d_model float") << "t5" << "/d_model" << "16.5" << "'d_model'";
+    QTest::newRow("d_model zero") << "t5" << "/d_model" << "0" << "'d_model' must be positive";
+    QTest::newRow("num_heads negative") << "t5" << "/num_heads" << "-4" << "'num_heads'";
+    QTest::newRow("d_kv missing") << "t5" << "/d_kv" << "" << "'d_kv'";
+    QTest::newRow("feed_forward_proj") << "t5" << "/feed_forward_proj" << "\"gated-silu\"" << "'feed_forward_proj' is 'gated-silu'";
+    QTest::newRow("tie not bool") << "t5" << "/tie_word_embeddings" << "\"yes\"" << "'tie_word_embeddings'";
+    QTest::newRow("eos outside vocab") << "t5" << "/eos_token_id" << "64" << "'eos_token_id'";
+    QTest::newRow("start outside vocab") << "t5" << "/decoder_start_token_id" << "-3" << "'decoder_start_token_id'";
+    QTest::newRow("epsilon string") << "t5" << "/layer_norm_epsilon" << "\"small\"" << "'layer_norm_epsilon'";
+    QTest::newRow("hidden_size missing") << "llama" << "/hidden_size" << "" << "'hidden_size' missing";
+    QTest::newRow("kv heads do not divide") << "llama" << "/num_key_value_heads" << "3" << "'num_key_value_heads'";
+    QTest::newRow("hidden not divisible") << "llama" << "/hidden_size" << "18" << "'hidden_size'";
+    QTest::newRow("bos outside vocab") << "llama" << "/bos_token_id" << "64" << "'bos_token_id'";
+    QTest::newRow("eos list huge") << "llama" << "/eos_token_id" << "[99999999999]" << "'eos_token_id' is out of range";
+    QTest::newRow("eos empty list") << "llama" << "/eos_token_id" << "[]" << "'eos_token_id'";
+    QTest::newRow("rms_norm_eps zero") << "llama" << "/rms_norm_eps" << "0" << "'rms_norm_eps'";
+    QTest::newRow("hidden_act") << "llama" << "/hidden_act" << "\"gelu\"" << "'hidden_act'";
+    QTest::newRow("rope_scaling") << "llama" << "/rope_scaling" << R"({"type": "linear", "factor": 2.0})" << "'rope_scaling'";
+    QTest::newRow("classifier weight not a name") << "llama" << "/calm" << R"({"classifier": {"weight": 5}})" << "'calm.classifier.weight'";
+  }
+  void badConfig() {
+    QFETCH(QString, arch);
+    QFETCH(QString, pointer);
+    QFETCH(QString, value);
+    QFETCH(QString, needle);
+    json j = arch == "t5" ? minimal_t5() : minimal_llama();
+    const json::json_pointer at(pointer.toStdString());
+    if (value.isEmpty()) j.erase(at.back());
+    else j[at] = json::parse(value.toStdString());
+    const std::string path = config_file("bad_config.json", j);
+    VERIFY_ERROR(calm::load_config(path), path, needle.toStdString());
+  }
+
+  void configNotJson() {
+    const std::string path = tmp_.filePath("broken.json").toStdString();
+    write_text(path, "{\"model_type\": \"t5\",");
+    VERIFY_ERROR(calm::load_config(path), path, "JSON");
+  }
+
+  void configMissing() {
+    const std::string path = tmp_.filePath("absent/config.json").toStdString();
+    VERIFY_ERROR(calm::load_config(path), path);
+  }
+
+  // --- tokenizer -----------------------------------------------------------
+
+  void tokenizerRoundTrip() {
+    calm::Tokenizer t;
+    QVERIFY(!t.loaded());
+    const QString path = kModels + "/llama-tied/tokenizer.model";
+    if (!QFile::exists(path)) QSKIP("fixture llama-tied absent");
+    t.load(path.toStdString());
+    QVERIFY(t.loaded());
+    QVERIFY(t.size() > 0);
+    const std::string text = "And God said, Let there be light";
+    const std::vector<int> ids = t.encode(text);
+    QVERIFY(!ids.empty());
+    QCOMPARE(t.decode(ids), text);
+    // The piece that starts "God" begins a word: SentencePiece writes "▁God"
+    // (or "▁G"...), the wrapper shows a plain space.
+    QVERIFY(t.piece(ids[1]).rfind(" ", 0) == 0);
+    QVERIFY(t.piece(ids[1]).find("\xE2\x96\x81") == std::string::npos);
+    // Ids past the SentencePiece model (vocabulary padding) are shown, not crashed on.
+    QCOMPARE(t.piece(t.size()), "<id " + std::to_string(t.size()) + ">");
+    std::vector<int> padded = ids;
+    padded.push_back(t.size() + 3);
+    QCOMPARE(t.decode(padded), text);
+  }
+
+  void tokenizerMissing() {
+    calm::Tokenizer t;
+    const std::string path = tmp_.filePath("none/tokenizer.model").toStdString();
+    VERIFY_ERROR(t.load(path), path);
+    QVERIFY(!t.loaded());
+  }
+
+  void tokenizerGarbage() {
+    const std::string path = tmp_.filePath("garbage.model").toStdString();
+    write_text(path, "this is not a protobuf");
+    calm::Tokenizer t;
+    VERIFY_ERROR(t.load(path), path);
+    QVERIFY(!t.loaded());
+  }
+
+  // --- every fixture model loads -------------------------------------------
+
+  void fixturesPresent() {
+    QVERIFY2(!QDir(kModels).entryList(QDir::Dirs | QDir::NoDotAndDotDot).isEmpty(),
+             qPrintable("no fixture models under " + kModels));
+  }
+
+  void loadEveryFixture_data() {
+    QTest::addColumn<QString>("name");
+    for (const QString& name : QDir(kModels).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+      QTest::newRow(qPrintable(name)) << name;
+  }
+  void loadEveryFixture() {
+    QFETCH(QString, name);
+    const std::string dir = (kModels + "/" + name).toStdString();
+    const calm::Model m = calm::load_model(dir);
+    const calm::ModelConfig& c = m.config;
+    QCOMPARE(m.name, name.toStdString());
+    QCOMPARE(m.dir, dir);
+
+    // Layer counts and shapes follow the config.
+    const bool t5 = c.arch == calm::Arch::EncoderDecoder;
+    QCOMPARE(name.startsWith("t5"), t5);
+    QVERIFY(c.decoder_layers > 0);
+    QCOMPARE(int(m.weights.decoder.size()), c.decoder_layers);
+    QCOMPARE(int(m.weights.encoder.size()), c.encoder_layers);
+    QCOMPARE(t5, c.encoder_layers > 0);
+    QCOMPARE(int(m.weights.embedding.rows()), c.vocab_size);
+    QCOMPARE(int(m.weights.embedding.cols()), c.d_model);
+    QCOMPARE(m.weights.lm_head.size() == 0, c.tied_embeddings);
+    QCOMPARE(int(m.weights.output_projection().rows()), c.vocab_size);
+    for (const calm::LayerWeights& l : m.weights.decoder) {
+      QCOMPARE(int(l.self_attn.k.rows()), c.kv_dim());
+      QCOMPARE(int(l.self_attn.o.cols()), c.q_dim());
+      QCOMPARE(int(l.cross_attn.q.rows()), t5 ? c.q_dim() : 0);
+      QCOMPARE(l.ffn.gate.size() == 0, c.feed_forward == calm::FeedForward::Relu);
+      QCOMPARE(int(l.ffn.down.rows()), c.d_model);
+    }
+    QCOMPARE(int(m.weights.decoder_relative_bias.rows()), t5 ? c.relative_buckets : 0);
+    QCOMPARE(m.weights.classifier.size() != 0, c.has_classifier());
+
+    // The count matches the architecture's formula, and is not tiny or huge.
+    QCOMPARE(m.parameter_count(), expected_parameters(c));
+    QVERIFY(m.parameter_count() > int64_t(c.vocab_size) * c.d_model);
+
+    // Row-major layout: element (r, col) of a matrix is flat index r * cols + col.
+    const calm::SafeTensors st(dir + "/model.safetensors");
+    const std::string embedding = t5 ? "shared.weight" : "model.embed_tokens.weight";
+    const std::vector<float> flat = st.read_f32(embedding);
+    const int r = c.vocab_size - 2, col = c.d_model - 3;
+    QCOMPARE(m.weights.embedding(r, col), flat[size_t(r) * c.d_model + col]);
+
+    QVERIFY(m.tokenizer.loaded());
+    QVERIFY(m.tokenizer.size() <= c.vocab_size);
+  }
+
+  void nameIgnoresTrailingSlash() {
+    if (!QDir(kModels + "/llama-tied").exists()) QSKIP("fixture llama-tied absent");
+    QCOMPARE(calm::load_model((kModels + "/llama-tied/").toStdString()).name, std::string("llama-tied"));
+  }
+
+  // --- broken copies of a fixture ------------------------------------------
+
+  void missingFile_data() {
+    QTest::addColumn<QString>("file");
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer.model"}) QTest::newRow(f) << f;
+  }
+  void missingFile() {
+    QFETCH(QString, file);
+    const std::string dir = copy_fixture("llama-tied");
+    if (dir.empty()) QSKIP("fixture llama-tied absent");
+    QVERIFY(QFile::remove(QString::fromStdString(dir) + "/" + file));
+    VERIFY_ERROR(calm::load_model(dir), dir + "/" + file.toStdString(), "missing");
+  }
+
+  void missingDirectory() {
+    const std::string dir = tmp_.filePath("no-such-model").toStdString();
+    VERIFY_ERROR(calm::load_model(dir), dir);
+  }
+
+  void wrongShape_data() {
+    QTest::addColumn<QString>("fixture");
+    QTest::addColumn<QString>("tensor");
+    QTest::addColumn<QString>("actual");
+    QTest::addColumn<QString>("expected");
+    // Rows of the right size but the wrong count, so only the shape check can catch them.
+    QTest::newRow("t5 cross-attention k") << "t5-gated-untied-f32" << "decoder.block.1.layer.1.EncDecAttention.k.weight"
+                                          << "[16, 64]" << "[32, 32]";
+    QTest::newRow("t5 relative bias") << "t5-relu-tied" << "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
+                                      << "[4, 8]" << "[8, 4]";
+    // Grouped-query attention: k has num_kv_heads * head_dim = 16 rows, not 32.
+    QTest::newRow("llama gqa k") << "llama-gqa-untied-f32" << "model.layers.2.self_attn.k_proj.weight"
+                                 << "[32, 16]" << "[16, 32]";
+    QTest::newRow("llama final norm") << "llama-tied" << "model.norm.weight" << "[1, 32]" << "[32]";
+    QTest::newRow("classifier") << "llama-gqa-untied-f32" << "calm.classifier.weight" << "[2, 16]" << "[32]";
+  }
+  void wrongShape() {
+    QFETCH(QString, fixture);
+    QFETCH(QString, tensor);
+    QFETCH(QString, actual);
+    QFETCH(QString, expected);
+    const std::string dir = copy_fixture(fixture);
+    if (dir.empty()) QSKIP("fixture absent");
+    const std::string name = tensor.toStdString();
+    edit_tensors(dir, [&](TensorMap& t) {
+      QVERIFY(t.count(name));
+      t[name].first = json::parse(actual.toStdString()).get<std::vector<int64_t>>();  // same values, new shape
+    });
+    VERIFY_ERROR(calm::load_model(dir), "model.safetensors", "'" + name + "'", actual.toStdString(),
+                 "expected " + expected.toStdString());
+  }
+
+  void missingTensor_data() {
+    QTest::addColumn<QString>("fixture");
+    QTest::addColumn<QString>("tensor");
+    QTest::newRow("t5 gated wi_1") << "t5-gated-untied-f32" << "encoder.block.1.layer.1.DenseReluDense.wi_1.weight";
+    QTest::newRow("t5 decoder final norm") << "t5-relu-tied" << "decoder.final_layer_norm.weight";
+    QTest::newRow("t5 untied lm_head") << "t5-gated-untied-f32" << "lm_head.weight";
+    QTest::newRow("llama untied lm_head") << "llama-gqa-untied-f32" << "lm_head.weight";
+    QTest::newRow("llama up_proj") << "llama-tied" << "model.layers.1.mlp.up_proj.weight";
+    QTest::newRow("classifier bias") << "llama-gqa-untied-f32" << "calm.classifier.bias";
+  }
+  void missingTensor() {
+    QFETCH(QString, fixture);
+    QFETCH(QString, tensor);
+    const std::string dir = copy_fixture(fixture);
+    if (dir.empty()) QSKIP("fixture absent");
+    const std::string name = tensor.toStdString();
+    edit_tensors(dir, [&](TensorMap& t) { QCOMPARE(t.erase(name), size_t(1)); });
+    VERIFY_ERROR(calm::load_model(dir), "model.safetensors", "'" + name + "'", "missing");
+  }
+
+  void embeddingUnderEncoderName() {
+    // Older T5 exports keep the embedding only as encoder.embed_tokens.weight.
+    const std::string dir = copy_fixture("t5-relu-tied");
+    if (dir.empty()) QSKIP("fixture t5-relu-tied absent");
+    edit_tensors(dir, [](TensorMap& t) {
+      t["encoder.embed_tokens.weight"] = t["shared.weight"];
+      t.erase("shared.weight");
+    });
+    const calm::Model m = calm::load_model(dir);
+    QCOMPARE(int(m.weights.embedding.rows()), m.config.vocab_size);
+  }
+
+  void nanInWeights() {
+    const std::string dir = copy_fixture("llama-gqa-untied-f32");
+    if (dir.empty()) QSKIP("fixture llama-gqa-untied-f32 absent");
+    const std::string name = "model.layers.2.mlp.up_proj.weight";
+    edit_tensors(dir, [&](TensorMap& t) { t[name].second.at(7) = std::numeric_limits<float>::quiet_NaN(); });
+    VERIFY_ERROR(calm::load_model(dir), "model.safetensors", "'" + name + "'", "NaN", "flat index 7");
+  }
+
+  void infInWeights() {
+    const std::string dir = copy_fixture("t5-gated-untied-f32");
+    if (dir.empty()) QSKIP("fixture t5-gated-untied-f32 absent");
+    const std::string name = "shared.weight";
+    edit_tensors(dir, [&](TensorMap& t) { t[name].second.at(100) = -std::numeric_limits<float>::infinity(); });
+    VERIFY_ERROR(calm::load_model(dir), "model.safetensors", "'" + name + "'", "Inf", "flat index 100");
+  }
+
+  void tokenizerLargerThanVocab() {
+    // The fixture tokenizer has 128 pieces; a config claiming 100 tokens would
+    // let the tokenizer produce ids the embedding lacks.
+    const std::string dir = copy_fixture("llama-tied");
+    if (dir.empty()) QSKIP("fixture llama-tied absent");
+    calm::Tokenizer t;
+    t.load(dir + "/tokenizer.model");
+    const int pieces = t.size();
+    edit_config(dir, [](json& j) { j["vocab_size"] = 100; });
+    VERIFY_ERROR(calm::load_model(dir), "tokenizer.model", std::to_string(pieces), "vocab_size 100");
+  }
+
+  void tokenizerSmallerThanVocabIsAllowed() {
+    // Hugging Face T5 pads its vocabulary past the SentencePiece model.
+    const std::string dir = copy_fixture("t5-relu-tied");
+    if (dir.empty()) QSKIP("fixture t5-relu-tied absent");
+    edit_config(dir, [](json& j) { j["vocab_size"] = 136; });
+    edit_tensors(dir, [](TensorMap& t) {
+      auto& [shape, values] = t["shared.weight"];
+      shape[0] += 8;
+      values.resize(size_t(shape[0] * shape[1]), 0.0f);
+    });
+    const calm::Model m = calm::load_model(dir);
+    QCOMPARE(int(m.weights.embedding.rows()), 136);
+    QVERIFY(m.tokenizer.size() < m.config.vocab_size);
+  }
+
+  void eosDisagrees() {
+    const std::string dir = copy_fixture("t5-relu-tied");
+    if (dir.empty()) QSKIP("fixture t5-relu-tied absent");
+    edit_config(dir, [](json& j) { j["eos_token_id"] = 3; });
+    VERIFY_ERROR(calm::load_model(dir), "tokenizer.model", "config.json", "eos");
+  }
+
+  void badConfigKeyInModel_data() {
+    QTest::addColumn<QString>("fixture");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("value");
+    QTest::newRow("t5 d_model missing") << "t5-gated-untied-f32" << "d_model" << "";
+    QTest::newRow("t5 num_heads string") << "t5-gated-untied-f32" << "num_heads" << "\"four\"";
+    QTest::newRow("t5 feed_forward_proj") << "t5-relu-tied" << "feed_forward_proj" << "\"swish\"";
+    QTest::newRow("llama hidden_size missing") << "llama-tied" << "hidden_size" << "";
+    QTest::newRow("llama kv heads") << "llama-gqa-untied-f32" << "num_key_value_heads" << "3";
+  }
+  void badConfigKeyInModel() {
+    QFETCH(QString, fixture);
+    QFETCH(QString, key);
+    QFETCH(QString, value);
+    const std::string dir = copy_fixture(fixture);
+    if (dir.empty()) QSKIP("fixture absent");
+    edit_config(dir, [&](json& j) {
+      if (value.isEmpty()) j.erase(key.toStdString());
+      else j[key.toStdString()] = json::parse(value.toStdString());
+    });
+    VERIFY_ERROR(calm::load_model(dir), dir + "/config.json", "'" + key.toStdString() + "'");
+  }
+
+  void configNamesMissingClassifier() {
+    // The config names a head the checkpoint does not carry.
+    const std::string dir = copy_fixture("llama-tied");
+    if (dir.empty()) QSKIP("fixture llama-tied absent");
+    edit_config(dir, [](json& j) { j["calm"] = {{"classifier", {{"weight", "exit.head"}}}}; });
+    VERIFY_ERROR(calm::load_model(dir), "model.safetensors", "'exit.head'", "missing");
+  }
+
+  void classifierLoads() {
+    const std::string dir = copy_fixture("llama-tied");
+    if (dir.empty()) QSKIP("fixture llama-tied absent");
+    edit_config(dir, [](json& j) { j["calm"] = {{"classifier", {{"weight", "exit.w"}, {"bias", "exit.b"}}}}; });
+    edit_tensors(dir, [](TensorMap& t) {
+      std::vector<float> w(32);
+      for (size_t i = 0; i < w.size(); i++) w[i] = float(i) / 8.0f;
+      t["exit.w"] = {{32}, w};
+      t["exit.b"] = {{1}, {-0.75f}};
+    });
+    const calm::Model m = calm::load_model(dir);
+    QCOMPARE(m.weights.classifier.size(), Eigen::Index(32));
+    QCOMPARE(m.weights.classifier(9), 9.0f / 8.0f);
+    QCOMPARE(m.weights.classifier_bias, -0.75f);
+    QCOMPARE(m.parameter_count(), expected_parameters(m.config));
+  }
+};
+
+QTEST_APPLESS_MAIN(TestModelLoading)
+#include "test_model_loading.moc"
