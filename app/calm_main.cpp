@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "cli_calibrate.h"
 #include "decode/decoder.h"
 #include "model/catalog.h"
 #include "model/error.h"
@@ -141,7 +142,7 @@ int cmd_generate(const Args& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> rest(argv + 1, argv + argc);
   if (rest.empty() || rest[0] == "--help" || rest[0] == "-h" || rest[0] == "help") {
-    std::cout << kUsage;
+    std::cout << kUsage << calm::cli::kCalibrateUsage;
     return rest.empty() ? 2 : 0;
   }
   const std::string command = rest[0];
@@ -154,9 +155,12 @@ int main(int argc, char** argv) {
                                 "static-layer", "first-exit-layer", "check-interval", "kv", "temperature", "top-k",
                                 "seed"},
                                {"json", "truncate"}));
+    if (command == "calibrate") return calm::cli::cmd_calibrate(rest);
+    if (command == "eval") return calm::cli::cmd_eval(rest);
+    if (command == "validate") return calm::cli::cmd_validate(rest);
     throw UsageError("unknown command '" + command + "'");
   } catch (const UsageError& e) {
-    std::cerr << "calm: " << e.what() << "\n\n" << kUsage;
+    std::cerr << "calm: " << e.what() << "\n\n" << kUsage << calm::cli::kCalibrateUsage;
     return 2;
   } catch (const calm::Error& e) {
     std::cerr << "calm: " << e.what() << "\n";

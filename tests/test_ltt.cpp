@@ -75,6 +75,7 @@ void TestLtt::default_grid() {
   QCOMPARE(grid[1], 0.95);
   QCOMPARE(grid[3], 0.85);  // 1 - 3 * 0.05 is 0.85000000000000009 before rounding
   QCOMPARE(grid.back(), 0.0);
+  QVERIFY(!std::signbit(grid.back()));  // +0, not the -0.0 that rounding 1 - 20 * 0.05 gives
   for (std::size_t j = 1; j < grid.size(); ++j) QVERIFY(grid[j] < grid[j - 1]);
 }
 

@@ -42,7 +42,7 @@ std::vector<double> lambda_grid(double step, double top, double bottom) {
     throw Error("lambda_grid: step " + std::to_string(step) + " would make over a million points");
   for (double i = 0; i <= last; ++i) {
     const double lambda = std::round((top - i * step) * 1e12) / 1e12;
-    grid.push_back(std::max(lambda, 0.0));
+    grid.push_back(lambda > 0.0 ? lambda : 0.0);  // rounding can give -0.0, which prints as "-0"
   }
   return grid;
 }

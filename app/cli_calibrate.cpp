@@ -1,0 +1,622 @@
+#include "cli_calibrate.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "calibrate/calibrator.h"
+#include "calibrate/jsonl.h"
+#include "calibrate/report.h"
+#include "calibrate/thresholds.h"
+#include "calibrate/validate.h"
+#include "cli_args.h"
+#include "model/catalog.h"
+#include "model/error.h"
+#include "model/model.h"
+
+namespace calm::cli {
+
+const char* const kCalibrateUsage = R"(
+calibration:
+  calm calibrate [--model DIR|NAME] [--data cal.jsonl] --delta D --out thresholds.json
+                [--consistency textual|risk] [--metric rougeL|bleu|f1|token|exact] [--epsilon E]
+                [--measure softmax|softmax-max|state|classifier] [--tau T] [--max-new-tokens N]
+                [--first-exit-layer K] [--check-interval K] [--grid-step S] [--pvalue hb|hoeffding|bentkus]
+                [--threads N] [--cache FILE] [--report report.json] [--settings LIST]
+                [--skip-bad-lines] [--limit N]
+  calm eval     [--model DIR|NAME] [--data test.jsonl] --thresholds thresholds.json
+                [--threads N] [--limit N] [--skip-bad-lines] [--force] [--json]
+  calm validate [--model DIR|NAME] [--data cal.jsonl [--data2 test.jsonl]] --delta D[,D...] | --settings LIST
+                [--consistency ...] [--metric ...] [--epsilon E] [--measure ...] [--tau T]
+                [--max-new-tokens N] [--grid-step S] [--pvalue ...] [--splits 50] [--seed 0]
+                [--cache FILE] [--threads N] [--limit N] [--skip-bad-lines]
+
+calibrate picks the smallest lambda whose outputs stay within delta of the full model with
+probability 1 - epsilon (defaults: textual, rougeL, epsilon 0.05, softmax, tau 4, hb, step 0.05),
+on the model's bundled calibration set unless --data is given. Finished examples go to a cache
+(default: the --out path with .cache.jsonl for .json); Ctrl+C stops (exit code 3) and the same
+command resumes. --report also writes a CSV next to the JSON.
+eval runs the full model and CALM at the thresholds file's lambda on a test set (default: the
+bundled test set) and compares quality, layers and speed.
+validate pools --data and --data2 (default: the bundled calibration and test sets; --limit N
+takes the first N of each), runs the model once, and over --splits random 80/20 splits reports
+how often the test loss exceeded delta. --delta may be repeated or a comma list.
+--settings is a comma list of consistency:delta[:epsilon[:metric]], or "paper" for textual 0.1,
+textual 0.25, risk 0.02, risk 0.05.
+)";
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// ---- Arguments -----------------------------------------------------------
+
+// `--delta 0.1 --delta 0.25` becomes `--delta 0.1,0.25`, so list options may
+// be repeated or comma-separated alike.
+std::vector<std::string> merge_repeated(const std::vector<std::string>& argv, const std::set<std::string>& keys) {
+  std::vector<std::string> out;
+  std::map<std::string, size_t> value_at;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    std::string key = argv[i].rfind("--", 0) == 0 ? argv[i].substr(2) : "", value;
+    const auto eq = key.find('=');
+    const bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    }
+    if (!keys.count(key) || (!inline_value && i + 1 >= argv.size())) {
+      out.push_back(argv[i]);
+      continue;
+    }
+    if (!inline_value) value = argv[++i];
+    const auto it = value_at.find(key);
+    if (it != value_at.end()) {
+      out[it->second] += "," + value;
+    } else {
+      out.push_back("--" + key);
+      out.push_back(value);
+      value_at[key] = out.size() - 1;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');)
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+double parse_number(const std::string& option, const std::string& text) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw UsageError("option --" + option + " needs a number, got '" + text + "'");
+}
+
+double open_unit(const std::string& option, double v) {
+  if (!(v > 0.0 && v < 1.0)) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    throw UsageError("--" + option + " must be in (0, 1), got " + text);
+  }
+  return v;
+}
+
+// A core parse function's calm::Error becomes a usage error: the name was mistyped.
+template <typename Parse>
+auto parse_name(Parse parse, const std::string& text) {
+  try {
+    return parse(text);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
+Guarantee base_guarantee(const Args& args) {
+  Guarantee g;
+  g.consistency = parse_name(parse_consistency, args.get("consistency", "textual"));
+  g.metric = parse_name([](const std::string& s) { return parse_metric(s); }, args.get("metric", "rougeL"));
+  g.epsilon = open_unit("epsilon", args.get_double("epsilon", 0.05));
+  g.method = parse_name([](const std::string& s) { return parse_pvalue_method(s); }, args.get("pvalue", "hb"));
+  return g;
+}
+
+// --settings: "paper" or consistency:delta[:epsilon[:metric]],...
+std::vector<Guarantee> settings_list(const std::string& text, const Guarantee& base) {
+  std::vector<Guarantee> list;
+  const std::string items = text == "paper" ? "textual:0.1,textual:0.25,risk:0.02,risk:0.05" : text;
+  for (const std::string& item : split_commas(items)) {
+    std::vector<std::string> f;
+    std::stringstream in(item);
+    for (std::string part; std::getline(in, part, ':');) f.push_back(part);
+    if (f.size() < 2 || f.size() > 4)
+      throw UsageError("--settings item '" + item + "' is not consistency:delta[:epsilon[:metric]]");
+    Guarantee g = base;
+    g.consistency = parse_name(parse_consistency, f[0]);
+    g.delta = open_unit("settings delta", parse_number("settings", f[1]));
+    if (f.size() > 2) g.epsilon = open_unit("settings epsilon", parse_number("settings", f[2]));
+    if (f.size() > 3) g.metric = parse_name([](const std::string& s) { return parse_metric(s); }, f[3]);
+    list.push_back(g);
+  }
+  if (list.empty()) throw UsageError("--settings lists no settings");
+  return list;
+}
+
+bool same_guarantee(const Guarantee& a, const Guarantee& b) {
+  return a.consistency == b.consistency && a.metric == b.metric && a.delta == b.delta && a.epsilon == b.epsilon &&
+         a.method == b.method;
+}
+
+std::vector<Guarantee> delta_list(const Args& args, const Guarantee& base) {
+  std::vector<Guarantee> list;
+  for (const std::string& d : split_commas(args.get("delta"))) {
+    Guarantee g = base;
+    g.delta = open_unit("delta", parse_number("delta", d));
+    list.push_back(g);
+  }
+  return list;
+}
+
+RunSettings run_settings(const Args& args) {
+  RunSettings s;
+  s.measure = parse_name(parse_measure, args.get("measure", "softmax"));
+  s.tau = static_cast<float>(args.get_double("tau", 4.0));
+  s.max_new_tokens = args.get_int("max-new-tokens", 64);
+  s.first_exit_layer = args.get_int("first-exit-layer", 1);
+  s.check_interval = args.get_int("check-interval", 1);
+  if (!(s.tau >= 0.0f)) throw UsageError("--tau must not be negative");
+  if (s.max_new_tokens < 1) throw UsageError("--max-new-tokens must be at least 1");
+  if (s.first_exit_layer < 1 || s.check_interval < 1)
+    throw UsageError("--first-exit-layer and --check-interval must be at least 1");
+  const double step = args.get_double("grid-step", 0.05);
+  if (!(step > 0.0 && step <= 1.0)) throw UsageError("--grid-step must be in (0, 1]");
+  s.grid = lambda_grid(step);
+  return s;
+}
+
+int limit_of(const Args& args) {
+  const int limit = args.get_int("limit", 0);
+  if (limit < 0 || (args.has("limit") && limit == 0)) throw UsageError("--limit needs a positive count");
+  return limit;
+}
+
+// ---- Model and data ------------------------------------------------------
+
+Model load(const Args& args) {
+  return load_model(args.has("model") ? resolve_model_dir(args.get("model")) : default_model_dir());
+}
+
+std::string data_file(const Args& args, const std::string& option, const Model& model, const std::string& split) {
+  if (args.has(option)) return args.get(option);
+  const std::string path = bundled_data_file(model.name, split);
+  if (path.empty())
+    throw UsageError("no --" + option + " given, and model '" + model.name + "' has no bundled " + split +
+                     " set (resources/data/" + model.name + "/" + split + ".jsonl)");
+  return path;
+}
+
+std::vector<Example> read_examples(const std::string& path, const Args& args) {
+  JsonlOptions options;
+  options.policy = args.flag("skip-bad-lines") ? BadLinePolicy::Skip : BadLinePolicy::Stop;
+  JsonlResult r = read_jsonl(path, options);
+  for (const auto& p : r.problems) std::cerr << "calm: skipped " << p.message << "\n";
+  if (!r.problems.empty()) std::cerr << "calm: skipped " << r.problems.size() << " bad lines of " << path << "\n";
+  const int limit = limit_of(args);
+  if (limit > 0 && r.examples.size() > static_cast<size_t>(limit)) r.examples.resize(static_cast<size_t>(limit));
+  if (r.examples.empty()) throw Error(path + ": no usable examples");
+  return std::move(r.examples);
+}
+
+std::string absolute(const std::string& path) {
+  std::error_code ec;
+  const auto p = std::filesystem::absolute(path, ec);
+  return ec ? path : p.lexically_normal().string();
+}
+
+// ---- Running with progress and Ctrl+C --------------------------------------
+
+static_assert(std::atomic<bool>::is_always_lock_free, "the SIGINT flag must be safe to set in a signal handler");
+std::atomic<bool> g_cancel{false};
+
+extern "C" void on_sigint(int) {
+  g_cancel.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl+C stops at once; the cache survives a torn line
+}
+
+std::string duration_text(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char text[32];
+  if (s >= 3600)
+    std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(text, sizeof text, "%ld:%02ld", s / 60, s % 60);
+  return text;
+}
+
+// One progress line on stderr, rewritten in place on a terminal; elsewhere a
+// new line every few seconds.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO)) {}
+  ~ProgressLine() { finish(); }
+
+  void update(const CalibrationProgress& p) {
+    const auto now = Clock::now();
+    if (!seen_) {
+      seen_ = true;
+      first_done_ = p.done;
+      if (p.resumed) std::cerr << label_ << ": resumed " << p.resumed << " finished examples from the cache\n";
+    }
+    const auto gap = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
+    if (printed_ && p.done != p.total && now - last_ < gap) return;
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double rate = elapsed > 0.0 ? static_cast<double>(p.done - first_done_) / elapsed : 0.0;
+    char text[160];
+    std::snprintf(text, sizeof text, "%s: %zu/%zu examples, %.2f examples/s, ETA %s", label_.c_str(), p.done,
+                  p.total, rate, p.done == p.total ? "0:00"
+                  : rate > 0.0 ? duration_text(static_cast<double>(p.total - p.done) / rate).c_str()
+                               : "?");
+    std::cerr << (tty_ ? "\r" : "") << text << (tty_ ? "\x1b[K" : "\n") << std::flush;
+    printed_ = true;
+  }
+
+  void finish() {
+    if (tty_ && printed_) std::cerr << "\n";
+    printed_ = false;
+  }
+
+ private:
+  std::string label_;
+  bool tty_;
+  bool seen_ = false, printed_ = false;
+  size_t first_done_ = 0;
+  Clock::time_point start_ = Clock::now(), last_;
+};
+
+// Runs (or resumes) `run`; false when Ctrl+C cancelled it.
+bool execute(const Model& model, CalibrationRun& run, const std::string& cache, int threads, const std::string& label) {
+  if (threads < 0) throw UsageError("--threads must not be negative");
+  bool complete = false;
+  {
+    ProgressLine line(label);
+    g_cancel = false;
+    const auto previous = std::signal(SIGINT, on_sigint);
+    try {
+      complete = Calibrator::run(model, run, cache, threads,
+                                 [&](const CalibrationProgress& p) { line.update(p); }, &g_cancel);
+    } catch (...) {
+      std::signal(SIGINT, previous);
+      throw;
+    }
+    std::signal(SIGINT, previous);
+  }
+  if (!complete) {
+    std::cerr << label << ": cancelled after " << run.finished() << " of " << run.examples.size() << " examples";
+    if (!cache.empty())
+      std::cerr << "; they are kept in " << cache << ": run the same command again to resume";
+    std::cerr << "\n";
+  }
+  return complete;
+}
+
+// ---- Printing --------------------------------------------------------------
+
+std::string fixed(double x, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, x);
+  return text;
+}
+
+std::string general(double x) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.3g", x);
+  return text;
+}
+
+std::string guarantee_text(const Guarantee& g) {
+  return std::string(consistency_name(g.consistency)) + " " + metric_name(g.metric) + ", delta " + general(g.delta) +
+         ", epsilon " + general(g.epsilon) + " (" + pvalue_method_name(g.method) + ")";
+}
+
+std::string command_line(const std::string& command, const std::vector<std::string>& argv) {
+  std::string line = "calm " + command;
+  for (const auto& a : argv)
+    line += " " + (a.find_first_of(" \t'\"$") == std::string::npos ? a : "'" + a + "'");
+  return line;
+}
+
+void print_grid(const CalibrationReport& report, const ReportChoice& c) {
+  std::cout << "  lambda  mean loss +- se     p-value    LTT   layers  speedup  FLOPs\n";
+  for (size_t p = 0; p < report.grid.size(); ++p) {
+    const GridPointResult& g = c.result.points[p];
+    const bool chosen = c.result.chosen_index && *c.result.chosen_index == p;
+    char line[200];
+    std::snprintf(line, sizeof line, "%s %6.3f  %.4f +- %.4f  %9.3g  %-4s  %6.3f  %6.2fx  %5.2fx\n", chosen ? "*" : " ",
+                  g.lambda, g.mean_loss, c.mean_loss_se[p], g.p_value,
+                  !g.tested ? "-" : (g.passed ? "pass" : "fail"), report.grid[p].average_layers,
+                  report.grid[p].measured_speedup, report.grid[p].flops_speedup);
+    std::cout << line;
+  }
+}
+
+std::string choice_text(const CalibrationReport& report, const ReportChoice& c) {
+  const GridPointStats& s = report.grid[c.chosen_point];
+  return "lambda " + general(c.result.lambda) + (c.result.chosen_index ? "" : " (no lambda passed: never exit)") +
+         " for " + guarantee_text(c.guarantee) + ": expected loss " +
+         fixed(c.result.points[c.chosen_point].mean_loss, 4) + ", " + fixed(s.average_layers, 2) + " of " +
+         std::to_string(report.num_layers) + " layers, " + fixed(s.measured_speedup, 2) + "x measured, " +
+         fixed(s.flops_speedup, 2) + "x FLOPs speedup";
+}
+
+std::string default_cache(const std::string& out) {
+  const std::filesystem::path p(out);
+  if (p.extension() == ".json") return std::filesystem::path(p).replace_extension(".cache.jsonl").string();
+  return out + ".cache.jsonl";
+}
+
+}  // namespace
+
+// ---- calm calibrate --------------------------------------------------------
+
+int cmd_calibrate(const std::vector<std::string>& argv) {
+  const Args args(merge_repeated(argv, {"settings"}),
+                  {"model", "data", "consistency", "metric", "delta", "epsilon", "measure", "tau", "max-new-tokens",
+                   "first-exit-layer", "check-interval", "grid-step", "pvalue", "threads", "cache", "report",
+                   "settings", "limit", "out"},
+                  {"skip-bad-lines"});
+  if (!args.has("out")) throw UsageError("calibrate needs --out thresholds.json");
+  if (!args.has("delta")) throw UsageError("calibrate needs --delta (e.g. 0.1 for textual, 0.02 for risk)");
+  Guarantee main = base_guarantee(args);
+  main.delta = open_unit("delta", args.get_double("delta", 0.1));
+  std::vector<Guarantee> guarantees{main};
+  if (args.has("settings"))
+    for (const Guarantee& g : settings_list(args.get("settings"), main))
+      if (!same_guarantee(g, main)) guarantees.push_back(g);
+  const RunSettings settings = run_settings(args);
+  const int threads = args.get_int("threads", 0);
+  limit_of(args);
+
+  const Model model = load(args);
+  const std::string data = data_file(args, "data", model, "calibration");
+  std::vector<Example> examples = read_examples(data, args);
+  for (const Guarantee& g : guarantees)
+    if (g.consistency == Consistency::Risk) require_references(examples, data);
+  CalibrationRun run = Calibrator::prepare(model, data, std::move(examples), settings);
+  const std::string out = args.get("out");
+  const std::string cache = args.get("cache", default_cache(out));
+  if (!execute(model, run, cache, threads, "calibrate")) return 3;
+
+  const CalibrationReport report = build_report(run, model.tokenizer, model.config.decoder_layers, guarantees);
+  const ReportChoice& c = report.choices.front();
+  Thresholds t;
+  t.model_name = model.name;
+  t.model_dir = absolute(model.dir);
+  t.model_hash = run.model_hash;
+  t.measure = settings.measure;
+  t.tau = args.get_double("tau", 4.0);  // as typed: the float in settings would print as 0.30000001
+  t.lambda = c.result.lambda;
+  t.delta = main.delta;
+  t.epsilon = main.epsilon;
+  t.consistency = main.consistency;
+  t.metric = main.metric;
+  t.pvalue_method = main.method;
+  t.max_new_tokens = settings.max_new_tokens;
+  t.first_exit_layer = settings.first_exit_layer;
+  t.check_interval = settings.check_interval;
+  t.kv_mode = settings.kv_mode;
+  t.grid_step = args.get_double("grid-step", 0.05);
+  t.data_path = absolute(data);
+  t.data_hash = run.data_hash;
+  t.examples = run.examples.size();
+  t.created = report.created;
+  t.expected_loss = c.result.points[c.chosen_point].mean_loss;
+  t.expected_layers = report.grid[c.chosen_point].average_layers;
+  t.expected_speedup = report.grid[c.chosen_point].measured_speedup;
+  t.expected_flops_speedup = report.grid[c.chosen_point].flops_speedup;
+  write_thresholds(t, out);
+
+  std::cout << "model:   " << model.name << " (" << model.dir << ", hash " << run.model_hash << ", "
+            << model.config.decoder_layers << " decoder layers)\n"
+            << "data:    " << data << " (" << run.examples.size() << " examples, hash " << run.data_hash << ")\n"
+            << "run:     " << measure_name(settings.measure) << " measure, tau " << general(settings.tau) << ", "
+            << settings.max_new_tokens << " new tokens at most, " << settings.grid.size() << " grid points\n"
+            << "losses:  " << guarantee_text(main) << "\n";
+  print_grid(report, c);
+  std::cout << "chosen:  " << choice_text(report, c) << "\n";
+  for (size_t k = 1; k < report.choices.size(); ++k)
+    std::cout << "also:    " << choice_text(report, report.choices[k]) << "\n";
+  std::cout << "wrote " << out << "\n";
+  if (args.has("report")) {
+    const std::string csv = csv_path_for(args.get("report"));
+    write_report(report, args.get("report"), csv);
+    std::cout << "wrote " << args.get("report") << " and " << csv << "\n";
+  }
+  return 0;
+}
+
+// ---- calm eval -------------------------------------------------------------
+
+int cmd_eval(const std::vector<std::string>& argv) {
+  const Args args(argv, {"model", "data", "thresholds", "threads", "limit"}, {"json", "force", "skip-bad-lines"});
+  if (!args.has("thresholds")) throw UsageError("eval needs --thresholds thresholds.json");
+  const int threads = args.get_int("threads", 0);
+  limit_of(args);
+  const Thresholds t = read_thresholds(args.get("thresholds"));
+  std::error_code ec;
+  const std::string dir = args.has("model")                          ? resolve_model_dir(args.get("model"))
+                          : std::filesystem::is_directory(t.model_dir, ec) ? t.model_dir
+                                                                     : resolve_model_dir(t.model_name);
+  const Model model = load_model(dir);
+  const std::string data = data_file(args, "data", model, "test");
+  std::vector<Example> examples = read_examples(data, args);
+  if (t.consistency == Consistency::Risk) require_references(examples, data);
+
+  RunSettings settings;
+  settings.measure = t.measure;
+  settings.tau = static_cast<float>(t.tau);
+  settings.max_new_tokens = t.max_new_tokens;
+  settings.first_exit_layer = t.first_exit_layer;
+  settings.check_interval = t.check_interval;
+  settings.kv_mode = t.kv_mode;
+  settings.grid = t.lambda >= 1.0 ? std::vector<double>{1.0} : std::vector<double>{1.0, t.lambda};
+  CalibrationRun run = Calibrator::prepare(model, data, std::move(examples), settings);
+  if (run.model_hash != t.model_hash && !args.flag("force"))
+    throw Error(args.get("thresholds") + " was calibrated for model '" + t.model_name + "' (hash " + t.model_hash +
+                ") but " + model.dir + "/model.safetensors has hash " + run.model_hash +
+                ": its guarantee does not carry over; calibrate this model, or pass --force to evaluate anyway");
+  if (!execute(model, run, "", threads, "eval")) return 3;
+
+  const size_t p = run.settings.grid.size() - 1;  // CALM's point; 0 is the full model
+  const LossTable table = run.loss_table(model.tokenizer, t.consistency, t.metric);
+  const double loss = table.mean_loss(p), loss_se = standard_error(table.losses[p]);
+  std::vector<TokenIds> full, early, refs;
+  double full_sim = 0.0, early_sim = 0.0;
+  for (size_t i = 0; i < run.examples.size(); ++i) {
+    if (!run.examples[i].reference) continue;
+    refs.push_back(model.tokenizer.encode(*run.examples[i].reference));
+    full.push_back(run.outputs[i]->full);
+    early.push_back(run.outputs[i]->early[p]);
+    full_sim += similarity(t.metric, full.back(), refs.back());
+    early_sim += similarity(t.metric, early.back(), refs.back());
+  }
+  const size_t n = run.examples.size(), with_refs = refs.size();
+  const double layers = table.mean_layers(p), full_layers = table.mean_layers(0);
+  const double speedup = run.measured_speedup(p), flops_speedup = run.flops_speedup(p);
+
+  if (args.flag("json")) {
+    nlohmann::ordered_json j = {{"model", {{"name", model.name}, {"dir", model.dir}, {"hash", run.model_hash}}},
+                        {"thresholds", args.get("thresholds")},
+                        {"lambda", t.lambda},
+                        {"measure", measure_name(t.measure)},
+                        {"tau", t.tau},
+                        {"data", {{"path", data}, {"examples", n}, {"with_references", with_refs}}},
+                        {"vs_full",
+                         {{"consistency", consistency_name(t.consistency)},
+                          {"metric", metric_name(t.metric)},
+                          {"mean_loss", loss},
+                          {"mean_loss_se", loss_se},
+                          {"delta", t.delta},
+                          {"within_delta", loss <= t.delta}}},
+                        {"average_layers", layers},
+                        {"full_layers", full_layers},
+                        {"num_layers", model.config.decoder_layers},
+                        {"measured_speedup", speedup},
+                        {"flops_speedup", flops_speedup}};
+    if (with_refs)
+      j["vs_references"] = {{"metric", metric_name(t.metric)},
+                            {"full", full_sim / static_cast<double>(with_refs)},
+                            {"calm", early_sim / static_cast<double>(with_refs)},
+                            {"corpus_bleu_full", corpus_bleu(full, refs)},
+                            {"corpus_bleu_calm", corpus_bleu(early, refs)}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "model:       " << model.name << " (" << model.dir << ")\n"
+            << "thresholds:  " << args.get("thresholds") << ": lambda " << general(t.lambda) << ", "
+            << measure_name(t.measure) << " measure, tau " << general(t.tau) << "\n"
+            << "data:        " << data << " (" << n << " examples, " << with_refs << " with references)\n"
+            << "vs full:     mean " << consistency_name(t.consistency) << " " << metric_name(t.metric) << " loss "
+            << fixed(loss, 4) << " +- " << fixed(loss_se, 4) << ": "
+            << (loss <= t.delta ? "within" : "NOT within") << " delta " << general(t.delta) << "\n";
+  if (with_refs)
+    std::cout << "vs refs:     " << metric_name(t.metric) << " full " << fixed(full_sim / with_refs, 4) << ", CALM "
+              << fixed(early_sim / with_refs, 4) << "; corpus BLEU full " << fixed(corpus_bleu(full, refs), 4)
+              << ", CALM " << fixed(corpus_bleu(early, refs), 4) << "\n";
+  std::cout << "layers:      CALM " << fixed(layers, 2) << " of " << model.config.decoder_layers << " on average\n"
+            << "speedup:     " << fixed(speedup, 2) << "x wall-clock (summed full time / summed CALM time), "
+            << fixed(flops_speedup, 2) << "x FLOPs\n";
+  return 0;
+}
+
+// ---- calm validate ---------------------------------------------------------
+
+int cmd_validate(const std::vector<std::string>& argv) {
+  const Args args(merge_repeated(argv, {"delta", "settings"}),
+                  {"model", "data", "data2", "consistency", "metric", "delta", "epsilon", "measure", "tau",
+                   "max-new-tokens", "first-exit-layer", "check-interval", "grid-step", "pvalue", "splits", "seed",
+                   "cache", "threads", "limit", "settings"},
+                  {"skip-bad-lines"});
+  const Guarantee base = base_guarantee(args);
+  std::vector<Guarantee> guarantees;
+  if (args.has("delta")) guarantees = delta_list(args, base);
+  if (args.has("settings"))
+    for (const Guarantee& g : settings_list(args.get("settings"), base)) guarantees.push_back(g);
+  if (guarantees.empty()) throw UsageError("validate needs --delta D[,D...] or --settings LIST (e.g. paper)");
+  const RunSettings settings = run_settings(args);
+  const int splits_count = args.get_int("splits", 50), threads = args.get_int("threads", 0);
+  if (splits_count < 1) throw UsageError("--splits must be at least 1");
+  const int seed = args.get_int("seed", 0);
+  if (args.has("data2") && !args.has("data")) throw UsageError("--data2 needs --data");
+  limit_of(args);
+
+  const Model model = load(args);
+  std::vector<std::string> files{data_file(args, "data", model, "calibration")};
+  if (args.has("data2")) files.push_back(args.get("data2"));
+  else if (!args.has("data")) files.push_back(data_file(args, "data2", model, "test"));
+  std::vector<Example> pooled;
+  std::string pooled_name;
+  const bool risk = std::any_of(guarantees.begin(), guarantees.end(),
+                                [](const Guarantee& g) { return g.consistency == Consistency::Risk; });
+  for (const auto& f : files) {
+    std::vector<Example> part = read_examples(f, args);
+    if (risk) require_references(part, f);
+    pooled.insert(pooled.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    pooled_name += (pooled_name.empty() ? "" : " + ") + f;
+  }
+  if (pooled.size() < 2) throw Error(pooled_name + ": validation needs at least 2 examples");
+  CalibrationRun run = Calibrator::prepare(model, pooled_name, std::move(pooled), settings);
+  if (!execute(model, run, args.get("cache"), threads, "validate")) return 3;
+
+  const auto splits = random_splits(run.examples.size(), splits_count, static_cast<uint64_t>(seed));
+  std::map<std::pair<Consistency, Metric>, LossTable> tables;
+  std::vector<ValidationSummary> rows;
+  for (const Guarantee& g : guarantees) {
+    const auto key = std::make_pair(g.consistency, g.metric);
+    if (!tables.count(key)) tables[key] = run.loss_table(model.tokenizer, g.consistency, g.metric);
+    ValidationSummary v = validate_guarantee(tables[key], g, splits);
+    add_speedups(v, run, splits);
+    rows.push_back(v);
+  }
+
+  const int L = model.config.decoder_layers;
+  std::cout << "Model `" << model.name << "` (hash " << run.model_hash << ", " << L << " decoder layers); "
+            << run.examples.size() << " pooled examples from " << pooled_name << "; " << splits_count
+            << " random splits of " << rows.front().calibration_size << " calibration / " << rows.front().test_size
+            << " test (seed " << seed << "); " << measure_name(settings.measure) << " measure, tau "
+            << general(settings.tau) << ", " << settings.max_new_tokens << " new tokens at most, grid step "
+            << general(args.get_double("grid-step", 0.05)) << ", p-value " << pvalue_method_name(base.method)
+            << ".\n\n"
+            << "| consistency | metric | delta | epsilon | test loss > delta (fraction of splits) | mean lambda "
+               "| mean test loss | average layers | layers saved | measured speedup | FLOPs speedup |\n"
+            << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& v : rows) {
+    const Guarantee& g = v.guarantee;
+    std::cout << "| " << consistency_name(g.consistency) << " | " << metric_name(g.metric) << " | "
+              << general(g.delta) << " | " << general(g.epsilon) << " | " << v.violations << "/" << v.splits << " = "
+              << fixed(v.violation_fraction, 3) << " +- " << fixed(v.violation_se, 3) << " | "
+              << fixed(v.mean_lambda, 3) << " | " << fixed(v.mean_test_loss, 4) << " | "
+              << fixed(v.mean_test_layers, 2) << " of " << L << " | " << fixed(L - v.mean_test_layers, 2) << " ("
+              << fixed(100.0 * (L - v.mean_test_layers) / L, 1) << "%) | " << fixed(v.measured_speedup, 2) << "x | "
+              << fixed(v.flops_speedup, 2) << "x |\n";
+  }
+  std::cout << "\nCommand: `" << command_line("validate", argv) << "`\n";
+  return 0;
+}
+
+}  // namespace calm::cli

@@ -1,0 +1,106 @@
+// Runs a model over a calibration set for every lambda of a grid and keeps the
+// outputs, so that any consistency loss, metric, delta or epsilon can be asked
+// afterwards without touching the model again (spec section 6).
+//
+// One full-model run per example is shared by all grid points; each grid point
+// below 1 needs one early-exit run. Examples run on a pool of threads, each
+// with its own Decoder. Every finished example is appended to a cache file at
+// once, so a cancelled or crashed calibration resumes where it stopped.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "calibrate/jsonl.h"
+#include "calibrate/ltt.h"
+#include "calibrate/metrics.h"
+#include "decode/decoder.h"
+
+namespace calm {
+
+enum class Consistency { Textual, Risk };
+Consistency parse_consistency(const std::string& name);  // "textual", "risk"
+const char* consistency_name(Consistency consistency);
+
+// Risk consistency compares with references: throws calm::Error naming
+// "data_path:line" of the first example without one. Call it before a run so
+// that a long calibration is not spent on a set that cannot be scored.
+void require_references(const std::vector<Example>& examples, const std::string& data_path);
+
+// What the model is run with; everything that changes the outputs.
+struct RunSettings {
+  Measure measure = Measure::Softmax;
+  float tau = 4.0f;
+  int max_new_tokens = 64;
+  int first_exit_layer = 1;
+  int check_interval = 1;
+  KvMode kv_mode = KvMode::Propagate;
+  std::vector<double> grid = lambda_grid();  // strictly descending, from 1
+
+  DecodeOptions decode_options(double lambda) const;
+  nlohmann::json to_json() const;
+};
+
+// What one example produced.
+struct ExampleOutputs {
+  std::vector<int> full;                  // full model's tokens, eos dropped
+  double full_seconds = 0.0;
+  double full_flops = 0.0;
+  std::vector<std::vector<int>> early;    // (grid) tokens, eos dropped
+  std::vector<double> layers;             // (grid) average layers per token
+  std::vector<double> seconds;            // (grid)
+  std::vector<double> flops;              // (grid)
+};
+
+struct CalibrationRun {
+  std::string model_name;
+  std::string model_hash;    // of model.safetensors
+  std::string data_path;
+  std::string data_hash;
+  RunSettings settings;
+  std::vector<Example> examples;
+  std::vector<std::optional<ExampleOutputs>> outputs;  // (examples); empty until run
+
+  size_t finished() const;
+  bool complete() const { return finished() == examples.size(); }
+
+  // The per-example losses at every grid point, over `subset` (indices of
+  // finished examples; all finished ones when empty). Risk consistency needs
+  // references; throws calm::Error naming the first example without one.
+  LossTable loss_table(const Tokenizer& tokenizer, Consistency consistency, Metric metric,
+                       const std::vector<size_t>& subset = {}) const;
+  // Measured speedup of grid point `point`: summed full-model time over summed
+  // early-exit time, over the same examples.
+  double measured_speedup(size_t point, const std::vector<size_t>& subset = {}) const;
+  // Ideal speedup from the FLOPs actually spent.
+  double flops_speedup(size_t point, const std::vector<size_t>& subset = {}) const;
+};
+
+struct CalibrationProgress {
+  size_t done = 0;
+  size_t total = 0;
+  size_t resumed = 0;  // examples taken from the cache
+};
+
+class Calibrator {
+ public:
+  using ProgressCallback = std::function<void(const CalibrationProgress&)>;
+
+  // Prepares a run over `examples` (typically read_jsonl of `data_path`).
+  static CalibrationRun prepare(const Model& model, const std::string& data_path, std::vector<Example> examples,
+                                const RunSettings& settings);
+
+  // Fills every missing output of `run`, using `threads` threads. With a
+  // `cache_path`, finished examples of an earlier run with the same model,
+  // data and settings are loaded first, and each newly finished example is
+  // appended to it. A cache made with other settings is refused (the error
+  // names the file) rather than overwritten. Returns false when cancelled
+  // (finished work is kept in `run` and in the cache).
+  static bool run(const Model& model, CalibrationRun& run, const std::string& cache_path = "", int threads = 0,
+                  const ProgressCallback& progress = {}, const std::atomic<bool>* cancel = nullptr);
+};
+
+}  // namespace calm

@@ -1,0 +1,184 @@
+#include "calibrate/report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "calibrate/thresholds.h"
+#include "model/error.h"
+
+namespace calm {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+std::string number(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.10g", x);
+  return text;
+}
+
+}  // namespace
+
+double standard_error(const std::vector<double>& values) {
+  const std::size_t n = values.size();
+  if (n < 2) return 0.0;
+  double mean = 0.0;
+  for (double x : values) mean += x;
+  mean /= static_cast<double>(n);
+  double squares = 0.0;
+  for (double x : values) squares += (x - mean) * (x - mean);
+  return std::sqrt(squares / static_cast<double>(n - 1) / static_cast<double>(n));
+}
+
+ReportChoice choose(const LossTable& table, const Guarantee& g) {
+  ReportChoice c;
+  c.guarantee = g;
+  c.result = choose_lambda(table, g.delta, g.epsilon, g.method);
+  c.chosen_point = c.result.chosen_index.value_or(0);
+  for (std::size_t p = 0; p < table.grid_size(); ++p)
+    c.mean_loss_se.push_back(standard_error(table.losses[p]));
+  return c;
+}
+
+CalibrationReport build_report(const CalibrationRun& run, const Tokenizer& tokenizer, int num_layers,
+                               const std::vector<Guarantee>& guarantees) {
+  if (!run.complete())
+    throw Error(run.data_path + ": the calibration run is not complete (" + std::to_string(run.finished()) + " of " +
+                std::to_string(run.examples.size()) + " examples)");
+  if (run.settings.grid.empty() || run.settings.grid.front() != 1.0)
+    throw Error("the lambda grid must start at 1 (the full model)");
+  CalibrationReport report;
+  report.model_name = run.model_name;
+  report.model_hash = run.model_hash;
+  report.num_layers = num_layers;
+  report.data_path = run.data_path;
+  report.data_hash = run.data_hash;
+  report.examples = run.examples.size();
+  report.settings = run.settings;
+  report.created = iso8601_utc_now();
+  for (std::size_t p = 0; p < run.settings.grid.size(); ++p) {
+    GridPointStats s;
+    s.lambda = run.settings.grid[p];
+    double layers = 0.0;
+    for (const auto& o : run.outputs) layers += o->layers[p];
+    s.average_layers = layers / static_cast<double>(run.outputs.size());
+    s.measured_speedup = run.measured_speedup(p);
+    s.flops_speedup = run.flops_speedup(p);
+    report.grid.push_back(s);
+  }
+  std::map<std::pair<Consistency, Metric>, LossTable> tables;
+  for (const Guarantee& g : guarantees) {
+    const auto key = std::make_pair(g.consistency, g.metric);
+    if (!tables.count(key)) tables[key] = run.loss_table(tokenizer, g.consistency, g.metric);
+    report.choices.push_back(choose(tables[key], g));
+  }
+  return report;
+}
+
+json report_json(const CalibrationReport& r) {
+  json grid = json::array();
+  for (const auto& s : r.grid)
+    grid.push_back({{"lambda", s.lambda},
+                    {"average_layers", s.average_layers},
+                    {"measured_speedup", s.measured_speedup},
+                    {"flops_speedup", s.flops_speedup}});
+  json choices = json::array();
+  for (const auto& c : r.choices) {
+    json points = json::array();
+    for (std::size_t p = 0; p < c.result.points.size(); ++p) {
+      const GridPointResult& g = c.result.points[p];
+      points.push_back({{"lambda", g.lambda},
+                        {"mean_loss", g.mean_loss},
+                        {"mean_loss_se", c.mean_loss_se[p]},
+                        {"p_value", g.p_value},
+                        {"passed", g.passed},
+                        {"tested", g.tested}});
+    }
+    const std::size_t k = c.chosen_point;
+    choices.push_back({{"consistency", consistency_name(c.guarantee.consistency)},
+                       {"metric", metric_name(c.guarantee.metric)},
+                       {"delta", c.guarantee.delta},
+                       {"epsilon", c.guarantee.epsilon},
+                       {"pvalue_method", pvalue_method_name(c.guarantee.method)},
+                       {"measure", measure_name(r.settings.measure)},
+                       {"tau", r.settings.tau},
+                       {"lambda", c.result.lambda},
+                       {"any_passed", c.result.chosen_index.has_value()},
+                       {"mean_loss", c.result.points.at(k).mean_loss},
+                       {"average_layers", r.grid.at(k).average_layers},
+                       {"measured_speedup", r.grid.at(k).measured_speedup},
+                       {"flops_speedup", r.grid.at(k).flops_speedup},
+                       {"points", points}});
+  }
+  return {{"format", "calm-calibration-report"},
+          {"version", 1},
+          {"created", r.created},
+          {"model", {{"name", r.model_name}, {"hash", r.model_hash}, {"num_layers", r.num_layers}}},
+          {"data", {{"path", r.data_path}, {"hash", r.data_hash}, {"examples", r.examples}}},
+          {"settings", r.settings.to_json()},
+          {"grid", grid},
+          {"choices", choices}};
+}
+
+std::string report_csv(const CalibrationReport& r) {
+  std::ostringstream out;
+  out << "consistency,metric,delta,epsilon,pvalue_method,measure,tau,lambda,mean_loss,mean_loss_se,p_value,"
+         "passed,tested,chosen,average_layers,measured_speedup,flops_speedup\n";
+  for (const auto& c : r.choices)
+    for (std::size_t p = 0; p < c.result.points.size(); ++p) {
+      const GridPointResult& g = c.result.points[p];
+      const bool chosen = c.result.chosen_index && *c.result.chosen_index == p;
+      out << consistency_name(c.guarantee.consistency) << ',' << metric_name(c.guarantee.metric) << ','
+          << number(c.guarantee.delta) << ',' << number(c.guarantee.epsilon) << ','
+          << pvalue_method_name(c.guarantee.method) << ',' << measure_name(r.settings.measure) << ','
+          << number(r.settings.tau) << ',' << number(g.lambda) << ',' << number(g.mean_loss) << ','
+          << number(c.mean_loss_se[p]) << ',' << number(g.p_value) << ',' << g.passed << ',' << g.tested << ','
+          << chosen << ',' << number(r.grid.at(p).average_layers) << ',' << number(r.grid.at(p).measured_speedup)
+          << ',' << number(r.grid.at(p).flops_speedup) << '\n';
+    }
+  return out.str();
+}
+
+void write_report(const CalibrationReport& report, const std::string& json_path, const std::string& csv_path) {
+  write_file_atomically(json_path, report_json(report).dump(2) + "\n");
+  write_file_atomically(csv_path, report_csv(report));
+}
+
+std::string csv_path_for(const std::string& json_path) {
+  const std::filesystem::path p(json_path);
+  if (p.extension() == ".json") return std::filesystem::path(p).replace_extension(".csv").string();
+  return json_path + ".csv";
+}
+
+void write_file_atomically(const std::string& path, const std::string& contents) {
+  namespace fs = std::filesystem;
+  std::random_device random;
+  const std::string temp = path + ".tmp-" + std::to_string(random()) + std::to_string(random());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path + ": cannot write (could not create " + temp + ")");
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      std::error_code ignored;
+      fs::remove(temp, ignored);
+      throw Error(path + ": writing failed (disk full?); the previous file, if any, is unchanged");
+    }
+  }
+  std::error_code ec;
+  fs::rename(temp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw Error(path + ": cannot replace the file: " + ec.message());
+  }
+}
+
+}  // namespace calm

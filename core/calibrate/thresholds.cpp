@@ -1,0 +1,231 @@
+#include "calibrate/thresholds.h"
+
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <regex>
+#include <sstream>
+
+#include "calibrate/report.h"
+#include "model/error.h"
+
+namespace calm {
+
+using nlohmann::json;
+
+DecodeOptions Thresholds::decode_options() const {
+  RunSettings s;
+  s.measure = measure;
+  s.tau = static_cast<float>(tau);
+  s.max_new_tokens = max_new_tokens;
+  s.first_exit_layer = first_exit_layer;
+  s.check_interval = check_interval;
+  s.kv_mode = kv_mode;
+  return s.decode_options(lambda);
+}
+
+std::string iso8601_utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+nlohmann::ordered_json thresholds_to_json(const Thresholds& t) {
+  return {{"format", Thresholds::kFormat},
+          {"version", Thresholds::kVersion},
+          {"model", {{"name", t.model_name}, {"dir", t.model_dir}, {"hash", t.model_hash}}},
+          {"measure", measure_name(t.measure)},
+          {"tau", t.tau},
+          {"lambda", t.lambda},
+          {"delta", t.delta},
+          {"epsilon", t.epsilon},
+          {"consistency", consistency_name(t.consistency)},
+          {"metric", metric_name(t.metric)},
+          {"pvalue_method", pvalue_method_name(t.pvalue_method)},
+          {"max_new_tokens", t.max_new_tokens},
+          {"first_exit_layer", t.first_exit_layer},
+          {"check_interval", t.check_interval},
+          {"kv_mode", t.kv_mode == KvMode::Exact ? "exact" : "propagate"},
+          {"grid_step", t.grid_step},
+          {"calibration", {{"path", t.data_path}, {"hash", t.data_hash}, {"examples", t.examples}}},
+          {"created", t.created},
+          {"expected",
+           {{"mean_loss", t.expected_loss},
+            {"average_layers", t.expected_layers},
+            {"measured_speedup", t.expected_speedup},
+            {"flops_speedup", t.expected_flops_speedup}}}};
+}
+
+namespace {
+
+// Reads the fields of one JSON object; every message names the source and the
+// dotted key ("model.hash").
+class Reader {
+ public:
+  Reader(const json& object, std::string source, std::string prefix = "")
+      : object_(object), source_(std::move(source)), prefix_(std::move(prefix)) {}
+
+  [[noreturn]] void fail(const std::string& name, const std::string& what) const {
+    throw Error(source_ + ": key \"" + key(name) + "\": " + what);
+  }
+
+  const json& get(const std::string& name) const {
+    const auto it = object_.find(name);
+    if (it == object_.end()) fail(name, "missing");
+    return *it;
+  }
+
+  Reader object(const std::string& name) const {
+    const json& v = get(name);
+    if (!v.is_object()) fail(name, std::string("expected an object, found ") + v.type_name());
+    return Reader(v, source_, key(name));
+  }
+
+  std::string string(const std::string& name, bool allow_empty = false) const {
+    const json& v = get(name);
+    if (!v.is_string()) fail(name, std::string("expected a string, found ") + v.type_name());
+    std::string s = v.get<std::string>();
+    if (!allow_empty && s.empty()) fail(name, "must not be empty");
+    return s;
+  }
+
+  // A finite number in [low, high].
+  double number(const std::string& name, double low, double high) const {
+    const json& v = get(name);
+    if (!v.is_number()) fail(name, std::string("expected a number, found ") + v.type_name());
+    const double x = v.get<double>();
+    if (!std::isfinite(x) || x < low || x > high) {
+      std::ostringstream range;
+      range << x << " is outside [" << low << ", " << high << "]";
+      fail(name, range.str());
+    }
+    return x;
+  }
+
+  long long integer(const std::string& name, long long low, long long high) const {
+    const json& v = get(name);
+    if (!v.is_number_integer())
+      fail(name, v.is_number() ? v.dump() + " is not a whole number"
+                               : std::string("expected an integer, found ") + v.type_name());
+    const bool too_big = v.is_number_unsigned() && v.get<unsigned long long>() > static_cast<unsigned long long>(high);
+    const long long x = too_big ? high : v.get<long long>();
+    if (too_big || x < low || x > high)
+      fail(name, v.dump() + " is outside [" + std::to_string(low) + ", " + std::to_string(high) + "]");
+    return x;
+  }
+
+  // A name one of the core's parse functions accepts; its message says which.
+  template <typename Parse>
+  auto name(const std::string& key_name, Parse parse) const {
+    const std::string s = string(key_name);
+    try {
+      return parse(s);
+    } catch (const Error& e) {
+      fail(key_name, e.what());
+    }
+  }
+
+ private:
+  std::string key(const std::string& name) const { return prefix_.empty() ? name : prefix_ + "." + name; }
+
+  const json& object_;
+  std::string source_;
+  std::string prefix_;
+};
+
+// '"' + text + '"', built by appending (GCC 12 warns falsely about "\"" + text).
+std::string in_quotes(const std::string& text) {
+  std::string q(1, '"');
+  q += text;
+  q += '"';
+  return q;
+}
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr long long kIntMax = std::numeric_limits<int>::max();
+
+}  // namespace
+
+Thresholds thresholds_from_json(const json& j, const std::string& source) {
+  if (!j.is_object()) throw Error(source + ": expected a JSON object, found " + j.type_name());
+  const Reader r(j, source);
+  if (r.string("format") != Thresholds::kFormat)
+    r.fail("format", in_quotes(r.string("format")) + " is not " + in_quotes(Thresholds::kFormat));
+  if (r.integer("version", 1, kIntMax) != Thresholds::kVersion)
+    r.fail("version", "version " + std::to_string(r.integer("version", 1, kIntMax)) +
+                          " is not supported (this program reads version " + std::to_string(Thresholds::kVersion) +
+                          ")");
+  Thresholds t;
+  const Reader model = r.object("model");
+  t.model_name = model.string("name");
+  t.model_dir = model.string("dir");
+  t.model_hash = model.string("hash");
+  if (!std::regex_match(t.model_hash, std::regex("[0-9a-f]{16}")))
+    model.fail("hash", in_quotes(t.model_hash) + " is not 16 lowercase hex digits");
+  t.measure = r.name("measure", [](const std::string& s) { return parse_measure(s); });
+  t.tau = r.number("tau", 0.0, kInf);
+  t.lambda = r.number("lambda", 0.0, 1.0);
+  t.delta = r.number("delta", 0.0, 1.0);
+  t.epsilon = r.number("epsilon", 0.0, 1.0);
+  t.consistency = r.name("consistency", [](const std::string& s) { return parse_consistency(s); });
+  t.metric = r.name("metric", [](const std::string& s) { return parse_metric(s); });
+  t.pvalue_method = r.name("pvalue_method", [](const std::string& s) { return parse_pvalue_method(s); });
+  t.max_new_tokens = static_cast<int>(r.integer("max_new_tokens", 1, kIntMax));
+  t.first_exit_layer = static_cast<int>(r.integer("first_exit_layer", 1, kIntMax));
+  t.check_interval = static_cast<int>(r.integer("check_interval", 1, kIntMax));
+  t.kv_mode = r.name("kv_mode", [](const std::string& s) {
+    if (s == "propagate") return KvMode::Propagate;
+    if (s == "exact") return KvMode::Exact;
+    throw Error("unknown kv mode '" + s + "' (expected propagate or exact)");
+  });
+  t.grid_step = r.number("grid_step", 0.0, 1.0);
+  if (t.grid_step <= 0.0) r.fail("grid_step", "must be above 0");
+  const Reader cal = r.object("calibration");
+  t.data_path = cal.string("path");
+  t.data_hash = cal.string("hash");
+  t.examples = static_cast<std::size_t>(cal.integer("examples", 1, std::numeric_limits<long long>::max()));
+  t.created = r.string("created");
+  if (!std::regex_match(t.created, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)")))
+    r.fail("created", in_quotes(t.created) + " is not an ISO 8601 UTC time like 2024-05-01T12:00:00Z");
+  const Reader expected = r.object("expected");
+  t.expected_loss = expected.number("mean_loss", 0.0, 1.0);
+  t.expected_layers = expected.number("average_layers", 0.0, kInf);
+  t.expected_speedup = expected.number("measured_speedup", 0.0, kInf);
+  t.expected_flops_speedup = expected.number("flops_speedup", 0.0, kInf);
+  return t;
+}
+
+void write_thresholds(const Thresholds& t, const std::string& path) {
+  write_file_atomically(path, thresholds_to_json(t).dump(2) + "\n");
+}
+
+Thresholds read_thresholds(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a thresholds file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open the thresholds file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > Thresholds::kMaxFileBytes)
+    throw Error(path + ": " + std::to_string(size) + " bytes is too large for a thresholds file (limit " +
+                std::to_string(Thresholds::kMaxFileBytes) + ")");
+  std::string text(Thresholds::kMaxFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > Thresholds::kMaxFileBytes)
+    throw Error(path + ": too large for a thresholds file (limit " + std::to_string(Thresholds::kMaxFileBytes) +
+                " bytes)");
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(path + ": not valid JSON: " + e.what());
+  }
+  return thresholds_from_json(j, path);
+}
+
+}  // namespace calm

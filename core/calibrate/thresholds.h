@@ -1,0 +1,77 @@
+// The thresholds file: what a calibration decided, to take into deployment.
+// One JSON object naming the model (with the hash of its weights), the exit
+// rule (measure, tau, lambda), the guarantee (delta, epsilon, consistency,
+// metric, p-value method), the decoding settings the guarantee holds for, the
+// calibration set, the date, and what to expect at the chosen lambda.
+//
+//   {"format": "calm-thresholds", "version": 1,
+//    "model": {"name", "dir", "hash"},
+//    "measure", "tau", "lambda", "delta", "epsilon", "consistency", "metric",
+//    "pvalue_method", "max_new_tokens", "first_exit_layer", "check_interval",
+//    "kv_mode", "grid_step",
+//    "calibration": {"path", "hash", "examples"},
+//    "created": "2024-05-01T12:00:00Z",
+//    "expected": {"mean_loss", "average_layers", "measured_speedup", "flops_speedup"}}
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "calibrate/calibrator.h"
+
+namespace calm {
+
+struct Thresholds {
+  static constexpr const char* kFormat = "calm-thresholds";
+  static constexpr int kVersion = 1;
+  static constexpr std::size_t kMaxFileBytes = 1 << 20;  // a real file is under 2 KB
+
+  std::string model_name;
+  std::string model_dir;
+  std::string model_hash;  // file_hash of model.safetensors
+  Measure measure = Measure::Softmax;
+  double tau = 4.0;
+  double lambda = 1.0;
+  double delta = 0.1;
+  double epsilon = 0.05;
+  Consistency consistency = Consistency::Textual;
+  Metric metric = Metric::RougeL;
+  PValueMethod pvalue_method = PValueMethod::HoeffdingBentkus;
+  int max_new_tokens = 64;
+  int first_exit_layer = 1;
+  int check_interval = 1;
+  KvMode kv_mode = KvMode::Propagate;
+  double grid_step = 0.05;
+  std::string data_path;
+  std::string data_hash;    // CalibrationRun::data_hash: the examples as used
+  std::size_t examples = 0;
+  std::string created;      // ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ"
+  double expected_loss = 0.0;      // mean calibration loss at lambda, in [0, 1]
+  double expected_layers = 0.0;    // average decoder layers per token at lambda
+  double expected_speedup = 1.0;   // measured wall-clock speedup at lambda
+  double expected_flops_speedup = 1.0;
+
+  // The decoding settings the guarantee was established for.
+  DecodeOptions decode_options() const;
+};
+
+// The current time as "YYYY-MM-DDTHH:MM:SSZ".
+std::string iso8601_utc_now();
+
+// Ordered as in the comment above, so the file reads top-down.
+nlohmann::ordered_json thresholds_to_json(const Thresholds& t);
+// Validates every field: its presence, type and range (lambda, delta, epsilon
+// and the expected loss in [0, 1]; counts positive) and that names are known.
+// Throws calm::Error "<source>: key \"<key>\": what is wrong".
+Thresholds thresholds_from_json(const nlohmann::json& j, const std::string& source);
+
+// Written to a temporary file and renamed over `path`, so a crash never leaves
+// half a file. Throws calm::Error naming the file.
+void write_thresholds(const Thresholds& t, const std::string& path);
+// Refuses files over kMaxFileBytes and anything thresholds_from_json refuses;
+// messages name the file and the key.
+Thresholds read_thresholds(const std::string& path);
+
+}  // namespace calm
