@@ -1,0 +1,28 @@
+#!/bin/sh
+# Regenerates the CALM Studio screenshots of the README from the bundled
+# models, under a virtual X display. Run from the repository root:
+#
+#   docs/screenshots/make_screenshots.sh [BUILD_DIR]     (default: build)
+#
+# Needs xvfb-run (Debian package xvfb) and a build with CALM_BUILD_APP=ON.
+set -u
+BUILD=${1:-build}
+APP="$BUILD/app/calm-studio"
+OUT=docs/screenshots
+[ -x "$APP" ] || { echo "no $APP: build calm-studio first" >&2; exit 2; }
+
+shot() {
+  name=$1; shift
+  xvfb-run -a -s "-screen 0 1600x1000x24" "$APP" --size 1600x1000 --screenshot "$OUT/$name.png" "$@" ||
+    echo "failed: $name" >&2
+}
+
+# Generation: token chips, the selected token's confidence, full model vs CALM.
+shot studio-compare --model kjv2web --example 1 --lambda 0.6 --tab comparison --select 3
+# The tokens x layers heat map with the exit path.
+shot studio-heatmap --model kjv2web --example 2 --lambda 0.5 --tab heatmap --select 6
+# Calibration on the bundled set; lambda then comes from it.
+shot studio-calibration --model kjv2web --example 1 --tab calibration \
+  --calibrate resources/data/kjv2web/calibration.jsonl --examples 100
+# The decoder-only model and the threshold schedule.
+shot studio-prose --model prose --example 0 --lambda 0.7 --tab schedule --select 2

@@ -1,0 +1,98 @@
+// The small pieces of the app that hold logic of their own: the exit colour
+// scale, the token diff of the comparison, chip labels, example prompts from
+// the bundled sets, and the settings' defaults and clamping.
+#include <QtTest>
+
+#include <QTemporaryDir>
+
+#include "ExamplePrompts.h"
+#include "ExitColorScale.h"
+#include "SettingsStore.h"
+#include "TokenDiff.h"
+#include "TokenText.h"
+
+using namespace calm::ui;
+
+class TestUiParts : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void colourScaleRunsFromGreenToRed() {
+    // The ends are ColorBrewer RdYlGn's green (#1a9850) and red (#d73027).
+    QCOMPARE(ExitColorScale::forLayer(1, 8), QColor(0x1a, 0x98, 0x50));
+    QCOMPARE(ExitColorScale::forLayer(8, 8), QColor(0xd7, 0x30, 0x27));
+    QCOMPARE(ExitColorScale::forLayer(1, 1), QColor(0xd7, 0x30, 0x27));  // one layer: always the full depth
+    // Continuous: neighbouring layers of a deep model differ only a little, and red rises overall.
+    for (int layer = 1; layer < 32; ++layer) {
+      const QColor a = ExitColorScale::forLayer(layer, 32), b = ExitColorScale::forLayer(layer + 1, 32);
+      QVERIFY(std::abs(a.red() - b.red()) + std::abs(a.green() - b.green()) + std::abs(a.blue() - b.blue()) < 60);
+    }
+    QVERIFY(ExitColorScale::at(0.9).red() > ExitColorScale::at(0.1).red());
+    QCOMPARE(ExitColorScale::at(-1.0), ExitColorScale::at(0.0));  // clamped
+    QCOMPARE(ExitColorScale::at(2.0), ExitColorScale::at(1.0));
+    // Readable text: white on the dark ends, dark on the yellow middle.
+    QCOMPARE(ExitColorScale::textOn(ExitColorScale::at(1.0)), QColor(Qt::white));
+    QVERIFY(ExitColorScale::textOn(ExitColorScale::at(0.5)).lightness() < 100);
+  }
+
+  void tokenDiffMarksWhatIsNotShared() {
+    // LCS of (1 2 3 4) and (1 3 4 5) is (1 3 4): 2 is only in a, 5 only in b.
+    const TokenDiff d({1, 2, 3, 4}, {1, 3, 4, 5});
+    QCOMPARE(d.common(), 3);
+    QCOMPARE(d.changedInA(), (std::vector<bool>{false, true, false, false}));
+    QCOMPARE(d.changedInB(), (std::vector<bool>{false, false, false, true}));
+    QVERIFY(!d.identical());
+    QVERIFY(TokenDiff({7, 8}, {7, 8}).identical());
+    QVERIFY(TokenDiff({}, {}).identical());
+    const TokenDiff empty({}, {1, 2});
+    QCOMPARE(empty.changedInB(), (std::vector<bool>{true, true}));
+  }
+
+  void chipLabels() {
+    QCOMPARE(TokenText::chipLabel(QStringLiteral(" the")), QStringLiteral("the"));
+    QVERIFY(TokenText::startsWord(QStringLiteral(" the")));
+    QVERIFY(!TokenText::startsWord(QStringLiteral("ing")));
+    QCOMPARE(TokenText::chipLabel(QStringLiteral("\n")), QStringLiteral("↵"));
+    QCOMPARE(TokenText::chipLabel(QStringLiteral(" ")), QStringLiteral("␣"));
+    QCOMPARE(TokenText::chipLabel(QString()), QStringLiteral("∅"));
+    QCOMPARE(TokenText::quoted(QStringLiteral(" the")), QStringLiteral("‘the’"));
+  }
+
+  void examplesComeFromTheBundledSets() {
+    const QList<ExamplePrompt> examples = ExamplePrompts::forModel(QStringLiteral("kjv2web"), 5);
+    if (examples.isEmpty()) QSKIP("resources/data/kjv2web is not in this tree");
+    QCOMPARE(examples.size(), 5);
+    for (const ExamplePrompt& e : examples) {
+      QVERIFY(!e.input.isEmpty());
+      QVERIFY(e.reference.has_value());
+      QVERIFY(!e.label.isEmpty());
+    }
+    QVERIFY(ExamplePrompts::forModel(QStringLiteral("no-such-model")).isEmpty());
+  }
+
+  void settingsDefaultAndClamp() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("s.ini"));
+    {
+      SettingsStore s(path);
+      QCOMPARE(s.controls(), DecodeControls());  // nothing stored: the defaults
+      s.raw().setValue(QStringLiteral("controls/delta"), 7.0);          // out of range
+      s.raw().setValue(QStringLiteral("controls/tau"), QStringLiteral("abc"));  // not a number
+      s.raw().setValue(QStringLiteral("controls/measure"), 99);
+      s.sync();
+    }
+    SettingsStore s(path);
+    QCOMPARE(s.controls().delta, 0.5);
+    QCOMPARE(s.controls().tau, DecodeControls().tau);
+    QCOMPARE(s.controls().measure, calm::Measure::Classifier);  // clamped to the last measure
+    DecodeControls c;
+    c.delta = 0.2;
+    c.kvMode = calm::KvMode::Exact;
+    c.metric = calm::Metric::Bleu;
+    s.setControls(c);
+    QCOMPARE(s.controls(), c);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestUiParts)
+#include "test_ui_parts.moc"

@@ -1,0 +1,42 @@
+#include "CalibrationData.h"
+
+#include <cmath>
+
+#include <QStringList>
+
+namespace calm::ui {
+
+bool CalibrationData::matches(const QString& dir, const DecodeControls& controls) const {
+  return mismatch(dir, controls).isEmpty();
+}
+
+QString CalibrationData::mismatch(const QString& dir, const DecodeControls& c) const {
+  const calm::RunSettings& s = run.settings;
+  QStringList why;
+  if (dir != modelDir) why << QStringLiteral("it was run on another model");
+  if (c.measure != s.measure)
+    why << QStringLiteral("it used the %1 measure").arg(QString::fromUtf8(calm::measure_name(s.measure)));
+  if (std::abs(static_cast<float>(c.tau) - s.tau) > 1e-6f) why << QStringLiteral("it used tau = %1").arg(s.tau, 0, 'g', 3);
+  if (c.maxNewTokens != s.max_new_tokens) why << QStringLiteral("it used max new tokens = %1").arg(s.max_new_tokens);
+  if (c.kvMode != s.kv_mode)
+    why << QStringLiteral("it used the %1 K/V mode")
+               .arg(s.kv_mode == calm::KvMode::Propagate ? QStringLiteral("propagate") : QStringLiteral("exact"));
+  return why.join(QStringLiteral("; "));
+}
+
+std::shared_ptr<const calm::LossTable> CalibrationData::table(calm::Consistency consistency,
+                                                              calm::Metric metric) const {
+  const auto key = std::make_pair(static_cast<int>(consistency), static_cast<int>(metric));
+  auto found = tables_.find(key);
+  if (found != tables_.end()) return found->second;
+  auto computed = std::make_shared<const calm::LossTable>(run.loss_table(model->tokenizer, consistency, metric));
+  tables_[key] = computed;
+  return computed;
+}
+
+double CalibrationData::gridStep() const {
+  const auto& g = run.settings.grid;
+  return g.size() >= 2 ? g[0] - g[1] : 0.05;
+}
+
+}  // namespace calm::ui

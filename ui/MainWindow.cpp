@@ -1,0 +1,418 @@
+#include "MainWindow.h"
+
+#include <QCloseEvent>
+#include <QDataStream>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGroupBox>
+#include <QLabel>
+#include <QScrollArea>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QVBoxLayout>
+
+#include "CalibrationExport.h"
+#include "CalibrationPanel.h"
+#include "CalibrationPlots.h"
+#include "ComparisonView.h"
+#include "ConfidencePlot.h"
+#include "ControlPanel.h"
+#include "ExamplePrompts.h"
+#include "HelpPanel.h"
+#include "LayerHeatmap.h"
+#include "ModelPanel.h"
+#include "PromptPanel.h"
+#include "SettingsStore.h"
+#include "StudioSession.h"
+#include "ThresholdSchedulePlot.h"
+#include "TokenView.h"
+#include "model/catalog.h"
+
+namespace calm::ui {
+
+namespace {
+
+QWidget* tab(QWidget* content, const QString& name) {
+  content->setProperty("tabName", name);
+  return content;
+}
+
+QString failureHtml(const QString& message) {
+  return QStringLiteral("<span style='color:#b42318'>%1</span>").arg(message.toHtmlEscaped());
+}
+
+}  // namespace
+
+MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget* parent)
+    : QMainWindow(parent), session_(session), settings_(settings) {
+  setObjectName(QStringLiteral("mainWindow"));
+  setWindowTitle(tr("CALM Studio"));
+
+  // ---- left column: model and controls
+  modelPanel_ = new ModelPanel;
+  controlPanel_ = new ControlPanel;
+  auto* modelGroup = new QGroupBox(tr("Model"));
+  auto* modelLayout = new QVBoxLayout(modelGroup);
+  modelLayout->addWidget(modelPanel_);
+  auto* left = new QWidget;
+  auto* leftLayout = new QVBoxLayout(left);
+  leftLayout->setContentsMargins(8, 8, 8, 8);
+  leftLayout->setSpacing(10);
+  leftLayout->addWidget(modelGroup);
+  leftLayout->addWidget(controlPanel_, 1);
+  auto* leftScroll = new QScrollArea;
+  leftScroll->setObjectName(QStringLiteral("leftColumn"));
+  leftScroll->setWidget(left);
+  leftScroll->setWidgetResizable(true);
+  leftScroll->setFrameShape(QFrame::NoFrame);
+  leftScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  leftScroll->setMinimumWidth(340);
+
+  // ---- right: prompt and tokens on top, plots below
+  promptPanel_ = new PromptPanel;
+  tokenView_ = new TokenView;
+  auto* top = new QWidget;
+  auto* topLayout = new QVBoxLayout(top);
+  topLayout->setContentsMargins(8, 8, 8, 4);
+  topLayout->setSpacing(10);
+  topLayout->addWidget(promptPanel_);
+  topLayout->addWidget(tokenView_, 1);
+
+  confidencePlot_ = new ConfidencePlot;
+  confidencePlot_->setMinimumWidth(360);
+  heatmap_ = new LayerHeatmap;
+  comparison_ = new ComparisonView;
+  schedule_ = new ThresholdSchedulePlot;
+  calibrationPanel_ = new CalibrationPanel;
+  help_ = new HelpPanel;
+  tabs_ = new QTabWidget;
+  tabs_->setObjectName(QStringLiteral("viewTabs"));
+  tabs_->setDocumentMode(true);
+  tabs_->addTab(tab(heatmap_, QStringLiteral("heatmap")), tr("Heat map"));
+  tabs_->addTab(tab(comparison_, QStringLiteral("comparison")), tr("Full vs CALM"));
+  tabs_->addTab(tab(schedule_, QStringLiteral("schedule")), tr("Threshold schedule"));
+  tabs_->addTab(tab(calibrationPanel_, QStringLiteral("calibration")), tr("Calibration"));
+  tabs_->addTab(tab(help_, QStringLiteral("help")), tr("Help"));
+
+  bottom_ = new QSplitter(Qt::Horizontal);
+  bottom_->setObjectName(QStringLiteral("bottomSplitter"));
+  bottom_->addWidget(confidencePlot_);
+  bottom_->addWidget(tabs_);
+  bottom_->setStretchFactor(0, 2);
+  bottom_->setStretchFactor(1, 3);
+  bottom_->setContentsMargins(8, 0, 8, 0);
+  vertical_ = new QSplitter(Qt::Vertical);
+  vertical_->setObjectName(QStringLiteral("verticalSplitter"));
+  vertical_->addWidget(top);
+  vertical_->addWidget(bottom_);
+  vertical_->setStretchFactor(0, 2);
+  vertical_->setStretchFactor(1, 3);
+  outer_ = new QSplitter(Qt::Horizontal);
+  outer_->setObjectName(QStringLiteral("outerSplitter"));
+  outer_->addWidget(leftScroll);
+  outer_->addWidget(vertical_);
+  outer_->setStretchFactor(0, 0);
+  outer_->setStretchFactor(1, 1);
+  outer_->setChildrenCollapsible(false);
+  setCentralWidget(outer_);
+  statusBar()->setObjectName(QStringLiteral("statusBar"));
+  resize(1560, 960);
+  outer_->setSizes({370, 1190});
+  vertical_->setSizes({290, 650});
+  bottom_->setSizes({440, 750});
+
+  // ---- model
+  connect(modelPanel_, &ModelPanel::modelChosen, &session_, &StudioSession::loadModel);
+  connect(modelPanel_, &ModelPanel::openDirectoryRequested, this, &MainWindow::openModelDirectory);
+  connect(&session_, &StudioSession::modelLoading, this, [this](const QString& dir) {
+    modelPanel_->showLoading(dir);
+    statusBar()->showMessage(tr("Loading %1…").arg(QDir::toNativeSeparators(dir)));
+  });
+  connect(&session_, &StudioSession::modelLoaded, this, &MainWindow::onModelLoaded);
+  connect(&session_, &StudioSession::modelFailed, this, [this](const QString& dir, const QString& message) {
+    QString text = tr("Could not open “%1”: %2").arg(QDir::toNativeSeparators(dir), message);
+    statusBar()->showMessage(text);
+    if (session_.hasModel()) {  // the previous model stays loaded
+      modelPanel_->showModel(*session_.model());
+      modelPanel_->setCurrentDir(session_.modelDir());
+      text += tr("\nStill using %1.").arg(QFileInfo(session_.modelDir()).fileName());
+    }
+    modelPanel_->showError(text);
+  });
+
+  // ---- prompt
+  connect(promptPanel_, &PromptPanel::promptEdited, this,
+          [this](const QString& text, const std::optional<QString>& reference) {
+            session_.setPrompt(text, reference);
+            settings_.setPrompt(text);
+          });
+  connect(promptPanel_, &PromptPanel::generateRequested, this, [this] {
+    session_.setPrompt(promptPanel_->prompt(), promptPanel_->reference());
+    session_.generate();
+  });
+  connect(&session_, &StudioSession::promptChanged, this,
+          [this] { promptPanel_->setPrompt(session_.prompt(), session_.reference()); });
+  connect(promptPanel_, &PromptPanel::cancelRequested, &session_, &StudioSession::cancelGeneration);
+  connect(&session_, &StudioSession::busyChanged, promptPanel_, &PromptPanel::setBusy);
+
+  // ---- controls
+  connect(controlPanel_, &ControlPanel::controlsEdited, this, [this](const DecodeControls& c) {
+    session_.setControls(c);
+    settings_.setControls(session_.controls());
+  });
+  connect(&session_, &StudioSession::controlsChanged, this, [this] {
+    controlPanel_->setControls(session_.controls());
+    tokenView_->setMeasure(session_.controls().measure);
+    refreshLambda();
+  });
+  connect(&session_, &StudioSession::lambdaChanged, this, &MainWindow::refreshLambda);
+  connect(&session_, &StudioSession::calibrationChanged, this, &MainWindow::refreshLambda);
+
+  // ---- generation
+  connect(&session_, &StudioSession::generationStarted, this, [this] {
+    tokenView_->markStale();
+    promptPanel_->setStatus(tr("<span style='color:#666'>Decoding with λ = %1…</span>").arg(session_.lambda(), 0, 'f', 3));
+  });
+  connect(&session_, &StudioSession::tokenStreamed, this, [this](int i) {
+    const auto& tokens = session_.streamedTokens();
+    if (i < static_cast<int>(tokens.size()))
+      tokenView_->setToken(i, tokens[static_cast<std::size_t>(i)], session_.streamedPieces().value(i));
+  });
+  connect(&session_, &StudioSession::outcomeChanged, this, &MainWindow::onOutcome);
+  connect(&session_, &StudioSession::generationFailed, this, [this](const QString& message) {
+    promptPanel_->setStatus(failureHtml(message));
+    statusBar()->showMessage(message);
+    onOutcome();  // back to the last good result
+  });
+  connect(&session_, &StudioSession::generationCancelled, this, [this] {
+    promptPanel_->setStatus(tr("<span style='color:#666'>Cancelled.</span>"));
+    onOutcome();
+  });
+
+  // ---- selection
+  connect(tokenView_, &TokenView::tokenClicked, this, &MainWindow::selectToken);
+  connect(heatmap_, &LayerHeatmap::tokenClicked, this, &MainWindow::selectToken);
+
+  // ---- calibration
+  CalibrationController& calibrator = session_.calibrator();
+  connect(calibrationPanel_, &CalibrationPanel::runRequested, this,
+          [this](const QString& set, int maxExamples, double step) {
+            settings_.setCalibrationSet(set);
+            session_.startCalibration(set, maxExamples, step);
+          });
+  connect(calibrationPanel_, &CalibrationPanel::cancelRequested, &session_, &StudioSession::cancelCalibration);
+  connect(calibrationPanel_, &CalibrationPanel::chooseFileRequested, this, [this] {
+    const QString file = QFileDialog::getOpenFileName(this, tr("Calibration set"), QString(),
+                                                      tr("JSON lines (*.jsonl *.json);;All files (*)"));
+    if (!file.isEmpty()) calibrationPanel_->addSet(file);
+  });
+  connect(&calibrator, &CalibrationController::runningChanged, calibrationPanel_, &CalibrationPanel::setRunning);
+  connect(&calibrator, &CalibrationController::started, this,
+          [this](const QString&, int examples) { calibrationPanel_->showStarted(examples); });
+  connect(&calibrator, &CalibrationController::progress, calibrationPanel_, &CalibrationPanel::showProgress);
+  connect(&calibrator, &CalibrationController::failed, this, [this](const QString& message) {
+    calibrationPanel_->showMessage(failureHtml(tr("Calibration failed: %1").arg(message)));
+  });
+  connect(&calibrator, &CalibrationController::cancelled, this, [this] {
+    calibrationPanel_->showMessage(tr("<span style='color:#666'>Calibration cancelled; the previous result, if "
+                                      "any, still stands.</span>"));
+  });
+  connect(&calibrator, &CalibrationController::finished, this, [this] {
+    calibrationPanel_->showMessage(tr("<span style='color:#1a7f37'>Calibration finished.</span>"));
+  });
+  const auto exportTo = [this](bool report) {
+    const auto data = session_.calibration();
+    if (!data || !session_.calibrationResult()) return;
+    const QString name = QFileInfo(data->modelDir).fileName();
+    const QString file = QFileDialog::getSaveFileName(
+        this, report ? tr("Save calibration report") : tr("Save thresholds file"),
+        report ? name + QStringLiteral("-calibration.json") : name + QStringLiteral("-thresholds.json"),
+        tr("JSON (*.json)"));
+    if (file.isEmpty()) return;
+    QString error = report ? CalibrationExport::writeReport(*data, session_.controls(), file)
+                           : CalibrationExport::writeThresholds(*data, session_.controls(), file);
+    if (error.isEmpty() && report) {  // the plots beside it
+      QString png = file;
+      if (png.endsWith(QStringLiteral(".json"))) png.chop(5);
+      png += QStringLiteral(".png");
+      if (!calibrationPanel_->plots()->savePng(png)) error = tr("Could not write %1").arg(png);
+    }
+    calibrationPanel_->showMessage(error.isEmpty() ? tr("Saved %1").arg(QDir::toNativeSeparators(file)).toHtmlEscaped()
+                                                   : failureHtml(error));
+  };
+  connect(calibrationPanel_, &CalibrationPanel::exportThresholdsRequested, this, [exportTo] { exportTo(false); });
+  connect(calibrationPanel_, &CalibrationPanel::exportReportRequested, this, [exportTo] { exportTo(true); });
+
+  controlPanel_->setControls(session_.controls());
+  refreshLambda();
+}
+
+void MainWindow::setModelList(const QList<QPair<QString, QString>>& models) { modelPanel_->setModels(models); }
+
+void MainWindow::restore() {
+  QList<QPair<QString, QString>> models;
+  for (const std::string& dir : calm::bundled_model_dirs()) {
+    const QString path = QString::fromStdString(dir);
+    models.append({QFileInfo(path).fileName(), path});
+  }
+  setModelList(models);
+  session_.setControls(settings_.controls());
+  controlPanel_->setControls(session_.controls());
+  const QString prompt = settings_.prompt();
+  if (!prompt.isEmpty()) {
+    promptPanel_->setPrompt(prompt);
+    session_.setPrompt(prompt);
+  }
+  restoreLayout();
+  QString dir = settings_.modelDir();
+  if (dir.isEmpty() || !QFileInfo(dir).isDir()) dir = models.isEmpty() ? QString() : models.front().second;
+  if (!dir.isEmpty()) {
+    modelPanel_->setCurrentDir(dir);
+    session_.loadModel(dir);
+  } else {
+    modelPanel_->showError(tr("No bundled model was found. Use Open… to choose a model directory."));
+  }
+}
+
+void MainWindow::openModelDirectory() {
+  const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a model directory"), session_.modelDir());
+  if (!dir.isEmpty()) session_.loadModel(dir);
+}
+
+void MainWindow::onModelLoaded() {
+  const auto model = session_.model();
+  if (!model) return;
+  const QString dir = session_.modelDir();
+  settings_.setModelDir(dir);
+  modelPanel_->setCurrentDir(dir);
+  modelPanel_->showModel(*model);
+  const calm::ModelConfig& c = model->config;
+  const int maxNew = c.arch == calm::Arch::EncoderDecoder ? c.max_positions : std::max(1, c.max_positions / 2);
+  controlPanel_->setModelLimits(c.has_classifier(), maxNew);
+  tokenView_->setModel(model);
+  tokenView_->setMeasure(session_.controls().measure);
+  confidencePlot_->setModel(model);
+  heatmap_->clear();
+  comparison_->clear();
+  selected_ = 0;
+
+  const QString name = QFileInfo(dir).fileName();
+  promptPanel_->setExamples(ExamplePrompts::forModel(name));
+  QList<QPair<QString, QString>> sets;
+  for (const char* split : {"calibration", "test"}) {
+    const std::string file = calm::bundled_data_file(name.toStdString(), split);
+    if (!file.empty()) sets.append({tr("%1 %2 set").arg(name, QLatin1String(split)), QString::fromStdString(file)});
+  }
+  calibrationPanel_->setBundledSets(sets);
+  const QString lastSet = settings_.calibrationSet();
+  if (!lastSet.isEmpty() && QFileInfo(lastSet).isFile() && !QFileInfo(lastSet).path().contains(QStringLiteral("/data/")))
+    calibrationPanel_->addSet(lastSet);
+  statusBar()->showMessage(tr("Loaded %1 (%2 decoder layers).").arg(name).arg(c.decoder_layers), 5000);
+  promptPanel_->setStatus(QString());
+  refreshLambda();
+}
+
+void MainWindow::onOutcome() {
+  const auto outcome = session_.outcome();
+  if (!outcome) {
+    tokenView_->clear();
+    heatmap_->clear();
+    comparison_->clear();
+    confidencePlot_->showMessage(tr("Generate, then click a token to see its confidence layer by layer."));
+    refreshSchedule();
+    return;
+  }
+  const GenerationOutcome& o = *outcome;
+  tokenView_->setMeasure(o.options.measure);
+  tokenView_->showTokens(o.calm.trace, o.calmPieces);
+  comparison_->showOutcome(o);
+  tokenView_->setDifferences(comparison_->calmDifferences());
+  heatmap_->setTokens(o.calm.trace, o.calmPieces, o.numLayers());
+  if (selected_ >= o.tokenCount()) selected_ = 0;
+  selectToken(selected_);
+  refreshSchedule();
+
+  const int shown = o.tokenCount();
+  QString status = tr("%1 tokens · <b>%2 of %3 layers</b> on average · <b>×%4</b> measured speedup · λ = %5")
+                       .arg(shown)
+                       .arg(o.calm.average_layers(), 0, 'f', 2)
+                       .arg(o.numLayers())
+                       .arg(o.measuredSpeedup(), 0, 'f', 2)
+                       .arg(o.options.lambda, 0, 'f', 3);
+  status += o.textualDistance == 0.0 ? tr(" · same text as the full model")
+                                     : tr(" · distance to the full model %1").arg(o.textualDistance, 0, 'f', 3);
+  if (o.calm.prompt_truncated) status += tr(" · <span style='color:#b42318'>prompt truncated to fit</span>");
+  promptPanel_->setStatus(status);
+}
+
+void MainWindow::selectToken(int index) {
+  const auto outcome = session_.outcome();
+  if (!outcome || index < 0 || index >= outcome->tokenCount()) return;
+  selected_ = index;
+  tokenView_->setSelected(index);
+  heatmap_->setSelected(index);
+  confidencePlot_->showToken(index, outcome->calm.trace[static_cast<std::size_t>(index)],
+                             outcome->calmPieces.value(index), outcome->options.measure);
+}
+
+void MainWindow::refreshLambda() {
+  controlPanel_->setLambdaInForce(session_.lambda(), session_.lambdaExplanation(), session_.lambdaIsCalibrated());
+  const auto model = session_.model();
+  calibrationPanel_->showResult(session_.calibration().get(), session_.calibrationResult(), session_.controls(),
+                                session_.calibrationMismatch(), model ? model->config.decoder_layers : 0);
+  refreshSchedule();
+}
+
+void MainWindow::refreshSchedule() {
+  const auto outcome = session_.outcome();
+  schedule_->showSchedule(session_.lambda(), session_.controls().tau, session_.controls().maxNewTokens,
+                          outcome ? outcome->tokenCount() : -1);
+}
+
+void MainWindow::startCalibration(const QString& set, int maxExamples, double step) {
+  calibrationPanel_->addSet(set);
+  calibrationPanel_->setMaxExamples(maxExamples);
+  session_.startCalibration(set, maxExamples, step);
+}
+
+void MainWindow::showTab(const QString& name) {
+  for (int i = 0; i < tabs_->count(); ++i)
+    if (tabs_->widget(i)->property("tabName").toString() == name) tabs_->setCurrentIndex(i);
+}
+
+void MainWindow::saveLayout() {
+  QByteArray state;
+  QDataStream out(&state, QIODevice::WriteOnly);
+  out << outer_->saveState() << vertical_->saveState() << bottom_->saveState() << tabs_->currentIndex()
+      << static_cast<int>(heatmap_->mode());
+  settings_.setWindow(saveGeometry(), state);
+  settings_.sync();
+}
+
+void MainWindow::restoreLayout() {
+  const QByteArray geometry = settings_.windowGeometry();
+  if (!geometry.isEmpty()) restoreGeometry(geometry);
+  QByteArray state = settings_.windowState();
+  if (state.isEmpty()) return;
+  QDataStream in(&state, QIODevice::ReadOnly);
+  QByteArray a, b, c;
+  int tabIndex = 0, mode = 0;
+  in >> a >> b >> c >> tabIndex >> mode;
+  if (in.status() != QDataStream::Ok) return;
+  outer_->restoreState(a);
+  vertical_->restoreState(b);
+  bottom_->restoreState(c);
+  if (tabIndex >= 0 && tabIndex < tabs_->count()) tabs_->setCurrentIndex(tabIndex);
+  heatmap_->setMode(mode == 1 ? LayerHeatmap::Mode::Agreement : LayerHeatmap::Mode::Confidence);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  saveLayout();
+  session_.cancelGeneration();
+  session_.cancelCalibration();
+  QMainWindow::closeEvent(event);
+}
+
+}  // namespace calm::ui

@@ -1,0 +1,74 @@
+// The main window: it lays the panels out and wires them to the session.
+// No behaviour of its own beyond passing values along.
+#pragma once
+
+#include <QMainWindow>
+
+class QLabel;
+class QSplitter;
+class QTabWidget;
+
+namespace calm::ui {
+
+class CalibrationPanel;
+class ComparisonView;
+class ConfidencePlot;
+class ControlPanel;
+class HelpPanel;
+class LayerHeatmap;
+class ModelPanel;
+class PromptPanel;
+class SettingsStore;
+class StudioSession;
+class ThresholdSchedulePlot;
+class TokenView;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  // Neither is owned; both must outlive the window.
+  MainWindow(StudioSession& session, SettingsStore& settings, QWidget* parent = nullptr);
+
+  // Restores the model, prompt and controls from the settings and loads the
+  // model (the remembered one, else the first bundled one).
+  void restore();
+  void setModelList(const QList<QPair<QString, QString>>& models);
+  void showTab(const QString& objectName);  // e.g. "heatmapTab"
+  void selectToken(int index);
+  // What the Calibrate button does, for `set` (shown in the set list).
+  void startCalibration(const QString& set, int maxExamples, double step = 0.05);
+  StudioSession& session() { return session_; }
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void onModelLoaded();
+  void onOutcome();
+  void refreshLambda();
+  void refreshSchedule();
+  void openModelDirectory();
+  void saveLayout();
+  void restoreLayout();
+
+  StudioSession& session_;
+  SettingsStore& settings_;
+  ModelPanel* modelPanel_;
+  ControlPanel* controlPanel_;
+  PromptPanel* promptPanel_;
+  TokenView* tokenView_;
+  ConfidencePlot* confidencePlot_;
+  LayerHeatmap* heatmap_;
+  ComparisonView* comparison_;
+  ThresholdSchedulePlot* schedule_;
+  CalibrationPanel* calibrationPanel_ = nullptr;
+  HelpPanel* help_;
+  QTabWidget* tabs_;
+  QSplitter* outer_;
+  QSplitter* vertical_;
+  QSplitter* bottom_;
+  int selected_ = 0;
+};
+
+}  // namespace calm::ui

@@ -1,0 +1,68 @@
+#include "SettingsStore.h"
+
+#include <algorithm>
+
+namespace calm::ui {
+
+SettingsStore::SettingsStore(const QString& file)
+    : settings_(file.isEmpty() ? std::make_unique<QSettings>(QStringLiteral("calm-studio"), QStringLiteral("calm-studio"))
+                               : std::make_unique<QSettings>(file, QSettings::IniFormat)) {}
+
+DecodeControls SettingsStore::controls() const {
+  DecodeControls d;  // defaults for anything missing or out of range
+  const QSettings& s = *settings_;
+  const auto real = [&s](const char* key, double fallback, double lo, double hi) {
+    bool ok = false;
+    const double v = s.value(QLatin1String(key), fallback).toDouble(&ok);
+    return ok ? std::clamp(v, lo, hi) : fallback;
+  };
+  const auto integer = [&s](const char* key, int fallback, int lo, int hi) {
+    bool ok = false;
+    const int v = s.value(QLatin1String(key), fallback).toInt(&ok);
+    return ok ? std::clamp(v, lo, hi) : fallback;
+  };
+  d.measure = static_cast<calm::Measure>(integer("controls/measure", int(d.measure), 0, 3));
+  d.delta = real("controls/delta", d.delta, 0.01, 0.5);
+  d.epsilon = real("controls/epsilon", d.epsilon, 0.01, 0.5);
+  d.tau = real("controls/tau", d.tau, 0.0, 10.0);
+  d.lambdaFromCalibration = s.value(QStringLiteral("controls/lambdaFromCalibration"), d.lambdaFromCalibration).toBool();
+  d.manualLambda = real("controls/manualLambda", d.manualLambda, 0.0, 1.0);
+  d.maxNewTokens = integer("controls/maxNewTokens", d.maxNewTokens, 1, 512);
+  d.kvMode = static_cast<calm::KvMode>(integer("controls/kvMode", int(d.kvMode), 0, 1));
+  d.consistency = static_cast<calm::Consistency>(integer("controls/consistency", int(d.consistency), 0, 1));
+  d.metric = static_cast<calm::Metric>(integer("controls/metric", int(d.metric), 0, 4));
+  d.pvalueMethod = static_cast<calm::PValueMethod>(integer("controls/pvalueMethod", int(d.pvalueMethod), 0, 2));
+  return d;
+}
+
+void SettingsStore::setControls(const DecodeControls& d) {
+  QSettings& s = *settings_;
+  s.setValue(QStringLiteral("controls/measure"), int(d.measure));
+  s.setValue(QStringLiteral("controls/delta"), d.delta);
+  s.setValue(QStringLiteral("controls/epsilon"), d.epsilon);
+  s.setValue(QStringLiteral("controls/tau"), d.tau);
+  s.setValue(QStringLiteral("controls/lambdaFromCalibration"), d.lambdaFromCalibration);
+  s.setValue(QStringLiteral("controls/manualLambda"), d.manualLambda);
+  s.setValue(QStringLiteral("controls/maxNewTokens"), d.maxNewTokens);
+  s.setValue(QStringLiteral("controls/kvMode"), int(d.kvMode));
+  s.setValue(QStringLiteral("controls/consistency"), int(d.consistency));
+  s.setValue(QStringLiteral("controls/metric"), int(d.metric));
+  s.setValue(QStringLiteral("controls/pvalueMethod"), int(d.pvalueMethod));
+}
+
+QString SettingsStore::modelDir() const { return settings_->value(QStringLiteral("model/dir")).toString(); }
+void SettingsStore::setModelDir(const QString& dir) { settings_->setValue(QStringLiteral("model/dir"), dir); }
+QString SettingsStore::prompt() const { return settings_->value(QStringLiteral("prompt/text")).toString(); }
+void SettingsStore::setPrompt(const QString& prompt) { settings_->setValue(QStringLiteral("prompt/text"), prompt); }
+QString SettingsStore::calibrationSet() const { return settings_->value(QStringLiteral("calibration/set")).toString(); }
+void SettingsStore::setCalibrationSet(const QString& path) {
+  settings_->setValue(QStringLiteral("calibration/set"), path);
+}
+QByteArray SettingsStore::windowGeometry() const { return settings_->value(QStringLiteral("window/geometry")).toByteArray(); }
+QByteArray SettingsStore::windowState() const { return settings_->value(QStringLiteral("window/state")).toByteArray(); }
+void SettingsStore::setWindow(const QByteArray& geometry, const QByteArray& state) {
+  settings_->setValue(QStringLiteral("window/geometry"), geometry);
+  settings_->setValue(QStringLiteral("window/state"), state);
+}
+
+}  // namespace calm::ui

@@ -1,0 +1,409 @@
+#include "StudioSession.h"
+
+#include <algorithm>
+#include <exception>
+
+#include <QDir>
+#include <QFileInfo>
+#include <QMetaObject>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include "TokenText.h"
+#include "calibrate/metrics.h"
+#include "model/error.h"
+
+namespace calm::ui {
+
+// The full model's answer does not depend on lambda, the measure, tau or the
+// K/V mode, so moving those controls reuses it.
+struct StudioSession::FullRun {
+  const calm::Model* model = nullptr;
+  std::string prompt;
+  int maxNewTokens = 0;
+  calm::DecodeResult result;
+  double seconds = 0.0;
+};
+
+namespace {
+
+constexpr int kDefaultDebounceMs = 250;
+// Runs shorter than this are repeated (up to kTimingRepeats) and the fastest kept,
+// so that the measured speedup of a small model is not mostly timer noise.
+constexpr double kShortRunSeconds = 0.05;
+constexpr int kTimingRepeats = 5;
+
+QString describe(const std::exception& e) { return QString::fromUtf8(e.what()); }
+
+std::vector<int> withoutEos(const calm::DecodeResult& r) {
+  std::vector<int> ids = r.tokens;
+  if (r.stopped_at_eos && !ids.empty()) ids.pop_back();
+  return ids;
+}
+
+QStringList piecesOf(const calm::Model& model, const std::vector<int>& ids) {
+  QStringList pieces;
+  pieces.reserve(static_cast<int>(ids.size()));
+  for (int id : ids) pieces << QString::fromStdString(model.tokenizer.piece(id));
+  return pieces;
+}
+
+void fillDistances(GenerationOutcome& o) {
+  const std::vector<int> early = withoutEos(o.calm), full = withoutEos(o.full);
+  o.metricName = QString::fromUtf8(calm::metric_name(o.metric));
+  o.textualDistance = calm::textual_loss(o.metric, early, full);
+  if (o.reference && !o.referenceIds.empty())
+    o.riskDifference = calm::risk_loss(o.metric, early, full, o.referenceIds);
+  else
+    o.riskDifference.reset();
+}
+
+}  // namespace
+
+StudioSession::StudioSession(QObject* parent)
+    : QObject(parent), cancel_(std::make_shared<std::atomic<bool>>(false)),
+      engineRuns_(std::make_shared<std::atomic<int>>(0)) {
+  pool_.setMaxThreadCount(2);  // a stale run winding down next to the new one
+  debounce_.setSingleShot(true);
+  debounce_.setInterval(kDefaultDebounceMs);
+  connect(&debounce_, &QTimer::timeout, this, &StudioSession::startGeneration);
+  calibrator_ = new CalibrationController(engineRuns_, this);
+  connect(calibrator_, &CalibrationController::finished, this, &StudioSession::setCalibration);
+}
+
+StudioSession::~StudioSession() {
+  debounce_.stop();
+  cancel_->store(true);
+  pool_.waitForDone();
+}
+
+// ---------------------------------------------------------------- the model
+
+void StudioSession::loadModel(const QString& requested) {
+  const QString dir = requested.isEmpty() ? QString() : QDir::cleanPath(QFileInfo(requested).absoluteFilePath());
+  const quint64 serial = ++loadSerial_;
+  ++loading_;
+  emit modelLoading(dir);
+  setBusy();
+  const std::string path = dir.toStdString();
+  QThreadPool* pool = &pool_;
+  (void)QtConcurrent::run(pool, [this, serial, dir, path] {
+    std::shared_ptr<const calm::Model> model;
+    QString error;
+    try {
+      if (path.empty()) throw calm::Error("no model directory given");
+      if (!QFileInfo(QString::fromStdString(path)).isDir())
+        throw calm::Error(path + ": no such directory");
+      model = std::make_shared<const calm::Model>(calm::load_model(path));
+    } catch (const std::exception& e) {
+      error = describe(e);
+    } catch (...) {
+      error = QStringLiteral("unknown error while loading the model");
+    }
+    QMetaObject::invokeMethod(this, [this, serial, dir, model, error] {
+      --loading_;
+      if (serial == loadSerial_) {
+        if (model) {
+          cancelGeneration();
+          model_ = model;
+          modelDir_ = dir;
+          outcome_.reset();
+          fullCache_.reset();
+          streamed_.clear();
+          streamedPieces_.clear();
+          armed_ = false;
+          // The classifier measure needs a head this model may not have.
+          if (controls_.measure == calm::Measure::Classifier && !model_->config.has_classifier()) {
+            controls_.measure = calm::Measure::Softmax;
+            emit controlsChanged();
+          }
+          refreshCalibrationResult();
+          emit modelLoaded(dir);
+          emit outcomeChanged();
+          emit lambdaChanged(lambda());
+        } else {
+          emit modelFailed(dir, error);
+        }
+      }
+      setBusy();
+    }, Qt::QueuedConnection);
+  });
+}
+
+// ---------------------------------------------------------------- prompt and controls
+
+void StudioSession::setPrompt(const QString& prompt, const std::optional<QString>& reference) {
+  if (prompt == prompt_ && reference == reference_) return;
+  prompt_ = prompt;
+  reference_ = reference;
+  emit promptChanged();
+}
+
+void StudioSession::setControls(const DecodeControls& controls) {
+  if (controls == controls_) return;
+  const calm::DecodeOptions before = decodeOptions();
+  const double lambdaBefore = lambda();
+  const bool metricChanged = controls.metric != controls_.metric;
+  controls_ = controls;
+  // Moving delta or epsilon re-reads the cached losses; the model does not run.
+  refreshCalibrationResult();
+  emit controlsChanged();
+  if (lambda() != lambdaBefore) emit lambdaChanged(lambda());
+
+  const calm::DecodeOptions after = decodeOptions();
+  const bool decodeChanged = before.measure != after.measure || before.lambda != after.lambda ||
+                             before.tau != after.tau || before.max_new_tokens != after.max_new_tokens ||
+                             before.kv_mode != after.kv_mode;
+  if (decodeChanged && armed_ && hasModel() && !prompt_.trimmed().isEmpty())
+    debounce_.start();
+  else if (metricChanged && outcome_)
+    recomputeDistances();
+}
+
+double StudioSession::lambdaFor(const DecodeControls& c) const {
+  if (c.lambdaFromCalibration && calibrationResult_ && calibration_ && calibration_->matches(modelDir_, c) &&
+      calibrationError_.isEmpty())
+    return calibrationResult_->lambda;
+  return c.manualLambda;
+}
+
+double StudioSession::lambda() const { return lambdaFor(controls_); }
+
+bool StudioSession::lambdaIsCalibrated() const {
+  return controls_.lambdaFromCalibration && calibrationResult_ && calibration_ &&
+         calibration_->matches(modelDir_, controls_) && calibrationError_.isEmpty();
+}
+
+QString StudioSession::lambdaExplanation() const {
+  if (!controls_.lambdaFromCalibration) return QStringLiteral("set by hand");
+  if (!calibration_) return QStringLiteral("no calibration yet: the hand-set value is used");
+  const QString why = calibrationMismatch();
+  if (!why.isEmpty()) return QStringLiteral("the calibration does not apply (%1): the hand-set value is used").arg(why);
+  const auto& r = *calibrationResult_;
+  if (!r.chosen_index)
+    return QStringLiteral("calibrated: no lambda passed for δ = %1, ε = %2, so every token runs the full depth")
+        .arg(controls_.delta, 0, 'g', 3)
+        .arg(controls_.epsilon, 0, 'g', 3);
+  return QStringLiteral("calibrated for δ = %1, ε = %2 on %3 examples")
+      .arg(controls_.delta, 0, 'g', 3)
+      .arg(controls_.epsilon, 0, 'g', 3)
+      .arg(r.examples);
+}
+
+calm::DecodeOptions StudioSession::decodeOptions() const {
+  calm::DecodeOptions o;
+  o.policy = calm::ExitPolicy::Calm;
+  o.measure = controls_.measure;
+  o.lambda = static_cast<float>(lambda());
+  o.tau = static_cast<float>(controls_.tau);
+  o.max_new_tokens = controls_.maxNewTokens;
+  o.kv_mode = controls_.kvMode;
+  o.trace = true;
+  o.trace_top_k = 3;
+  o.truncate_prompt = true;
+  return o;
+}
+
+// ---------------------------------------------------------------- generation
+
+void StudioSession::generate() {
+  debounce_.stop();
+  armed_ = true;
+  startGeneration();
+}
+
+void StudioSession::cancelGeneration() {
+  debounce_.stop();
+  if (running_ == 0) return;
+  cancel_->store(true);
+  cancelledSerial_ = runSerial_;  // a result already on its way is dropped too
+}
+
+void StudioSession::startGeneration() {
+  if (!model_) {
+    emit generationFailed(QStringLiteral("No model is loaded: choose one in the model list or open a model directory."));
+    return;
+  }
+  if (prompt_.trimmed().isEmpty()) {
+    emit generationFailed(QStringLiteral("The prompt is empty: type some text, or pick an example."));
+    return;
+  }
+  cancel_->store(true);  // the previous run, if any, stops at its next token
+  cancel_ = std::make_shared<std::atomic<bool>>(false);
+  const quint64 serial = ++runSerial_;
+  ++running_;
+  streamed_.clear();
+  streamedPieces_.clear();
+  emit generationStarted();
+  setBusy();
+
+  auto model = model_;
+  const std::string prompt = prompt_.toStdString();
+  const std::optional<QString> reference = reference_;
+  const calm::DecodeOptions options = decodeOptions();
+  const calm::Metric metric = controls_.metric;
+  std::shared_ptr<const FullRun> cached = fullCache_;
+  if (cached && (cached->model != model.get() || cached->prompt != prompt ||
+                 cached->maxNewTokens != options.max_new_tokens))
+    cached.reset();
+  auto cancel = cancel_;
+  auto runs = engineRuns_;
+
+  (void)QtConcurrent::run(&pool_, [this, serial, model, prompt, reference, options, metric, cached, cancel, runs] {
+    auto outcome = std::make_shared<GenerationOutcome>();
+    std::shared_ptr<const FullRun> full = cached;
+    QString error;
+    bool cancelled = false;
+    try {
+      calm::Decoder decoder(*model);
+      const auto keepGoing = [&cancel](const calm::TokenTrace&) { return !cancel->load(); };
+      const auto stream = [this, serial, &cancel, &model](const calm::TokenTrace& token) {
+        if (cancel->load()) return false;
+        QString piece = QString::fromStdString(model->tokenizer.piece(token.token));
+        QMetaObject::invokeMethod(this, [this, serial, token, piece] {
+          if (serial != runSerial_ || serial == cancelledSerial_) return;
+          streamed_.push_back(token);
+          streamedPieces_ << piece;
+          emit tokenStreamed(static_cast<int>(streamed_.size()) - 1);
+        }, Qt::QueuedConnection);
+        return true;
+      };
+      // Untraced runs for the clock; the fastest of a few when they are short.
+      const auto timed = [&](const calm::DecodeOptions& o) {
+        double best = 0.0;
+        for (int i = 0; i < kTimingRepeats && !cancel->load(); ++i) {
+          runs->fetch_add(1);
+          const calm::DecodeResult r = decoder.generate(prompt, o, keepGoing);
+          if (r.cancelled) break;
+          best = i == 0 ? r.seconds : std::min(best, r.seconds);
+          if (r.seconds * (i + 1) >= kShortRunSeconds) break;
+        }
+        return best;
+      };
+
+      runs->fetch_add(1);
+      outcome->calm = decoder.generate(prompt, options, stream);
+      cancelled = outcome->calm.cancelled || cancel->load();
+      if (!cancelled && !full) {
+        calm::DecodeOptions fo = options;
+        fo.policy = calm::ExitPolicy::Full;
+        fo.lambda = 1.0f;
+        fo.trace = false;
+        auto run = std::make_shared<FullRun>();
+        run->model = model.get();
+        run->prompt = prompt;
+        run->maxNewTokens = options.max_new_tokens;
+        runs->fetch_add(1);
+        run->result = decoder.generate(prompt, fo, keepGoing);
+        cancelled = run->result.cancelled || cancel->load();
+        if (!cancelled) {
+          run->seconds = run->result.seconds;
+          if (run->seconds < kShortRunSeconds) run->seconds = std::min(run->seconds, timed(fo));
+          full = run;
+        }
+      }
+      if (!cancelled) {
+        calm::DecodeOptions untraced = options;
+        untraced.trace = false;
+        outcome->calmSeconds = timed(untraced);
+        cancelled = cancel->load();
+      }
+      if (!cancelled) {
+        outcome->full = full->result;
+        outcome->fullSeconds = full->seconds;
+        outcome->options = options;
+        outcome->prompt = QString::fromStdString(prompt);
+        outcome->reference = reference;
+        if (reference) outcome->referenceIds = model->tokenizer.encode(reference->toStdString());
+        outcome->calmPieces = piecesOf(*model, outcome->calm.tokens);
+        outcome->fullPieces = piecesOf(*model, outcome->full.tokens);
+        outcome->calmText = QString::fromStdString(outcome->calm.text);
+        outcome->fullText = QString::fromStdString(outcome->full.text);
+        outcome->metric = metric;
+        fillDistances(*outcome);
+      }
+    } catch (const std::exception& e) {
+      error = describe(e);
+    } catch (...) {
+      error = QStringLiteral("unknown error while decoding");
+    }
+    std::shared_ptr<const GenerationOutcome> done = outcome;
+    QMetaObject::invokeMethod(this, [this, serial, done, full, error, cancelled] {
+      --running_;
+      if (serial == runSerial_) {
+        if (!error.isEmpty()) {
+          emit generationFailed(error);
+        } else if (cancelled || serial == cancelledSerial_) {
+          emit generationCancelled();
+        } else {
+          fullCache_ = full;
+          outcome_ = done;
+          streamed_ = done->calm.trace;
+          streamedPieces_ = done->calmPieces;
+          emit generationFinished();
+          emit outcomeChanged();
+        }
+      }
+      setBusy();
+    }, Qt::QueuedConnection);
+  });
+}
+
+void StudioSession::recomputeDistances() {
+  if (!outcome_) return;
+  auto copy = std::make_shared<GenerationOutcome>(*outcome_);
+  copy->metric = controls_.metric;
+  fillDistances(*copy);
+  outcome_ = copy;
+  emit outcomeChanged();
+}
+
+void StudioSession::setBusy() {
+  const bool busy = running_ > 0 || loading_ > 0;
+  if (busy == wasBusy_) return;
+  wasBusy_ = busy;
+  emit busyChanged(busy);
+}
+
+// ---------------------------------------------------------------- calibration
+
+void StudioSession::startCalibration(const QString& dataset, int maxExamples, double step) {
+  calibrator_->start(model_, modelDir_, dataset, controls_, maxExamples, step);
+}
+
+void StudioSession::cancelCalibration() { calibrator_->cancel(); }
+
+void StudioSession::setCalibration(std::shared_ptr<const CalibrationData> data) {
+  const double before = lambda();
+  calibration_ = std::move(data);
+  refreshCalibrationResult();
+  if (lambda() != before) {
+    emit lambdaChanged(lambda());
+    if (armed_ && hasModel() && !prompt_.trimmed().isEmpty()) debounce_.start();
+  }
+}
+
+QString StudioSession::calibrationMismatch() const {
+  if (!calibration_) return {};
+  const QString why = calibration_->mismatch(modelDir_, controls_);
+  if (!calibrationError_.isEmpty()) return why.isEmpty() ? calibrationError_ : why + QStringLiteral("; ") + calibrationError_;
+  return why;
+}
+
+void StudioSession::refreshCalibrationResult() {
+  std::optional<calm::CalibrationResult> result;
+  calibrationError_.clear();
+  if (calibration_) {
+    try {
+      // Losses for the current consistency and metric, from the stored outputs.
+      const auto table = calibration_->table(controls_.consistency, controls_.metric);
+      if (table->grid_size() > 0 && table->examples() > 0)
+        result = calm::choose_lambda(*table, controls_.delta, controls_.epsilon, controls_.pvalueMethod);
+    } catch (const std::exception& e) {
+      calibrationError_ = QString::fromUtf8(e.what());  // risk consistency without references
+    }
+  }
+  calibrationResult_ = std::move(result);
+  emit calibrationChanged();
+}
+
+}  // namespace calm::ui
