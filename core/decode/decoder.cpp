@@ -243,7 +243,7 @@ DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o,
     // The skipped layers' K/V for this position.
     if (exit_layer < L) {
       if (o.kv_mode == KvMode::Propagate) {
-        for (int i = exit_layer + 1; i <= L; ++i) propagate_kv(model_, state_, i - 1, position, layer_hidden[exit_layer]);
+        propagate_kv(model_, state_, exit_layer, position, layer_hidden[exit_layer]);
         result.flops += cost.propagation * (L - exit_layer);
       } else {
         result.flops += cost.layer(position + 1) * (L - exit_layer);

@@ -170,6 +170,7 @@ Model load_model(const std::string& dir) {
   check_tokenizer(m.tokenizer, m.config, tokenizer_path, config_path);
   const SafeTensors st(weights_path);
   m.weights = read_weights(st, m.config);
+  derive_fused_weights(m.weights);
   return m;
 }
 

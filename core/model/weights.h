@@ -28,6 +28,7 @@ struct FeedForwardWeights {
 struct LayerWeights {
   Vector self_attn_norm;  // (d_model)
   AttentionWeights self_attn;
+  Matrix self_qkv;        // (q_dim + 2 kv_dim, d_model): q, k, v stacked, one product per step (derived)
   Vector cross_attn_norm;  // (d_model); T5 decoder only
   AttentionWeights cross_attn;  // T5 decoder only
   Vector ffn_norm;  // (d_model)
@@ -49,8 +50,16 @@ struct Weights {
   Vector classifier;            // (d_model); empty when the checkpoint has no head
   float classifier_bias = 0.0f;
 
+  // Derived for state propagation: every decoder layer's [K; V] projection
+  // with its input-norm weight folded in, stacked by layer, so that the K/V of
+  // all layers above an exit come from one product with the exit state.
+  Matrix propagation_kv;  // (decoder_layers * 2 * kv_dim, d_model)
+
   // The vocabulary projection every exit shares.
   const Matrix& output_projection() const { return lm_head.size() ? lm_head : embedding; }
 };
+
+// Fills the derived members (self_qkv, propagation_kv) from the loaded ones.
+void derive_fused_weights(Weights& weights);
 
 }  // namespace calm

@@ -125,11 +125,12 @@ void decoder_layer(const Model& model, RunState& s, int layer, int position, Vec
 
   // Self-attention over positions 0..position, this position's K/V written first.
   rms_norm(hidden, w.self_attn_norm, c.norm_eps, s.normed);
-  s.query.noalias() = w.self_attn.q * s.normed;
+  s.qkv.noalias() = w.self_qkv * s.normed;
+  const int q_dim = c.q_dim(), kv = c.kv_dim();
+  s.query = s.qkv.head(q_dim);
   auto key_row = s.key[layer].row(position);
-  auto value_row = s.value[layer].row(position);
-  key_row.noalias() = (w.self_attn.k * s.normed).transpose();
-  value_row.noalias() = (w.self_attn.v * s.normed).transpose();
+  key_row = s.qkv.segment(q_dim, kv).transpose();
+  s.value[layer].row(position) = s.qkv.segment(q_dim + kv, kv).transpose();
   if (!t5) {
     s.rotary.apply(s.query.data(), c.num_heads, position);
     s.rotary.apply(key_row.data(), c.num_kv_heads, position);
@@ -151,14 +152,22 @@ void decoder_layer(const Model& model, RunState& s, int layer, int position, Vec
   feed_forward(c, w.ffn, s, hidden);
 }
 
-void propagate_kv(const Model& model, RunState& s, int layer, int position, const Vector& hidden) {
+void propagate_kv(const Model& model, RunState& s, int first_layer, int position, const Vector& hidden) {
   const ModelConfig& c = model.config;
-  const LayerWeights& w = model.weights.decoder[layer];
-  rms_norm(hidden, w.self_attn_norm, c.norm_eps, s.normed);
-  auto key_row = s.key[layer].row(position);
-  key_row.noalias() = (w.self_attn.k * s.normed).transpose();
-  s.value[layer].row(position).noalias() = (w.self_attn.v * s.normed).transpose();
-  if (c.arch == Arch::DecoderOnly) s.rotary.apply(key_row.data(), c.num_kv_heads, position);
+  const int layers = c.decoder_layers - first_layer;
+  if (layers <= 0) return;
+  const int kv = c.kv_dim();
+  // The RMS scale is shared; each layer's norm weight is folded into its rows.
+  const float scale = 1.0f / std::sqrt(hidden.squaredNorm() / static_cast<float>(c.d_model) + c.norm_eps);
+  auto out = s.propagated.head(static_cast<Eigen::Index>(layers) * 2 * kv);
+  out.noalias() = model.weights.propagation_kv.bottomRows(out.size()) * (hidden * scale);
+  for (int i = 0; i < layers; ++i) {
+    const int layer = first_layer + i;
+    auto key_row = s.key[layer].row(position);
+    key_row = out.segment(static_cast<Eigen::Index>(i) * 2 * kv, kv).transpose();
+    s.value[layer].row(position) = out.segment(static_cast<Eigen::Index>(i) * 2 * kv + kv, kv).transpose();
+    if (c.arch == Arch::DecoderOnly) s.rotary.apply(key_row.data(), c.num_kv_heads, position);
+  }
 }
 
 void exit_logits(const Model& model, RunState& s, const Vector& hidden, Vector& logits) {

@@ -22,9 +22,11 @@ void embed(const Model& model, int token, Vector& hidden);
 // writes that layer's self-attention K/V for the position.
 void decoder_layer(const Model& model, RunState& state, int layer, int position, Vector& hidden);
 
-// State propagation: writes layer `layer`'s K/V for `position` computed from
-// `hidden`, without running the layer (its own input norm and K/V projections).
-void propagate_kv(const Model& model, RunState& state, int layer, int position, const Vector& hidden);
+// State propagation: writes the K/V of every layer from `first_layer` (0-based)
+// to the top for `position`, each computed from the exit state `hidden` with
+// that layer's own input norm and K/V projections, without running the layers.
+// All of them come from one matrix product, since they share the input.
+void propagate_kv(const Model& model, RunState& state, int first_layer, int position, const Vector& hidden);
 
 // An exit's logits: the shared final norm and vocabulary projection
 // (T5 with tied embeddings scales by d_model^-0.5 first, as T5 does).

@@ -23,6 +23,8 @@ RunState::RunState(const ModelConfig& c) : max_positions(c.max_positions) {
   ff_gate = Vector::Zero(c.d_ff);
   ff_up = Vector::Zero(c.d_ff);
   logits = Vector::Zero(c.vocab_size);
+  qkv = Vector::Zero(c.q_dim() + 2 * c.kv_dim());
+  propagated = Vector::Zero(static_cast<Eigen::Index>(layers) * 2 * c.kv_dim());
 }
 
 }  // namespace calm

@@ -30,6 +30,8 @@ struct RunState {
   Vector ff_gate;    // (d_ff)
   Vector ff_up;      // (d_ff)
   Vector logits;     // (vocab_size)
+  Vector qkv;        // (q_dim + 2 kv_dim)
+  Vector propagated; // (decoder_layers * 2 * kv_dim)
 
   explicit RunState(const ModelConfig& config);
 };
