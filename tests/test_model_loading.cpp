@@ -14,6 +14,7 @@
 
 #include "model/error.h"
 #include "model/model.h"
+#include "error_assertions.h"
 #include "model/safetensors.h"
 
 using json = nlohmann::json;
@@ -22,16 +23,6 @@ using TensorMap = std::map<std::string, std::pair<std::vector<int64_t>, std::vec
 namespace {
 
 const QString kModels = QStringLiteral(CALM_FIXTURES_DIR "/models");
-
-// The message of the calm::Error `f` throws, or "" when it throws none.
-std::string error_from(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const calm::Error& e) {
-    return e.what();
-  }
-  return {};
-}
 
 json read_json(const std::string& path) {
   std::ifstream in(path);
@@ -65,16 +56,6 @@ int64_t expected_parameters(const calm::ModelConfig& c) {
 
 }  // namespace
 
-// Asserts that `statement` throws calm::Error whose message contains every
-// string that follows.
-#define VERIFY_ERROR(statement, ...)                                                                   \
-  do {                                                                                                 \
-    const std::string msg_ = error_from([&] { statement; });                                          \
-    QVERIFY2(!msg_.empty(), "no calm::Error from: " #statement);                                       \
-    for (const std::string& needle_ : std::initializer_list<std::string>{__VA_ARGS__})                \
-      QVERIFY2(msg_.find(needle_) != std::string::npos,                                                \
-               qPrintable(QString("'%1' not in message: %2").arg(needle_.c_str(), msg_.c_str())));      \
-  } while (0)
 
 class TestModelLoading : public QObject {
   Q_OBJECT
@@ -533,3 +514,4 @@ class TestModelLoading : public QObject {
 
 QTEST_APPLESS_MAIN(TestModelLoading)
 #include "test_model_loading.moc"
+

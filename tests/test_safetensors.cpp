@@ -12,32 +12,13 @@
 #include <limits>
 
 #include "model/error.h"
+#include "error_assertions.h"
 #include "model/safetensors.h"
 
 namespace {
 
-// The message of the calm::Error `f` throws, or "" when it throws none.
-std::string error_from(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const calm::Error& e) {
-    return e.what();
-  }
-  return {};
-}
-
 }  // namespace
 
-// Asserts that `statement` throws calm::Error whose message contains every
-// string that follows.
-#define VERIFY_ERROR(statement, ...)                                                                   \
-  do {                                                                                                 \
-    const std::string msg_ = error_from([&] { statement; });                                          \
-    QVERIFY2(!msg_.empty(), "no calm::Error from: " #statement);                                       \
-    for (const std::string& needle_ : std::initializer_list<std::string>{__VA_ARGS__})                \
-      QVERIFY2(msg_.find(needle_) != std::string::npos,                                                \
-               qPrintable(QString("'%1' not in message: %2").arg(needle_.c_str(), msg_.c_str())));      \
-  } while (0)
 
 class TestSafeTensors : public QObject {
   Q_OBJECT
@@ -304,3 +285,4 @@ class TestSafeTensors : public QObject {
 
 QTEST_APPLESS_MAIN(TestSafeTensors)
 #include "test_safetensors.moc"
+
