@@ -24,5 +24,9 @@ shot studio-heatmap --model kjv2web --example 2 --lambda 0.5 --tab heatmap --sel
 # Calibration on the bundled set; lambda then comes from it.
 shot studio-calibration --model kjv2web --example 1 --tab calibration \
   --calibrate resources/data/kjv2web/calibration.jsonl --examples 100
-# The decoder-only model and the threshold schedule.
-shot studio-prose --model prose --example 0 --lambda 0.7 --tab schedule --select 2
+# The threshold schedule; on the decoder-only model once it is bundled.
+if [ -f resources/models/prose/config.json ]; then
+  shot studio-prose --model prose --example 0 --lambda 0.7 --tab schedule --select 2
+else
+  shot studio-schedule --model kjv2web --example 0 --lambda 0.7 --tab schedule --select 2
+fi
