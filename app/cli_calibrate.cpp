@@ -404,31 +404,9 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
 
   const CalibrationReport report = build_report(run, model.tokenizer, model.config.decoder_layers, guarantees);
   const ReportChoice& c = report.choices.front();
-  Thresholds t;
-  t.model_name = model.name;
-  t.model_dir = absolute(model.dir);
-  t.model_hash = run.model_hash;
-  t.measure = settings.measure;
-  t.tau = args.get_double("tau", 4.0);  // as typed: the float in settings would print as 0.30000001
-  t.lambda = c.result.lambda;
-  t.delta = main.delta;
-  t.epsilon = main.epsilon;
-  t.consistency = main.consistency;
-  t.metric = main.metric;
-  t.pvalue_method = main.method;
-  t.max_new_tokens = settings.max_new_tokens;
-  t.first_exit_layer = settings.first_exit_layer;
-  t.check_interval = settings.check_interval;
-  t.kv_mode = settings.kv_mode;
-  t.grid_step = args.get_double("grid-step", 0.05);
-  t.data_path = absolute(data);
-  t.data_hash = run.data_hash;
-  t.examples = run.examples.size();
-  t.created = report.created;
-  t.expected_loss = c.result.points[c.chosen_point].mean_loss;
-  t.expected_layers = report.grid[c.chosen_point].average_layers;
-  t.expected_speedup = report.grid[c.chosen_point].measured_speedup;
-  t.expected_flops_speedup = report.grid[c.chosen_point].flops_speedup;
+  // tau and the grid step as typed: the float in the settings would print as 0.30000001.
+  const Thresholds t = thresholds_from_report(run, report, absolute(model.dir), absolute(data),
+                                              args.get_double("tau", 4.0), args.get_double("grid-step", 0.05));
   write_thresholds(t, out);
 
   std::cout << "model:   " << model.name << " (" << model.dir << ", hash " << run.model_hash << ", "

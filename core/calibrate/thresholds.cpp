@@ -26,6 +26,40 @@ DecodeOptions Thresholds::decode_options() const {
   return s.decode_options(lambda);
 }
 
+Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationReport& report,
+                                  const std::string& model_dir, const std::string& data_path, double tau,
+                                  double grid_step) {
+  const ReportChoice& choice = report.choices.front();
+  const RunSettings& s = run.settings;
+  const size_t chosen = choice.chosen_point;
+  Thresholds t;
+  t.model_name = report.model_name;
+  t.model_dir = model_dir;
+  t.model_hash = run.model_hash;
+  t.measure = s.measure;
+  t.tau = tau;
+  t.lambda = choice.result.lambda;
+  t.delta = choice.guarantee.delta;
+  t.epsilon = choice.guarantee.epsilon;
+  t.consistency = choice.guarantee.consistency;
+  t.metric = choice.guarantee.metric;
+  t.pvalue_method = choice.guarantee.method;
+  t.max_new_tokens = s.max_new_tokens;
+  t.first_exit_layer = s.first_exit_layer;
+  t.check_interval = s.check_interval;
+  t.kv_mode = s.kv_mode;
+  t.grid_step = grid_step;
+  t.data_path = data_path;
+  t.data_hash = run.data_hash;
+  t.examples = run.examples.size();
+  t.created = report.created;
+  t.expected_loss = choice.result.points[chosen].mean_loss;
+  t.expected_layers = report.grid[chosen].average_layers;
+  t.expected_speedup = report.grid[chosen].measured_speedup;
+  t.expected_flops_speedup = report.grid[chosen].flops_speedup;
+  return t;
+}
+
 std::string iso8601_utc_now() {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};

@@ -57,6 +57,15 @@ struct Thresholds {
   DecodeOptions decode_options() const;
 };
 
+struct CalibrationReport;
+
+// The thresholds file for the first choice of `report`, made from `run`.
+// `tau` and `grid_step` are taken as the user set them (the float tau in the
+// run settings would print as 0.30000001); the paths are written as given.
+Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationReport& report,
+                                  const std::string& model_dir, const std::string& data_path, double tau,
+                                  double grid_step);
+
 // The current time as "YYYY-MM-DDTHH:MM:SSZ".
 std::string iso8601_utc_now();
 
