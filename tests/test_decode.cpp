@@ -273,6 +273,133 @@ class TestDecode : public QObject {
     }
   }
 
+  // Several positions through a layer at once (matrix-matrix) equal the same
+  // positions one at a time: hidden states and the K/V they write.
+  void rows_equal_one_position_at_a_time_data() { models_data(); }
+  void rows_equal_one_position_at_a_time() {
+    QFETCH(QString, dir);
+    const Model model = load_model(dir.toStdString());
+    const ModelConfig& c = model.config;
+    const bool t5 = c.arch == Arch::EncoderDecoder;
+    const std::vector<int> ids = Decoder(model).prompt_ids(kPrompt);
+    const int n = static_cast<int>(ids.size());
+    RunState one(c), rows(c);
+    if (t5) encode(model, one, ids), encode(model, rows, ids);
+    Matrix block(n, c.d_model), single(n, c.d_model);
+    std::vector<int> positions(n);
+    for (int p = 0; p < n; ++p) {
+      block.row(p) = model.weights.embedding.row(ids[p]);
+      positions[p] = p;
+    }
+    single = block;
+    for (int l = 0; l < c.decoder_layers; ++l) {
+      decoder_layer_rows(model, rows, l, positions, block);
+      for (int p = 0; p < n; ++p) {
+        Vector h = single.row(p).transpose();
+        decoder_layer(model, one, l, p, h);
+        single.row(p) = h.transpose();
+      }
+      QVERIFY2(relative_error(block, single) < 1e-5, qPrintable(QString("layer %1").arg(l)));
+      QVERIFY(relative_error(rows.key[l].topRows(n), one.key[l].topRows(n)) < 1e-5);
+      QVERIFY(relative_error(rows.value[l].topRows(n), one.value[l].topRows(n)) < 1e-5);
+    }
+  }
+
+  // Catch-up defers the skipped layers and runs them batched with the next
+  // deeper token; the cache ends up exact, so tokens and exits equal the
+  // exact-cache run's.
+  void catch_up_equals_exact_cache_data() { models_data(); }
+  void catch_up_equals_exact_cache() {
+    QFETCH(QString, dir);
+    const Model model = load_model(dir.toStdString());
+    Decoder decoder(model);
+    int exits = 0;
+    for (float lambda : {0.0f, 0.2f, 0.4f, 0.6f, 0.8f})
+      for (Measure m : {Measure::Softmax, Measure::State}) {
+        DecodeOptions o = calm_options(lambda, m);
+        o.kv_mode = KvMode::Exact;
+        const auto exact = decoder.generate(kPrompt, o);
+        o.kv_mode = KvMode::CatchUp;
+        const auto caught_up = decoder.generate(kPrompt, o);
+        QCOMPARE(caught_up.tokens, exact.tokens);
+        QCOMPARE(caught_up.exit_layers, exact.exit_layers);
+        for (int e : exact.exit_layers) exits += e < model.config.decoder_layers;
+      }
+    QVERIFY2(exits > 0, "no early exit happened: the test would prove nothing");
+  }
+
+  // Verify mode reproduces the full model's greedy output whatever the draft
+  // length and lambda, and the drafts really were corrected at times.
+  void verify_mode_reproduces_full_model_data() { models_data(); }
+  void verify_mode_reproduces_full_model() {
+    QFETCH(QString, dir);
+    const Model model = load_model(dir.toStdString());
+    Decoder decoder(model);
+    DecodeOptions full = calm_options(1.0f);
+    full.policy = ExitPolicy::Full;
+    int rejected = 0, accepted = 0;
+    for (const char* prompt : {kPrompt, "In the beginning", "Blessed are the poor in spirit"}) {
+      const auto reference = decoder.generate(prompt, full);
+      for (float lambda : {0.0f, 0.3f, 0.6f, 0.9f})
+        for (int draft : {1, 3, 8}) {
+          DecodeOptions o = calm_options(lambda);
+          o.verify_draft = draft;
+          const auto r = decoder.generate(prompt, o);
+          QCOMPARE(r.tokens, reference.tokens);
+          QCOMPARE(r.text, reference.text);
+          QVERIFY(r.accepted <= r.drafted);
+          int discarded = 0;  // each correction discards the rest of its draft
+          for (const auto& t : r.trace) {
+            if (!t.verified) {
+              QVERIFY(!t.rejected_drafts.empty());
+              QVERIFY(t.rejected_drafts.front() != t.token);
+              discarded += static_cast<int>(t.rejected_drafts.size());
+            }
+          }
+          QCOMPARE(discarded, r.drafted - r.accepted);
+          rejected += r.drafted - r.accepted;
+          accepted += r.accepted;
+        }
+    }
+    QVERIFY2(rejected > 0, "no draft was ever rejected: the correction path went untested");
+    QVERIFY2(accepted > 0, "no draft was ever accepted");
+  }
+
+  // A gate that never passes keeps every token at full depth; one that always
+  // passes changes nothing but the (tiny) cost of asking.
+  void gate_before_softmax() {
+    const Model model = load_model(CALM_FIXTURES_DIR "/models/llama-gqa-untied-f32");
+    const int L = model.config.decoder_layers;
+    Decoder decoder(model);
+    const auto plain = decoder.generate(kPrompt, calm_options(0.0f));
+    DecodeOptions o = calm_options(0.0f);
+    o.gate = Gate::State;
+    o.gate_threshold = -2.0f;
+    const auto open = decoder.generate(kPrompt, o);
+    QCOMPARE(open.tokens, plain.tokens);
+    QCOMPARE(open.exit_layers, plain.exit_layers);
+    QVERIFY(open.flops > plain.flops);
+    o.gate_threshold = 1.5f;  // a cosine never reaches it
+    const auto closed = decoder.generate(kPrompt, o);
+    for (int layer : closed.exit_layers) QCOMPARE(layer, L);
+    QVERIFY(closed.flops < closed.full_flops * 1.01);  // and no vocabulary projection was paid for checks
+    const Model plain_model = load_model(CALM_FIXTURES_DIR "/models/t5-relu-tied");
+    Decoder no_head(plain_model);
+    o.gate = Gate::Classifier;
+    QVERIFY_THROWS_EXCEPTION(Error, no_head.generate(kPrompt, o));
+  }
+
+  // The profile accounts for the run's time without counting any of it twice.
+  void profile_adds_up() {
+    const Model model = load_model(CALM_FIXTURES_DIR "/models/t5-gated-untied-f32");
+    Decoder decoder(model);
+    const auto r = decoder.generate(kPrompt, calm_options(0.3f));
+    QVERIFY(r.profile.layers > 0);
+    QVERIFY(r.profile.vocabulary > 0);
+    QVERIFY(r.profile.total() <= r.seconds * 1.001 + 1e-6);
+    QVERIFY(r.profile.total() >= r.seconds * 0.5);
+  }
+
   void static_exit_and_oracle_data() { models_data(); }
   void static_exit_and_oracle() {
     QFETCH(QString, dir);
@@ -367,6 +494,10 @@ class TestDecode : public QObject {
       QVERIFY(QString(e.what()).contains("t5-relu-tied"));
     }
     QVERIFY_THROWS_EXCEPTION(Error, decoder.generate("", calm_options(0.5f)));
+    DecodeOptions sampled_verify = calm_options(0.5f);
+    sampled_verify.verify_draft = 4;
+    sampled_verify.temperature = 1.0f;
+    QVERIFY_THROWS_EXCEPTION(Error, decoder.generate(kPrompt, sampled_verify));
     QVERIFY_THROWS_EXCEPTION(Error, decoder.generate("   ", calm_options(0.5f)));
 
     // Over-long prompts: refused by default, truncated on request.

@@ -1,5 +1,6 @@
 #include "decode/decoder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -28,6 +29,38 @@ const char* policy_name(ExitPolicy policy) {
   return "?";
 }
 
+KvMode parse_kv_mode(const std::string& name) {
+  if (name == "propagate") return KvMode::Propagate;
+  if (name == "exact") return KvMode::Exact;
+  if (name == "catch-up") return KvMode::CatchUp;
+  throw Error("unknown K/V mode '" + name + "' (expected propagate, exact or catch-up)");
+}
+
+const char* kv_mode_name(KvMode mode) {
+  switch (mode) {
+    case KvMode::Propagate: return "propagate";
+    case KvMode::Exact: return "exact";
+    case KvMode::CatchUp: return "catch-up";
+  }
+  return "?";
+}
+
+Gate parse_gate(const std::string& name) {
+  if (name == "none") return Gate::None;
+  if (name == "state") return Gate::State;
+  if (name == "classifier") return Gate::Classifier;
+  throw Error("unknown gate '" + name + "' (expected none, state or classifier)");
+}
+
+const char* gate_name(Gate gate) {
+  switch (gate) {
+    case Gate::None: return "none";
+    case Gate::State: return "state";
+    case Gate::Classifier: return "classifier";
+  }
+  return "?";
+}
+
 double DecodeResult::average_layers() const {
   if (exit_layers.empty()) return 0.0;
   double sum = 0.0;
@@ -38,11 +71,23 @@ double DecodeResult::average_layers() const {
 namespace {
 
 constexpr float kNotMeasured = std::numeric_limits<float>::quiet_NaN();
+using Clock = std::chrono::steady_clock;
+
+// Charges the time since the previous lap to one bucket of the profile.
+struct Laps {
+  Clock::time_point last = Clock::now();
+  void lap(double& bucket) {
+    const Clock::time_point now = Clock::now();
+    bucket += std::chrono::duration<double>(now - last).count();
+    last = now;
+  }
+};
 
 void check_options(const Model& model, const DecodeOptions& o) {
   const int layers = model.config.decoder_layers;
-  if (o.measure == Measure::Classifier && !model.config.has_classifier() &&
-      (o.policy == ExitPolicy::Calm || o.trace))
+  const bool uses_classifier = (o.measure == Measure::Classifier && (o.policy == ExitPolicy::Calm || o.trace)) ||
+                               (o.gate == Gate::Classifier && measure_needs_logits(o.measure));
+  if (uses_classifier && !model.config.has_classifier())
     throw Error(model.dir + ": the classifier measure needs an early-exit classifier head, and this model has none "
                 "(config.json has no \"calm\" block); use softmax or state");
   if (o.policy == ExitPolicy::Static && (o.static_layer < 1 || o.static_layer > layers))
@@ -52,6 +97,13 @@ void check_options(const Model& model, const DecodeOptions& o) {
   if (o.max_new_tokens < 0) throw Error("max new tokens must not be negative");
   if (!(o.lambda >= 0.0f) || !(o.tau >= 0.0f)) throw Error("lambda and tau must be non-negative numbers");
   if (o.temperature < 0.0f) throw Error("temperature must not be negative");
+  if (o.verify_draft < 0) throw Error("the verify draft length must not be negative");
+  if (o.verify_draft > 0) {
+    if (o.policy != ExitPolicy::Calm) throw Error("verify mode drafts with the calm policy only");
+    if (o.temperature > 0.0f) throw Error("verify mode is greedy: it reproduces the full model's greedy output");
+    if (o.kv_mode != KvMode::Propagate) throw Error("verify mode drafts with propagated K/V (--kv propagate)");
+    if (o.trace) throw Error("verify mode records no per-layer trace");
+  }
 }
 
 // The confidence of `measure` at one layer; `probabilities` must hold the
@@ -87,39 +139,139 @@ int sample(const Vector& logits, const DecodeOptions& o, std::mt19937_64& rng, V
   return argmax(scratch);
 }
 
-}  // namespace
+// One generate call's working memory, allocated before the token loop.
+struct Work {
+  Vector hidden, logits, probabilities, scratch;
+  std::vector<Vector> layer_hidden;  // (L + 1): index 0 the embedding, i the state after layer i
+  // Catch-up: positions whose layers above `caught_up[position]` are not run yet.
+  std::vector<int> pending;          // ascending positions
+  std::vector<int> caught_up;        // (max_positions) layers done per pending position
+  Matrix pending_hidden;             // (max_positions, d_model) state at caught_up
+  std::vector<int> block_positions;
+  std::vector<int> block_pending;    // indices into `pending` of the block's rows
 
-Decoder::Decoder(const Model& model) : model_(model), state_(model.config) {}
+  Work(const ModelConfig& c, int max_positions, bool catch_up)
+      : hidden(c.d_model), logits(c.vocab_size), probabilities(c.vocab_size), scratch(c.vocab_size),
+        layer_hidden(c.decoder_layers + 1, Vector::Zero(c.d_model)) {
+    if (!catch_up) return;
+    pending.reserve(max_positions);
+    caught_up.assign(max_positions, 0);
+    pending_hidden.resize(max_positions, c.d_model);
+    block_positions.reserve(max_positions);
+    block_pending.reserve(max_positions);
+  }
+};
 
-std::vector<int> Decoder::prompt_ids(const std::string& prompt) const {
-  std::vector<int> text = model_.tokenizer.encode(prompt);
-  if (text.empty()) throw Error("the prompt is empty: type some text to continue or translate");
-  const ModelConfig& c = model_.config;
-  std::vector<int> ids;
-  if (c.arch == Arch::DecoderOnly && c.bos_id >= 0) ids.push_back(c.bos_id);
-  ids.insert(ids.end(), text.begin(), text.end());
-  if (c.arch == Arch::EncoderDecoder && c.eos_id >= 0) ids.push_back(c.eos_id);
-  return ids;
-}
+// What the layers of one position decided.
+struct LayerRun {
+  int exit_layer = 0;    // 1-based
+  int logits_layer = 0;  // the layer whose logits work.logits holds (0: none)
+  float confidence = kNotMeasured;
+};
 
-DecodeResult Decoder::generate(const std::string& prompt, const DecodeOptions& options, const TokenCallback& on_token) {
-  return generate_ids(prompt_ids(prompt), options, on_token);
-}
-
-DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o, const TokenCallback& on_token) {
-  const ModelConfig& c = model_.config;
+// Runs one position up the decoder until the exit rule fires (or to the top),
+// charging FLOPs and time. With catch-up, pending earlier positions that still
+// lack a layer ride along in one block when this position runs that layer.
+LayerRun run_layers(const Model& model, RunState& state, const DecodeOptions& o, bool calm_exits, float threshold,
+                    int position, int input, const CostModel& cost, Work& w, DecodeResult& r, Laps& laps) {
+  const ModelConfig& c = model.config;
   const int L = c.decoder_layers;
-  const int max_positions = state_.max_positions;
+  const bool gated = o.gate != Gate::None && measure_needs_logits(o.measure);
+  LayerRun run;
+  run.exit_layer = L;
+  embed(model, input, w.hidden);
+  w.layer_hidden[0] = w.hidden;
+  for (int i = 1; i <= L; ++i) {
+    w.block_pending.clear();
+    if (o.kv_mode == KvMode::CatchUp)
+      for (size_t k = 0; k < w.pending.size(); ++k)
+        if (w.caught_up[w.pending[k]] == i - 1) w.block_pending.push_back(static_cast<int>(k));
+    if (w.block_pending.empty()) {
+      decoder_layer(model, state, i - 1, position, w.hidden);
+    } else {
+      const int n = static_cast<int>(w.block_pending.size());
+      Matrix block(n + 1, c.d_model);
+      w.block_positions.clear();
+      for (int k = 0; k < n; ++k) {
+        const int p = w.pending[w.block_pending[k]];
+        block.row(k) = w.pending_hidden.row(p);
+        w.block_positions.push_back(p);
+        r.flops += cost.layer(p + 1);
+      }
+      block.row(n) = w.hidden.transpose();
+      w.block_positions.push_back(position);
+      decoder_layer_rows(model, state, i - 1, w.block_positions, block);
+      for (int k = 0; k < n; ++k) {
+        const int p = w.pending[w.block_pending[k]];
+        w.pending_hidden.row(p) = block.row(k);
+        w.caught_up[p] = i;
+      }
+      w.hidden = block.row(n).transpose();
+    }
+    w.layer_hidden[i] = w.hidden;
+    r.flops += cost.layer(position + 1);
+    laps.lap(r.profile.layers);
+    if (i == L) break;
+    if (o.policy == ExitPolicy::Static && i == o.static_layer) {
+      run.exit_layer = i;
+      break;
+    }
+    if (!calm_exits || i < o.first_exit_layer || (i - o.first_exit_layer) % o.check_interval != 0) continue;
+    if (gated) {  // the cheap test first: most layers stop here
+      const float g = o.gate == Gate::State ? (i == 1 ? 0.0f : cosine_similarity(w.hidden, w.layer_hidden[i - 1]))
+                                            : classifier_probability(model, w.hidden);
+      r.flops += o.gate == Gate::State ? cost.state : cost.classifier;
+      laps.lap(r.profile.confidence);
+      if (g < o.gate_threshold) continue;
+    }
+    if (measure_needs_logits(o.measure)) {
+      exit_logits(model, state, w.hidden, w.logits);
+      r.flops += cost.vocabulary;
+      run.logits_layer = i;
+      laps.lap(r.profile.vocabulary);
+      w.probabilities = w.logits;
+      softmax(w.probabilities.data(), c.vocab_size);
+    } else {
+      r.flops += o.measure == Measure::State ? cost.state : cost.classifier;
+    }
+    run.confidence = confidence_at(model, o.measure, i, w.hidden, w.layer_hidden[i - 1], w.probabilities);
+    laps.lap(r.profile.confidence);
+    if (run.confidence >= threshold) {
+      run.exit_layer = i;
+      break;
+    }
+  }
+  if (o.kv_mode == KvMode::CatchUp) {
+    // Positions now complete leave the queue; this one joins it if it exited.
+    std::erase_if(w.pending, [&](int p) { return w.caught_up[p] == L; });
+    if (run.exit_layer < L) {
+      w.pending.push_back(position);
+      w.caught_up[position] = run.exit_layer;
+      w.pending_hidden.row(position) = w.layer_hidden[run.exit_layer].transpose();
+    }
+  }
+  return run;
+}
+
+// The emitted token's logits: reused from the exit check when it computed them.
+void emitted_logits(const Model& model, RunState& state, const LayerRun& run, const Work& w, Vector& logits,
+                    const CostModel& cost, DecodeResult& r, Laps& laps) {
+  if (run.logits_layer == run.exit_layer) return;
+  exit_logits(model, state, w.layer_hidden[run.exit_layer], logits);
+  r.flops += cost.vocabulary;
+  laps.lap(r.profile.vocabulary);
+}
+
+// Fits `ids` into the context (or refuses), recording it in `result`.
+void fit_prompt(const Model& model, int max_positions, const DecodeOptions& o, std::vector<int>& ids,
+                DecodeResult& result) {
+  const ModelConfig& c = model.config;
   const bool t5 = c.arch == Arch::EncoderDecoder;
-  check_options(model_, o);
   if (ids.empty()) throw Error("the prompt is empty: type some text to continue or translate");
   for (int id : ids)
     if (id < 0 || id >= c.vocab_size)
-      throw Error("prompt token id " + std::to_string(id) + " is outside the vocabulary of " + model_.dir);
-
-  DecodeResult result;
-  result.num_layers = L;
-  // Fit the context: T5 has separate input and output positions, Llama shares them.
+      throw Error("prompt token id " + std::to_string(id) + " is outside the vocabulary of " + model.dir);
+  // T5 has separate input and output positions, Llama shares them.
   const int output_room = t5 ? max_positions : max_positions - o.max_new_tokens;
   if (o.max_new_tokens > max_positions || output_room < 1)
     throw Error("max new tokens " + std::to_string(o.max_new_tokens) + " exceeds the model's context of " +
@@ -143,75 +295,208 @@ DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o,
     result.prompt_truncated = true;
   }
   result.prompt_ids = ids;
+}
 
-  const auto start = std::chrono::steady_clock::now();
-  std::mt19937_64 rng(o.seed);
-  Vector hidden(c.d_model), logits(c.vocab_size), probabilities(c.vocab_size), scratch(c.vocab_size);
-  std::vector<Vector> layer_hidden(L + 1, Vector::Zero(c.d_model));  // index 0: the embedding
-
-  int position = 0;
-  int next_input = 0;
-  if (t5) {
-    encode(model_, state_, ids);
+// Runs the prompt: T5 encodes it, Llama runs all but its last token through
+// every layer in one block. Returns the first output position; `next_input`
+// receives the first decoder input.
+int run_prompt(const Model& model, RunState& state, const std::vector<int>& ids, int& next_input) {
+  const ModelConfig& c = model.config;
+  if (c.arch == Arch::EncoderDecoder) {
+    encode(model, state, ids);
     next_input = c.decoder_start_id;
-  } else {
-    for (int p = 0; p + 1 < static_cast<int>(ids.size()); ++p) {  // prefill: full depth, no exits
-      embed(model_, ids[p], hidden);
-      for (int l = 0; l < L; ++l) decoder_layer(model_, state_, l, p, hidden);
-    }
-    position = static_cast<int>(ids.size()) - 1;
-    next_input = ids.back();
+    return 0;
   }
+  const int n = static_cast<int>(ids.size()) - 1;
+  if (n > 0) {
+    Matrix hidden(n, c.d_model);
+    std::vector<int> positions(n);
+    for (int p = 0; p < n; ++p) {
+      hidden.row(p) = model.weights.embedding.row(ids[p]);
+      positions[p] = p;
+    }
+    for (int l = 0; l < c.decoder_layers; ++l) decoder_layer_rows(model, state, l, positions, hidden);
+  }
+  next_input = ids.back();
+  return n;
+}
+
+// Delivers one token to the result and the callback; false when decoding ends.
+bool emit(const Model& model, TokenTrace&& token, DecodeResult& r, const TokenCallback& on_token) {
+  r.tokens.push_back(token.token);
+  r.exit_layers.push_back(token.exit_layer);
+  const bool keep_going = !on_token || on_token(token);
+  r.trace.push_back(std::move(token));
+  if (r.tokens.back() == model.config.eos_id) {
+    r.stopped_at_eos = true;
+    return false;
+  }
+  if (!keep_going) {
+    r.cancelled = true;
+    return false;
+  }
+  return true;
+}
+
+void finish(const Model& model, Clock::time_point start, DecodeResult& r, Laps& laps) {
+  std::vector<int> text_ids = r.tokens;
+  if (r.stopped_at_eos) text_ids.pop_back();
+  r.text = model.tokenizer.decode(text_ids);
+  laps.lap(r.profile.tokenizer);
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Verify mode: drafts of up to k tokens by the exit rule, each checked by one
+// batched pass of the drafted positions through the layers above the lowest
+// exit. Layers up to that exit were run for real for every drafted position
+// (each one below its own exit), so they are exact; the pass makes the rest
+// exact, and its top-layer predictions are the full model's.
+void verify_loop(const Model& model, RunState& state, const DecodeOptions& o, int position, int next_input,
+                 const CostModel& cost, const TokenCallback& on_token, DecodeResult& r, Laps& laps) {
+  const ModelConfig& c = model.config;
+  const int L = c.decoder_layers;
+  const int k_max = o.verify_draft;
+  const bool calm_exits = !never_exits(o.lambda);
+  Work w(c, state.max_positions, false);
+  std::vector<Matrix> drafted_hidden(k_max, Matrix(L + 1, c.d_model));
+  std::vector<int> drafts(k_max), exits(k_max), full(k_max), positions;
+  positions.reserve(k_max);
+  Matrix block;
+  int t = 0;
+  while (t < o.max_new_tokens) {
+    // Draft.
+    const int k_limit = std::min(k_max, o.max_new_tokens - t);
+    int k = 0;
+    int input = next_input;
+    while (k < k_limit) {
+      const float threshold = calm_exits ? threshold_at(o.lambda, o.tau, t + k, o.max_new_tokens) : 1.0f;
+      const LayerRun run = run_layers(model, state, o, calm_exits, threshold, position + k, input, cost, w, r, laps);
+      for (int i = 0; i <= run.exit_layer; ++i) drafted_hidden[k].row(i) = w.layer_hidden[i].transpose();
+      if (run.exit_layer < L) {
+        propagate_kv(model, state, run.exit_layer, position + k, w.layer_hidden[run.exit_layer]);
+        r.flops += cost.propagation * (L - run.exit_layer);
+        laps.lap(r.profile.propagation);
+      }
+      emitted_logits(model, state, run, w, w.logits, cost, r, laps);
+      drafts[k] = argmax(w.logits);
+      exits[k] = run.exit_layer;
+      laps.lap(r.profile.sampling);
+      input = drafts[k++];
+      if (input == c.eos_id) break;
+    }
+    // Verify: the drafted positions through the layers above the lowest exit.
+    const int lowest = *std::min_element(exits.begin(), exits.begin() + k);
+    if (lowest == L) {
+      std::copy(drafts.begin(), drafts.begin() + k, full.begin());  // every draft ran the full depth exactly
+    } else {
+      block.resize(k, c.d_model);
+      positions.clear();
+      for (int j = 0; j < k; ++j) {
+        block.row(j) = drafted_hidden[j].row(lowest);
+        positions.push_back(position + j);
+      }
+      for (int l = lowest; l < L; ++l) decoder_layer_rows(model, state, l, positions, block);
+      for (int j = 0; j < k; ++j) {
+        w.hidden = block.row(j).transpose();
+        exit_logits(model, state, w.hidden, w.logits);
+        full[j] = argmax(w.logits);
+        r.flops += cost.layer(position + j + 1) * (L - lowest) + cost.vocabulary;
+      }
+      ++r.verify_passes;
+      laps.lap(r.profile.verification);
+    }
+    // Accept the agreeing prefix, then the full model's token at the first disagreement.
+    int accepted = 0;
+    while (accepted < k && drafts[accepted] == full[accepted]) ++accepted;
+    r.drafted += k;
+    r.accepted += accepted;
+    const int emitted = std::min(k, accepted + 1);
+    for (int j = 0; j < emitted; ++j, ++t) {
+      TokenTrace token;
+      token.position = t;
+      token.threshold = calm_exits ? threshold_at(o.lambda, o.tau, t, o.max_new_tokens) : 1.0f;
+      token.exit_confidence = kNotMeasured;
+      token.token = full[j];
+      token.verified = j < accepted;
+      token.exit_layer = token.verified ? exits[j] : L;
+      if (!token.verified) token.rejected_drafts.assign(drafts.begin() + j, drafts.begin() + k);
+      r.full_flops += cost.layer(position + j + 1) * L + cost.vocabulary;
+      if (!emit(model, std::move(token), r, on_token)) return;
+    }
+    position += emitted;
+    next_input = r.tokens.back();
+  }
+}
+
+}  // namespace
+
+Decoder::Decoder(const Model& model) : model_(model), state_(model.config) {}
+
+std::vector<int> Decoder::prompt_ids(const std::string& prompt) const {
+  std::vector<int> text = model_.tokenizer.encode(prompt);
+  if (text.empty()) throw Error("the prompt is empty: type some text to continue or translate");
+  const ModelConfig& c = model_.config;
+  std::vector<int> ids;
+  if (c.arch == Arch::DecoderOnly && c.bos_id >= 0) ids.push_back(c.bos_id);
+  ids.insert(ids.end(), text.begin(), text.end());
+  if (c.arch == Arch::EncoderDecoder && c.eos_id >= 0) ids.push_back(c.eos_id);
+  return ids;
+}
+
+DecodeResult Decoder::generate(const std::string& prompt, const DecodeOptions& options, const TokenCallback& on_token) {
+  const Clock::time_point start = Clock::now();
+  std::vector<int> ids = prompt_ids(prompt);
+  const double tokenizer_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  DecodeResult r = generate_ids(std::move(ids), options, on_token);
+  r.profile.tokenizer += tokenizer_seconds;
+  r.seconds += tokenizer_seconds;
+  return r;
+}
+
+DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o, const TokenCallback& on_token) {
+  const ModelConfig& c = model_.config;
+  const int L = c.decoder_layers;
+  check_options(model_, o);
+  DecodeResult r;
+  r.num_layers = L;
+  fit_prompt(model_, state_.max_positions, o, ids, r);
+
+  const Clock::time_point start = Clock::now();
+  Laps laps;
+  int next_input = 0;
+  int position = run_prompt(model_, state_, ids, next_input);
+  laps.lap(r.profile.prompt);
   const CostModel cost(c, state_.source_length);
+  if (o.verify_draft > 0) {
+    verify_loop(model_, state_, o, position, next_input, cost, on_token, r, laps);
+    finish(model_, start, r, laps);
+    return r;
+  }
+
+  std::mt19937_64 rng(o.seed);
+  Work w(c, state_.max_positions, o.kv_mode == KvMode::CatchUp);
   const bool calm_exits = o.policy == ExitPolicy::Calm && !never_exits(o.lambda);
   const bool run_all = o.trace || o.policy == ExitPolicy::Oracle || o.kv_mode == KvMode::Exact;
+  const bool deferred = o.kv_mode == KvMode::CatchUp && !run_all;  // with run_all the cache is exact at once
 
   for (int t = 0; t < o.max_new_tokens; ++t, ++position) {
     TokenTrace token;
     token.position = t;
     token.threshold = calm_exits ? threshold_at(o.lambda, o.tau, t, o.max_new_tokens) : 1.0f;
-    token.exit_confidence = kNotMeasured;
-    embed(model_, next_input, hidden);
-    layer_hidden[0] = hidden;
-
-    // Layers until the exit rule fires.
-    int exit_layer = L;
-    int logits_layer = 0;  // the layer whose exit logits `logits` holds
-    for (int i = 1; i <= L; ++i) {
-      decoder_layer(model_, state_, i - 1, position, hidden);
-      layer_hidden[i] = hidden;
-      result.flops += cost.layer(position + 1);
-      if (i == L) break;
-      if (o.policy == ExitPolicy::Static && i == o.static_layer) {
-        exit_layer = i;
-        break;
-      }
-      if (!calm_exits || i < o.first_exit_layer || (i - o.first_exit_layer) % o.check_interval != 0) continue;
-      if (measure_needs_logits(o.measure)) {
-        exit_logits(model_, state_, hidden, logits);
-        probabilities = logits;
-        softmax(probabilities.data(), c.vocab_size);
-        result.flops += cost.vocabulary;
-        logits_layer = i;
-      } else {
-        result.flops += o.measure == Measure::State ? cost.state : cost.classifier;
-      }
-      const float confidence = confidence_at(model_, o.measure, i, hidden, layer_hidden[i - 1], probabilities);
-      token.exit_confidence = confidence;
-      if (confidence >= token.threshold) {
-        exit_layer = i;
-        break;
-      }
-    }
+    DecodeOptions step = o;
+    if (!deferred && o.kv_mode == KvMode::CatchUp) step.kv_mode = KvMode::Exact;
+    LayerRun run = run_layers(model_, state_, step, calm_exits, token.threshold, position, next_input, cost, w, r, laps);
+    token.exit_confidence = run.confidence;
+    int exit_layer = run.exit_layer;
 
     // Analysis: the rest of the depth as the full model would see it here.
     // Its K/V writes are replaced below unless the cache is exact.
     const int computed = exit_layer;
     if (run_all) {
-      Vector deep = layer_hidden[computed];
+      Vector deep = w.layer_hidden[computed];
       for (int i = computed + 1; i <= L; ++i) {
         decoder_layer(model_, state_, i - 1, position, deep);
-        layer_hidden[i] = deep;
+        w.layer_hidden[i] = deep;
       }
     }
     if (o.trace || o.policy == ExitPolicy::Oracle) {
@@ -219,14 +504,15 @@ DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o,
       token.top.assign(L, {});
       std::vector<int> layer_argmax(L);
       for (int i = 1; i <= L; ++i) {
-        exit_logits(model_, state_, layer_hidden[i], scratch);
-        layer_argmax[i - 1] = argmax(scratch);
+        exit_logits(model_, state_, w.layer_hidden[i], w.scratch);
+        layer_argmax[i - 1] = argmax(w.scratch);
         if (!o.trace) continue;
-        probabilities = scratch;
-        softmax(probabilities.data(), c.vocab_size);
+        w.probabilities = w.scratch;
+        softmax(w.probabilities.data(), c.vocab_size);
         if (o.measure != Measure::Classifier || c.has_classifier())
-          token.confidence[i - 1] = confidence_at(model_, o.measure, i, layer_hidden[i], layer_hidden[i - 1], probabilities);
-        token.top[i - 1] = top_k(probabilities, o.trace_top_k);
+          token.confidence[i - 1] =
+              confidence_at(model_, o.measure, i, w.layer_hidden[i], w.layer_hidden[i - 1], w.probabilities);
+        token.top[i - 1] = top_k(w.probabilities, o.trace_top_k);
       }
       if (o.policy == ExitPolicy::Oracle) {
         exit_layer = L;
@@ -235,51 +521,42 @@ DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o,
             exit_layer = i;
             break;
           }
-        result.flops = result.flops - cost.layer(position + 1) * (computed - exit_layer);
+        r.flops = r.flops - cost.layer(position + 1) * (computed - exit_layer);
       }
       if (!o.trace) token.confidence.clear(), token.top.clear();
     }
+    if (run_all) laps.lap(r.profile.analysis);
 
-    // The skipped layers' K/V for this position.
+    // The skipped layers' K/V for this position (catch-up queued them in run_layers).
     if (exit_layer < L) {
       if (o.kv_mode == KvMode::Propagate) {
-        propagate_kv(model_, state_, exit_layer, position, layer_hidden[exit_layer]);
-        result.flops += cost.propagation * (L - exit_layer);
-      } else {
-        result.flops += cost.layer(position + 1) * (L - exit_layer);
+        propagate_kv(model_, state_, exit_layer, position, w.layer_hidden[exit_layer]);
+        r.flops += cost.propagation * (L - exit_layer);
+        laps.lap(r.profile.propagation);
+      } else if (!deferred) {
+        r.flops += cost.layer(position + 1) * (L - exit_layer);
       }
     }
 
     // The token from the exit layer's prediction.
-    if (logits_layer != exit_layer) {
-      exit_logits(model_, state_, layer_hidden[exit_layer], logits);
-      if (o.policy != ExitPolicy::Oracle) result.flops += cost.vocabulary;
+    if (o.policy == ExitPolicy::Oracle) {
+      exit_logits(model_, state_, w.layer_hidden[exit_layer], w.logits);
+      r.flops += cost.vocabulary;
+      laps.lap(r.profile.vocabulary);
+    } else {
+      run.exit_layer = exit_layer;
+      emitted_logits(model_, state_, run, w, w.logits, cost, r, laps);
     }
-    if (o.policy == ExitPolicy::Oracle) result.flops += cost.vocabulary;
     if (o.policy == ExitPolicy::Oracle || o.policy == ExitPolicy::Static) token.exit_confidence = kNotMeasured;
-    token.token = sample(logits, o, rng, scratch);
+    token.token = sample(w.logits, o, rng, w.scratch);
     token.exit_layer = exit_layer;
-    result.full_flops += cost.layer(position + 1) * L + cost.vocabulary;
-
-    result.tokens.push_back(token.token);
-    result.exit_layers.push_back(exit_layer);
-    const bool keep_going = !on_token || on_token(token);
-    result.trace.push_back(std::move(token));
-    if (result.tokens.back() == c.eos_id) {
-      result.stopped_at_eos = true;
-      break;
-    }
-    if (!keep_going) {
-      result.cancelled = true;
-      break;
-    }
-    next_input = result.tokens.back();
+    r.full_flops += cost.layer(position + 1) * L + cost.vocabulary;
+    laps.lap(r.profile.sampling);
+    if (!emit(model_, std::move(token), r, on_token)) break;
+    next_input = r.tokens.back();
   }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::vector<int> text_ids = result.tokens;
-  if (result.stopped_at_eos) text_ids.pop_back();
-  result.text = model_.tokenizer.decode(text_ids);
-  return result;
+  finish(model_, start, r, laps);
+  return r;
 }
 
 std::vector<Matrix> Decoder::layer_logits(const std::vector<int>& encoder_ids, const std::vector<int>& decoder_ids,
@@ -294,13 +571,19 @@ std::vector<Matrix> Decoder::layer_logits(const std::vector<int>& encoder_ids, c
   if (n > state_.max_positions) throw Error("layer_logits: sequence longer than the model's context");
   std::vector<Matrix> out(c.decoder_layers, Matrix(n, c.vocab_size));
   if (layer_hidden) layer_hidden->assign(c.decoder_layers, Matrix(n, c.d_model));
-  Vector hidden(c.d_model), logits(c.vocab_size);
+  Matrix hidden(n, c.d_model);
+  std::vector<int> positions(n);
   for (int p = 0; p < n; ++p) {
-    embed(model_, decoder_ids[p], hidden);
-    for (int l = 0; l < c.decoder_layers; ++l) {
-      decoder_layer(model_, state_, l, p, hidden);
-      if (layer_hidden) (*layer_hidden)[l].row(p) = hidden.transpose();
-      exit_logits(model_, state_, hidden, logits);
+    hidden.row(p) = model_.weights.embedding.row(decoder_ids[p]);
+    positions[p] = p;
+  }
+  Vector row(c.d_model), logits(c.vocab_size);
+  for (int l = 0; l < c.decoder_layers; ++l) {
+    if (n > 0) decoder_layer_rows(model_, state_, l, positions, hidden);
+    if (layer_hidden) (*layer_hidden)[l] = hidden;
+    for (int p = 0; p < n; ++p) {
+      row = hidden.row(p).transpose();
+      exit_logits(model_, state_, row, logits);
       out[l].row(p) = logits.transpose();
     }
   }

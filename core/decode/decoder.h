@@ -28,11 +28,25 @@ enum class ExitPolicy {
 };
 enum class KvMode {
   Propagate,  // skipped layers compute their K/V from the exit state (the paper's)
-  Exact,      // skipped layers run for real; analysis only, no speedup
+  Exact,      // skipped layers run for real at once; analysis only, no speedup
+  CatchUp,    // skipped layers run for real later, batched with the next token
+              // that goes deeper (in the manner of FREE): the same outputs as
+              // Exact, the deep work done in matrix-matrix products
+};
+// A cheap test that must pass before a softmax measure pays for the
+// vocabulary projection (ignored for the state and classifier measures).
+enum class Gate {
+  None,
+  State,       // cosine of the hidden state with the previous layer's >= gate_threshold
+  Classifier,  // the early-exit classifier's probability >= gate_threshold
 };
 
 ExitPolicy parse_policy(const std::string& name);  // "calm", "full", "static", "oracle"
 const char* policy_name(ExitPolicy policy);
+KvMode parse_kv_mode(const std::string& name);    // "propagate", "exact", "catch-up"
+const char* kv_mode_name(KvMode mode);
+Gate parse_gate(const std::string& name);         // "none", "state", "classifier"
+const char* gate_name(Gate gate);
 
 struct DecodeOptions {
   ExitPolicy policy = ExitPolicy::Calm;
@@ -44,6 +58,14 @@ struct DecodeOptions {
   int first_exit_layer = 1;   // 1-based: the first layer allowed to exit
   int check_interval = 1;     // check every k-th layer from first_exit_layer on
   KvMode kv_mode = KvMode::Propagate;
+  Gate gate = Gate::None;
+  float gate_threshold = 0.9f;
+  // Verify mode (lossless, greedy only): draft up to `verify_draft` tokens with
+  // the exit rule, then run them through the layers above the lowest exit
+  // together and keep the longest prefix the full model agrees with, plus the
+  // full model's token at the first disagreement. The output is the full
+  // model's. 0 = off.
+  int verify_draft = 0;
   float temperature = 0.0f;   // 0 = greedy
   int top_k = 0;              // sampling: 0 = whole vocabulary
   uint64_t seed = 0;
@@ -63,6 +85,27 @@ struct TokenTrace {
   // full depth would have seen it at this position given the decoded past:
   std::vector<float> confidence;          // the chosen measure
   std::vector<std::vector<TopToken>> top; // top-k tokens of that layer's exit
+  // Verify mode: whether the full model agreed with the drafted token, and
+  // for a corrected token the drafts it replaced (the disagreeing one first).
+  bool verified = false;
+  std::vector<int> rejected_drafts;
+};
+
+// Where the token loop's time went, in seconds.
+struct DecodeProfile {
+  double prompt = 0;        // encoder (T5) or prompt prefill (Llama)
+  double layers = 0;        // decoder layers of emitted tokens (catch-up included)
+  double vocabulary = 0;    // exit logits: checks and the emitted token's
+  double confidence = 0;    // the measure and the gate, beyond the vocabulary projection
+  double propagation = 0;   // K/V of skipped layers
+  double verification = 0;  // verify mode: the batched pass over drafted tokens
+  double analysis = 0;      // trace and oracle work beyond what decoding needs
+  double sampling = 0;
+  double tokenizer = 0;     // encoding the prompt and decoding the text
+
+  double total() const {
+    return prompt + layers + vocabulary + confidence + propagation + verification + analysis + sampling + tokenizer;
+  }
 };
 
 struct DecodeResult {
@@ -78,6 +121,10 @@ struct DecodeResult {
   double seconds = 0.0;          // wall time of the token loop (encoder/prompt included)
   double flops = 0.0;            // spent (trace-only work excluded)
   double full_flops = 0.0;       // what the full model would spend on these tokens
+  DecodeProfile profile;
+  int verify_passes = 0;         // verify mode: batched verification passes
+  int drafted = 0;               // drafted tokens that were verified
+  int accepted = 0;              // of those, the ones the full model agreed with
 
   double average_layers() const;
 };

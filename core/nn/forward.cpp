@@ -73,14 +73,17 @@ void encoder_attention(const ModelConfig& c, const AttentionWeights& w, const Ma
   hidden.noalias() += out * w.o.transpose();
 }
 
-void encoder_feed_forward(const ModelConfig& c, const FeedForwardWeights& w, const Matrix& normed,
-                          Matrix& hidden) {
+// hidden += the feed-forward of every row of `normed` (n, d_model), any kind.
+void feed_forward_rows(const ModelConfig& c, const FeedForwardWeights& w, const Matrix& normed, Matrix& hidden) {
   Matrix up = normed * w.up.transpose();  // (n, d_ff)
   if (c.feed_forward == FeedForward::Relu) {
     up = up.cwiseMax(0.0f);
   } else {
     const Matrix gate = normed * w.gate.transpose();
-    up = up.cwiseProduct(gate.unaryExpr([](float x) { return gelu_tanh(x); }));
+    if (c.feed_forward == FeedForward::GatedGelu)
+      up = up.cwiseProduct(gate.unaryExpr([](float x) { return gelu_tanh(x); }));
+    else
+      up = up.cwiseProduct(gate.unaryExpr([](float x) { return silu(x); }));
   }
   hidden.noalias() += up * w.down.transpose();
 }
@@ -102,7 +105,7 @@ void encode(const Model& model, RunState& state, const std::vector<int>& ids, Ma
     rms_norm_rows(hidden, layer.self_attn_norm, c.norm_eps, normed);
     encoder_attention(c, layer.self_attn, w.encoder_relative_bias, normed, hidden);
     rms_norm_rows(hidden, layer.ffn_norm, c.norm_eps, normed);
-    encoder_feed_forward(c, layer.ffn, normed, hidden);
+    feed_forward_rows(c, layer.ffn, normed, hidden);
   }
   rms_norm_rows(hidden, w.encoder_norm, c.norm_eps, normed);
   for (int l = 0; l < c.decoder_layers; ++l) {
@@ -150,6 +153,53 @@ void decoder_layer(const Model& model, RunState& s, int layer, int position, Vec
 
   rms_norm(hidden, w.ffn_norm, c.norm_eps, s.normed);
   feed_forward(c, w.ffn, s, hidden);
+}
+
+void decoder_layer_rows(const Model& model, RunState& s, int layer, const std::vector<int>& positions,
+                        Matrix& hidden) {
+  const ModelConfig& c = model.config;
+  const LayerWeights& w = model.weights.decoder[layer];
+  const bool t5 = c.arch == Arch::EncoderDecoder;
+  const int n = static_cast<int>(positions.size());
+  const int q_dim = c.q_dim(), kv = c.kv_dim();
+  Matrix normed;
+  Matrix attention(n, q_dim);
+
+  // Every row's K/V first, so that later rows see earlier ones (causal).
+  rms_norm_rows(hidden, w.self_attn_norm, c.norm_eps, normed);
+  Matrix qkv = normed * w.self_qkv.transpose();  // (n, q_dim + 2 kv)
+  for (int i = 0; i < n; ++i) {
+    const int p = positions[i];
+    auto key_row = s.key[layer].row(p);
+    key_row = qkv.row(i).segment(q_dim, kv);
+    s.value[layer].row(p) = qkv.row(i).segment(q_dim + kv, kv);
+    if (!t5) {
+      s.rotary.apply(qkv.row(i).data(), c.num_heads, p);
+      s.rotary.apply(key_row.data(), c.num_kv_heads, p);
+    }
+  }
+  const float scale = t5 ? 1.0f : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  for (int i = 0; i < n; ++i) {
+    s.query = qkv.row(i).head(q_dim).transpose();
+    attend(c, s, s.key[layer], s.value[layer], positions[i] + 1, scale,
+           t5 ? &model.weights.decoder_relative_bias : nullptr, positions[i]);
+    attention.row(i) = s.attention.transpose();
+  }
+  hidden.noalias() += attention * w.self_attn.o.transpose();
+
+  if (t5) {
+    rms_norm_rows(hidden, w.cross_attn_norm, c.norm_eps, normed);
+    const Matrix query = normed * w.cross_attn.q.transpose();
+    for (int i = 0; i < n; ++i) {
+      s.query = query.row(i).transpose();
+      attend(c, s, s.cross_key[layer], s.cross_value[layer], s.source_length, 1.0f, nullptr, positions[i]);
+      attention.row(i) = s.attention.transpose();
+    }
+    hidden.noalias() += attention * w.cross_attn.o.transpose();
+  }
+
+  rms_norm_rows(hidden, w.ffn_norm, c.norm_eps, normed);
+  feed_forward_rows(c, w.ffn, normed, hidden);
 }
 
 void propagate_kv(const Model& model, RunState& s, int first_layer, int position, const Vector& hidden) {

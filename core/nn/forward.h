@@ -22,6 +22,16 @@ void embed(const Model& model, int token, Vector& hidden);
 // writes that layer's self-attention K/V for the position.
 void decoder_layer(const Model& model, RunState& state, int layer, int position, Vector& hidden);
 
+// The same for several positions at once, one row of `hidden` (n, d_model)
+// each: matrix-matrix products instead of n matrix-vector ones. `positions`
+// must ascend; row i attends to cached positions 0..positions[i], and every
+// row's K/V is written before any row attends, so rows see earlier rows. The
+// cache must already hold this layer's K/V for every earlier position not in
+// the block. Serves the Llama prompt, verification of drafted tokens and the
+// catch-up of exited tokens' deep layers.
+void decoder_layer_rows(const Model& model, RunState& state, int layer, const std::vector<int>& positions,
+                        Matrix& hidden);
+
 // State propagation: writes the K/V of every layer from `first_layer` (0-based)
 // to the top for `position`, each computed from the exit state `hidden` with
 // that layer's own input norm and K/V projections, without running the layers.
