@@ -4,10 +4,13 @@
 #include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "cli_args.h"
+#include "cli_bench.h"
+#include "cli_common.h"
 #include "cli_calibrate.h"
 #include "decode/decoder.h"
 #include "model/catalog.h"
@@ -26,21 +29,21 @@ usage:
   calm info     [--model DIR|NAME]
   calm generate [--model DIR|NAME] --prompt TEXT [--measure softmax|softmax-max|state|classifier]
                 [--lambda X] [--tau T] [--max-new-tokens N] [--policy calm|full|static|oracle]
-                [--static-layer K] [--first-exit-layer K] [--check-interval K] [--kv propagate|exact]
-                [--temperature X] [--top-k K] [--seed S] [--truncate] [--json]
+                [--static-layer K] [--first-exit-layer K] [--check-interval K]
+                [--kv propagate|exact|catch-up] [--gate none|state|classifier] [--gate-threshold G]
+                [--verify K] [--temperature X] [--top-k K] [--seed S] [--truncate] [--json]
 
 --model takes a model directory (config.json, model.safetensors, tokenizer.model)
 or the name of a bundled model; without it the default bundled model is used.
 lambda = 1 (the default) is exactly the full model; smaller lambdas exit earlier.
+--gate asks a cheap measure first and pays for the softmax check only when it passes.
+--kv catch-up runs skipped layers later, batched with the next deeper token (exact cache).
+--verify K drafts K tokens with exits and verifies them in one batched pass: the output is
+the full model's greedy output.
 )";
 
-calm::Model load(const Args& args) {
-  const std::string dir = args.has("model") ? calm::resolve_model_dir(args.get("model")) : calm::default_model_dir();
-  return calm::load_model(dir);
-}
-
 int cmd_info(const Args& args) {
-  const calm::Model model = load(args);
+  const calm::Model model = calm::cli::load_model_arg(args);
   const calm::ModelConfig& c = model.config;
   std::cout << "model:          " << model.name << " (" << model.dir << ")\n"
             << "architecture:   " << c.arch_name() << "\n";
@@ -58,26 +61,6 @@ int cmd_info(const Args& args) {
   return 0;
 }
 
-calm::DecodeOptions decode_options(const Args& args) {
-  calm::DecodeOptions o;
-  o.measure = calm::parse_measure(args.get("measure", "softmax"));
-  o.policy = calm::parse_policy(args.get("policy", "calm"));
-  o.lambda = static_cast<float>(args.get_double("lambda", 1.0));
-  o.tau = static_cast<float>(args.get_double("tau", 4.0));
-  o.max_new_tokens = args.get_int("max-new-tokens", 64);
-  o.static_layer = args.get_int("static-layer", 1);
-  o.first_exit_layer = args.get_int("first-exit-layer", 1);
-  o.check_interval = args.get_int("check-interval", 1);
-  const std::string kv = args.get("kv", "propagate");
-  if (kv != "propagate" && kv != "exact") throw UsageError("--kv takes propagate or exact, got '" + kv + "'");
-  o.kv_mode = kv == "exact" ? calm::KvMode::Exact : calm::KvMode::Propagate;
-  o.temperature = static_cast<float>(args.get_double("temperature", 0.0));
-  o.top_k = args.get_int("top-k", 0);
-  o.seed = static_cast<uint64_t>(args.get_int("seed", 0));
-  o.truncate_prompt = args.flag("truncate");
-  return o;
-}
-
 json number_or_null(float x) { return std::isfinite(x) ? json(x) : json(nullptr); }
 
 json trace_json(const calm::Model& model, const calm::DecodeResult& r) {
@@ -90,21 +73,26 @@ json trace_json(const calm::Model& model, const calm::DecodeResult& r) {
         top.push_back({{"id", tt.id}, {"piece", model.tokenizer.piece(tt.id)}, {"p", tt.probability}});
       layers.push_back({{"layer", l + 1}, {"confidence", number_or_null(t.confidence[l])}, {"top", top}});
     }
-    tokens.push_back({{"id", t.token},
-                      {"piece", model.tokenizer.piece(t.token)},
-                      {"exit_layer", t.exit_layer},
-                      {"threshold", t.threshold},
-                      {"confidence", number_or_null(t.exit_confidence)},
-                      {"layers", layers}});
+    json token = {{"id", t.token},
+                  {"piece", model.tokenizer.piece(t.token)},
+                  {"exit_layer", t.exit_layer},
+                  {"threshold", t.threshold},
+                  {"confidence", number_or_null(t.exit_confidence)},
+                  {"layers", layers}};
+    if (r.verify_passes > 0 || r.drafted > 0) {
+      token["verified"] = t.verified;
+      token["rejected_drafts"] = t.rejected_drafts;
+    }
+    tokens.push_back(std::move(token));
   }
   return tokens;
 }
 
 int cmd_generate(const Args& args) {
   if (!args.has("prompt")) throw UsageError("generate needs --prompt TEXT");
-  calm::DecodeOptions options = decode_options(args);
-  options.trace = args.flag("json");
-  const calm::Model model = load(args);
+  calm::DecodeOptions options = calm::cli::decode_options(args);
+  options.trace = args.flag("json") && options.verify_draft == 0;  // verify mode records no layer trace
+  const calm::Model model = calm::cli::load_model_arg(args);
   calm::Decoder decoder(model);
   const calm::DecodeResult r = decoder.generate(args.get("prompt"), options);
   if (!args.flag("json")) {
@@ -112,6 +100,9 @@ int cmd_generate(const Args& args) {
     std::cerr << r.tokens.size() << " tokens, " << r.average_layers() << " of " << r.num_layers
               << " layers on average, " << r.seconds << " s"
               << (r.prompt_truncated ? " (prompt truncated to fit the context)" : "") << "\n";
+    if (options.verify_draft > 0)
+      std::cerr << "verify mode: " << r.accepted << " of " << r.drafted << " drafted tokens accepted in "
+                << r.verify_passes << " verification passes\n";
     return 0;
   }
   json out = {{"model", model.dir},
@@ -132,9 +123,20 @@ int cmd_generate(const Args& args) {
               {"seconds", r.seconds},
               {"flops", r.flops},
               {"full_flops", r.full_flops},
+              {"kv_mode", calm::kv_mode_name(options.kv_mode)},
+              {"gate", calm::gate_name(options.gate)},
+              {"verify_draft", options.verify_draft},
+              {"verify_passes", r.verify_passes},
+              {"drafted", r.drafted},
+              {"accepted", r.accepted},
               {"tokens", trace_json(model, r)}};
   std::cout << out.dump(2) << "\n";
   return 0;
+}
+
+std::set<std::string> with_decode_options(std::set<std::string> names) {
+  names.insert(calm::cli::kDecodeOptionNames.begin(), calm::cli::kDecodeOptionNames.end());
+  return names;
 }
 
 }  // namespace
@@ -142,7 +144,7 @@ int cmd_generate(const Args& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> rest(argv + 1, argv + argc);
   if (rest.empty() || rest[0] == "--help" || rest[0] == "-h" || rest[0] == "help") {
-    std::cout << kUsage << calm::cli::kCalibrateUsage;
+    std::cout << kUsage << calm::cli::kCalibrateUsage << calm::cli::kBenchUsage;
     return rest.empty() ? 2 : 0;
   }
   const std::string command = rest[0];
@@ -150,17 +152,14 @@ int main(int argc, char** argv) {
   try {
     if (command == "info") return cmd_info(Args(rest, {"model"}, {}));
     if (command == "generate")
-      return cmd_generate(Args(rest,
-                               {"model", "prompt", "measure", "lambda", "tau", "max-new-tokens", "policy",
-                                "static-layer", "first-exit-layer", "check-interval", "kv", "temperature", "top-k",
-                                "seed"},
-                               {"json", "truncate"}));
+      return cmd_generate(Args(rest, with_decode_options({"model", "prompt"}), {"json", "truncate"}));
+    if (command == "bench") return calm::cli::cmd_bench(rest);
     if (command == "calibrate") return calm::cli::cmd_calibrate(rest);
     if (command == "eval") return calm::cli::cmd_eval(rest);
     if (command == "validate") return calm::cli::cmd_validate(rest);
     throw UsageError("unknown command '" + command + "'");
   } catch (const UsageError& e) {
-    std::cerr << "calm: " << e.what() << "\n\n" << kUsage << calm::cli::kCalibrateUsage;
+    std::cerr << "calm: " << e.what() << "\n\n" << kUsage << calm::cli::kCalibrateUsage << calm::cli::kBenchUsage;
     return 2;
   } catch (const calm::Error& e) {
     std::cerr << "calm: " << e.what() << "\n";

@@ -19,6 +19,7 @@
 #include "calibrate/thresholds.h"
 #include "calibrate/validate.h"
 #include "cli_args.h"
+#include "cli_common.h"
 #include "model/catalog.h"
 #include "model/error.h"
 #include "model/model.h"
@@ -31,6 +32,7 @@ calibration:
                 [--consistency textual|risk] [--metric rougeL|bleu|f1|token|exact] [--epsilon E]
                 [--measure softmax|softmax-max|state|classifier] [--tau T] [--max-new-tokens N]
                 [--first-exit-layer K] [--check-interval K] [--grid-step S] [--pvalue hb|hoeffding|bentkus]
+                [--kv propagate|exact|catch-up] [--gate none|state|classifier] [--gate-threshold G]
                 [--threads N] [--cache FILE] [--report report.json] [--settings LIST]
                 [--skip-bad-lines] [--limit N]
   calm eval     [--model DIR|NAME] [--data test.jsonl] --thresholds thresholds.json
@@ -117,15 +119,6 @@ double open_unit(const std::string& option, double v) {
   return v;
 }
 
-// A core parse function's calm::Error becomes a usage error: the name was mistyped.
-template <typename Parse>
-auto parse_name(Parse parse, const std::string& text) {
-  try {
-    return parse(text);
-  } catch (const Error& e) {
-    throw UsageError(e.what());
-  }
-}
 
 Guarantee base_guarantee(const Args& args) {
   Guarantee g;
@@ -179,6 +172,9 @@ RunSettings run_settings(const Args& args) {
   s.max_new_tokens = args.get_int("max-new-tokens", 64);
   s.first_exit_layer = args.get_int("first-exit-layer", 1);
   s.check_interval = args.get_int("check-interval", 1);
+  s.kv_mode = parse_name(parse_kv_mode, args.get("kv", "propagate"));
+  s.gate = parse_name(parse_gate, args.get("gate", "none"));
+  s.gate_threshold = static_cast<float>(args.get_double("gate-threshold", 0.9));
   if (!(s.tau >= 0.0f)) throw UsageError("--tau must not be negative");
   if (s.max_new_tokens < 1) throw UsageError("--max-new-tokens must be at least 1");
   if (s.first_exit_layer < 1 || s.check_interval < 1)
@@ -189,38 +185,6 @@ RunSettings run_settings(const Args& args) {
   return s;
 }
 
-int limit_of(const Args& args) {
-  const int limit = args.get_int("limit", 0);
-  if (limit < 0 || (args.has("limit") && limit == 0)) throw UsageError("--limit needs a positive count");
-  return limit;
-}
-
-// ---- Model and data ------------------------------------------------------
-
-Model load(const Args& args) {
-  return load_model(args.has("model") ? resolve_model_dir(args.get("model")) : default_model_dir());
-}
-
-std::string data_file(const Args& args, const std::string& option, const Model& model, const std::string& split) {
-  if (args.has(option)) return args.get(option);
-  const std::string path = bundled_data_file(model.name, split);
-  if (path.empty())
-    throw UsageError("no --" + option + " given, and model '" + model.name + "' has no bundled " + split +
-                     " set (resources/data/" + model.name + "/" + split + ".jsonl)");
-  return path;
-}
-
-std::vector<Example> read_examples(const std::string& path, const Args& args) {
-  JsonlOptions options;
-  options.policy = args.flag("skip-bad-lines") ? BadLinePolicy::Skip : BadLinePolicy::Stop;
-  JsonlResult r = read_jsonl(path, options);
-  for (const auto& p : r.problems) std::cerr << "calm: skipped " << p.message << "\n";
-  if (!r.problems.empty()) std::cerr << "calm: skipped " << r.problems.size() << " bad lines of " << path << "\n";
-  const int limit = limit_of(args);
-  if (limit > 0 && r.examples.size() > static_cast<size_t>(limit)) r.examples.resize(static_cast<size_t>(limit));
-  if (r.examples.empty()) throw Error(path + ": no usable examples");
-  return std::move(r.examples);
-}
 
 std::string absolute(const std::string& path) {
   std::error_code ec;
@@ -378,7 +342,7 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
   const Args args(merge_repeated(argv, {"settings"}),
                   {"model", "data", "consistency", "metric", "delta", "epsilon", "measure", "tau", "max-new-tokens",
                    "first-exit-layer", "check-interval", "grid-step", "pvalue", "threads", "cache", "report",
-                   "settings", "limit", "out"},
+                   "settings", "limit", "out", "kv", "gate", "gate-threshold"},
                   {"skip-bad-lines"});
   if (!args.has("out")) throw UsageError("calibrate needs --out thresholds.json");
   if (!args.has("delta")) throw UsageError("calibrate needs --delta (e.g. 0.1 for textual, 0.02 for risk)");
@@ -392,7 +356,7 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
   const int threads = args.get_int("threads", 0);
   limit_of(args);
 
-  const Model model = load(args);
+  const Model model = load_model_arg(args);
   const std::string data = data_file(args, "data", model, "calibration");
   std::vector<Example> examples = read_examples(data, args);
   for (const Guarantee& g : guarantees)
@@ -445,14 +409,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
   std::vector<Example> examples = read_examples(data, args);
   if (t.consistency == Consistency::Risk) require_references(examples, data);
 
-  RunSettings settings;
-  settings.measure = t.measure;
-  settings.tau = static_cast<float>(t.tau);
-  settings.max_new_tokens = t.max_new_tokens;
-  settings.first_exit_layer = t.first_exit_layer;
-  settings.check_interval = t.check_interval;
-  settings.kv_mode = t.kv_mode;
-  settings.grid = t.lambda >= 1.0 ? std::vector<double>{1.0} : std::vector<double>{1.0, t.lambda};
+  const RunSettings settings = t.run_settings();
   CalibrationRun run = Calibrator::prepare(model, data, std::move(examples), settings);
   if (run.model_hash != t.model_hash && !args.flag("force"))
     throw Error(args.get("thresholds") + " was calibrated for model '" + t.model_name + "' (hash " + t.model_hash +
@@ -528,7 +485,7 @@ int cmd_validate(const std::vector<std::string>& argv) {
   const Args args(merge_repeated(argv, {"delta", "settings"}),
                   {"model", "data", "data2", "consistency", "metric", "delta", "epsilon", "measure", "tau",
                    "max-new-tokens", "first-exit-layer", "check-interval", "grid-step", "pvalue", "splits", "seed",
-                   "cache", "threads", "limit", "settings"},
+                   "cache", "threads", "limit", "settings", "kv", "gate", "gate-threshold"},
                   {"skip-bad-lines"});
   const Guarantee base = base_guarantee(args);
   std::vector<Guarantee> guarantees;
@@ -543,7 +500,7 @@ int cmd_validate(const std::vector<std::string>& argv) {
   if (args.has("data2") && !args.has("data")) throw UsageError("--data2 needs --data");
   limit_of(args);
 
-  const Model model = load(args);
+  const Model model = load_model_arg(args);
   std::vector<std::string> files{data_file(args, "data", model, "calibration")};
   if (args.has("data2")) files.push_back(args.get("data2"));
   else if (!args.has("data")) files.push_back(data_file(args, "data2", model, "test"));

@@ -3,6 +3,7 @@
 // network itself test_parity checks against PyTorch).
 #include <QtTest>
 #include <cmath>
+#include <random>
 
 #include "decode/decoder.h"
 #include "fixture_models.h"
@@ -442,6 +443,21 @@ class TestDecode : public QObject {
     const auto calm = decoder.generate(kPrompt, calm_options(0.0f));
     QVERIFY(calm.average_layers() < L);
     QVERIFY(calm.flops < calm.full_flops);
+  }
+
+  // The token loop's confidence from logits equals the one from probabilities.
+  void softmax_confidence_from_logits_matches() {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal(0.0f, 4.0f);
+    for (int trial = 0; trial < 50; ++trial) {
+      Vector logits(trial % 2 ? 4000 : 7);
+      for (Eigen::Index i = 0; i < logits.size(); ++i) logits[i] = normal(rng);
+      if (trial == 7) logits.setConstant(1.5f);  // a tie: the gap is 0
+      Vector p = logits;
+      softmax(p.data(), static_cast<int>(p.size()));
+      for (Measure m : {Measure::Softmax, Measure::SoftmaxMax})
+        QVERIFY(std::abs(softmax_confidence_from_logits(logits, m) - softmax_confidence(p, m)) < 1e-6f);
+    }
   }
 
   void threshold_schedule() {

@@ -36,18 +36,25 @@ DecodeOptions RunSettings::decode_options(double lambda) const {
   o.first_exit_layer = first_exit_layer;
   o.check_interval = check_interval;
   o.kv_mode = kv_mode;
+  o.gate = gate;
+  o.gate_threshold = gate_threshold;
   o.truncate_prompt = true;  // a long calibration input is cut to fit, not dropped
   return o;
 }
 
 nlohmann::json RunSettings::to_json() const {
-  return {{"measure", measure_name(measure)},
-          {"tau", tau},
-          {"max_new_tokens", max_new_tokens},
-          {"first_exit_layer", first_exit_layer},
-          {"check_interval", check_interval},
-          {"kv_mode", kv_mode == KvMode::Exact ? "exact" : "propagate"},
-          {"grid", grid}};
+  nlohmann::json j = {{"measure", measure_name(measure)},
+                      {"tau", tau},
+                      {"max_new_tokens", max_new_tokens},
+                      {"first_exit_layer", first_exit_layer},
+                      {"check_interval", check_interval},
+                      {"kv_mode", kv_mode_name(kv_mode)},
+                      {"grid", grid}};
+  if (gate != Gate::None) {  // absent when unused, so caches from before gates still match
+    j["gate"] = gate_name(gate);
+    j["gate_threshold"] = gate_threshold;
+  }
+  return j;
 }
 
 size_t CalibrationRun::finished() const {

@@ -38,6 +38,8 @@ struct RunSettings {
   int first_exit_layer = 1;
   int check_interval = 1;
   KvMode kv_mode = KvMode::Propagate;
+  Gate gate = Gate::None;
+  float gate_threshold = 0.9f;
   std::vector<double> grid = lambda_grid();  // strictly descending, from 1
 
   DecodeOptions decode_options(double lambda) const;

@@ -10,12 +10,13 @@
 
 #include "calibrate/report.h"
 #include "model/error.h"
+#include "model/json_limits.h"
 
 namespace calm {
 
 using nlohmann::json;
 
-DecodeOptions Thresholds::decode_options() const {
+RunSettings Thresholds::run_settings() const {
   RunSettings s;
   s.measure = measure;
   s.tau = static_cast<float>(tau);
@@ -23,8 +24,13 @@ DecodeOptions Thresholds::decode_options() const {
   s.first_exit_layer = first_exit_layer;
   s.check_interval = check_interval;
   s.kv_mode = kv_mode;
-  return s.decode_options(lambda);
+  s.gate = gate;
+  s.gate_threshold = static_cast<float>(gate_threshold);
+  s.grid = lambda >= 1.0 ? std::vector<double>{1.0} : std::vector<double>{1.0, lambda};
+  return s;
 }
+
+DecodeOptions Thresholds::decode_options() const { return run_settings().decode_options(lambda); }
 
 Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationReport& report,
                                   const std::string& model_dir, const std::string& data_path, double tau,
@@ -48,6 +54,8 @@ Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationRe
   t.first_exit_layer = s.first_exit_layer;
   t.check_interval = s.check_interval;
   t.kv_mode = s.kv_mode;
+  t.gate = s.gate;
+  t.gate_threshold = s.gate_threshold;
   t.grid_step = grid_step;
   t.data_path = data_path;
   t.data_hash = run.data_hash;
@@ -70,7 +78,7 @@ std::string iso8601_utc_now() {
 }
 
 nlohmann::ordered_json thresholds_to_json(const Thresholds& t) {
-  return {{"format", Thresholds::kFormat},
+  nlohmann::ordered_json j = {{"format", Thresholds::kFormat},
           {"version", Thresholds::kVersion},
           {"model", {{"name", t.model_name}, {"dir", t.model_dir}, {"hash", t.model_hash}}},
           {"measure", measure_name(t.measure)},
@@ -84,7 +92,7 @@ nlohmann::ordered_json thresholds_to_json(const Thresholds& t) {
           {"max_new_tokens", t.max_new_tokens},
           {"first_exit_layer", t.first_exit_layer},
           {"check_interval", t.check_interval},
-          {"kv_mode", t.kv_mode == KvMode::Exact ? "exact" : "propagate"},
+          {"kv_mode", kv_mode_name(t.kv_mode)},
           {"grid_step", t.grid_step},
           {"calibration", {{"path", t.data_path}, {"hash", t.data_hash}, {"examples", t.examples}}},
           {"created", t.created},
@@ -93,6 +101,11 @@ nlohmann::ordered_json thresholds_to_json(const Thresholds& t) {
             {"average_layers", t.expected_layers},
             {"measured_speedup", t.expected_speedup},
             {"flops_speedup", t.expected_flops_speedup}}}};
+  if (t.gate != Gate::None) {  // optional: files without a gate stay as they were
+    j["gate"] = gate_name(t.gate);
+    j["gate_threshold"] = t.gate_threshold;
+  }
+  return j;
 }
 
 namespace {
@@ -160,7 +173,7 @@ class Reader {
     try {
       return parse(s);
     } catch (const Error& e) {
-      fail(key_name, e.what());
+      fail(key_name, excerpt(e.what(), 300));
     }
   }
 
@@ -175,7 +188,7 @@ class Reader {
 // '"' + text + '"', built by appending (GCC 12 warns falsely about "\"" + text).
 std::string in_quotes(const std::string& text) {
   std::string q(1, '"');
-  q += text;
+  q += excerpt(text);
   q += '"';
   return q;
 }
@@ -212,11 +225,11 @@ Thresholds thresholds_from_json(const json& j, const std::string& source) {
   t.max_new_tokens = static_cast<int>(r.integer("max_new_tokens", 1, kIntMax));
   t.first_exit_layer = static_cast<int>(r.integer("first_exit_layer", 1, kIntMax));
   t.check_interval = static_cast<int>(r.integer("check_interval", 1, kIntMax));
-  t.kv_mode = r.name("kv_mode", [](const std::string& s) {
-    if (s == "propagate") return KvMode::Propagate;
-    if (s == "exact") return KvMode::Exact;
-    throw Error("unknown kv mode '" + s + "' (expected propagate or exact)");
-  });
+  t.kv_mode = r.name("kv_mode", [](const std::string& s) { return parse_kv_mode(s); });
+  if (j.contains("gate")) {
+    t.gate = r.name("gate", [](const std::string& s) { return parse_gate(s); });
+    t.gate_threshold = r.number("gate_threshold", -1.0, 1.0);
+  }
   t.grid_step = r.number("grid_step", 0.0, 1.0);
   if (t.grid_step <= 0.0) r.fail("grid_step", "must be above 0");
   const Reader cal = r.object("calibration");
@@ -253,11 +266,13 @@ Thresholds read_thresholds(const std::string& path) {
   if (text.size() > Thresholds::kMaxFileBytes)
     throw Error(path + ": too large for a thresholds file (limit " + std::to_string(Thresholds::kMaxFileBytes) +
                 " bytes)");
+  if (json_nesting_depth(text) > kMaxJsonDepth)
+    throw Error(path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels; not a thresholds file");
   json j;
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
+    throw Error(path + ": not valid JSON: " + excerpt(e.what(), 300));
   }
   return thresholds_from_json(j, path);
 }

@@ -43,6 +43,8 @@ struct Thresholds {
   int first_exit_layer = 1;
   int check_interval = 1;
   KvMode kv_mode = KvMode::Propagate;
+  Gate gate = Gate::None;      // optional keys "gate", "gate_threshold"
+  double gate_threshold = 0.9;
   double grid_step = 0.05;
   std::string data_path;
   std::string data_hash;    // CalibrationRun::data_hash: the examples as used
@@ -55,6 +57,7 @@ struct Thresholds {
 
   // The decoding settings the guarantee was established for.
   DecodeOptions decode_options() const;
+  RunSettings run_settings() const;  // the same, with the grid {1, lambda}
 };
 
 struct CalibrationReport;

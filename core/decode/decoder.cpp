@@ -92,6 +92,9 @@ void check_options(const Model& model, const DecodeOptions& o) {
                 "(config.json has no \"calm\" block); use softmax or state");
   if (o.policy == ExitPolicy::Static && (o.static_layer < 1 || o.static_layer > layers))
     throw Error("static exit layer " + std::to_string(o.static_layer) + " is outside 1.." + std::to_string(layers));
+  for (int layer : o.exit_schedule)
+    if (layer < 1 || layer > layers)
+      throw Error("exit schedule layer " + std::to_string(layer) + " is outside 1.." + std::to_string(layers));
   if (o.first_exit_layer < 1) throw Error("the first exit layer must be at least 1");
   if (o.check_interval < 1) throw Error("the exit check interval must be at least 1");
   if (o.max_new_tokens < 0) throw Error("max new tokens must not be negative");
@@ -173,10 +176,13 @@ struct LayerRun {
 // charging FLOPs and time. With catch-up, pending earlier positions that still
 // lack a layer ride along in one block when this position runs that layer.
 LayerRun run_layers(const Model& model, RunState& state, const DecodeOptions& o, bool calm_exits, float threshold,
-                    int position, int input, const CostModel& cost, Work& w, DecodeResult& r, Laps& laps) {
+                    int t, int position, int input, const CostModel& cost, Work& w, DecodeResult& r, Laps& laps) {
   const ModelConfig& c = model.config;
   const int L = c.decoder_layers;
   const bool gated = o.gate != Gate::None && measure_needs_logits(o.measure);
+  const int static_exit = o.policy != ExitPolicy::Static ? 0
+                          : t < static_cast<int>(o.exit_schedule.size()) ? o.exit_schedule[t]
+                                                                          : o.static_layer;
   LayerRun run;
   run.exit_layer = L;
   embed(model, input, w.hidden);
@@ -212,7 +218,7 @@ LayerRun run_layers(const Model& model, RunState& state, const DecodeOptions& o,
     r.flops += cost.layer(position + 1);
     laps.lap(r.profile.layers);
     if (i == L) break;
-    if (o.policy == ExitPolicy::Static && i == o.static_layer) {
+    if (i == static_exit) {
       run.exit_layer = i;
       break;
     }
@@ -229,12 +235,11 @@ LayerRun run_layers(const Model& model, RunState& state, const DecodeOptions& o,
       r.flops += cost.vocabulary;
       run.logits_layer = i;
       laps.lap(r.profile.vocabulary);
-      w.probabilities = w.logits;
-      softmax(w.probabilities.data(), c.vocab_size);
+      run.confidence = softmax_confidence_from_logits(w.logits, o.measure);
     } else {
       r.flops += o.measure == Measure::State ? cost.state : cost.classifier;
+      run.confidence = confidence_at(model, o.measure, i, w.hidden, w.layer_hidden[i - 1], w.probabilities);
     }
-    run.confidence = confidence_at(model, o.measure, i, w.hidden, w.layer_hidden[i - 1], w.probabilities);
     laps.lap(r.profile.confidence);
     if (run.confidence >= threshold) {
       run.exit_layer = i;
@@ -370,7 +375,7 @@ void verify_loop(const Model& model, RunState& state, const DecodeOptions& o, in
     int input = next_input;
     while (k < k_limit) {
       const float threshold = calm_exits ? threshold_at(o.lambda, o.tau, t + k, o.max_new_tokens) : 1.0f;
-      const LayerRun run = run_layers(model, state, o, calm_exits, threshold, position + k, input, cost, w, r, laps);
+      const LayerRun run = run_layers(model, state, o, calm_exits, threshold, t + k, position + k, input, cost, w, r, laps);
       for (int i = 0; i <= run.exit_layer; ++i) drafted_hidden[k].row(i) = w.layer_hidden[i].transpose();
       if (run.exit_layer < L) {
         propagate_kv(model, state, run.exit_layer, position + k, w.layer_hidden[run.exit_layer]);
@@ -485,7 +490,7 @@ DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o,
     token.threshold = calm_exits ? threshold_at(o.lambda, o.tau, t, o.max_new_tokens) : 1.0f;
     DecodeOptions step = o;
     if (!deferred && o.kv_mode == KvMode::CatchUp) step.kv_mode = KvMode::Exact;
-    LayerRun run = run_layers(model_, state_, step, calm_exits, token.threshold, position, next_input, cost, w, r, laps);
+    LayerRun run = run_layers(model_, state_, step, calm_exits, token.threshold, t, position, next_input, cost, w, r, laps);
     token.exit_confidence = run.confidence;
     int exit_layer = run.exit_layer;
 

@@ -54,6 +54,8 @@ struct DecodeOptions {
   float lambda = 1.0f;        // 1 = never exit: exactly the full model
   float tau = 4.0f;           // decay of the threshold over the output
   int static_layer = 1;       // ExitPolicy::Static, 1-based
+  std::vector<int> exit_schedule;  // Static: the exit layer of output position t, where given
+                                   // (replays another run's exits, e.g. the oracle's, at its cost)
   int max_new_tokens = 64;    // also N of the threshold schedule
   int first_exit_layer = 1;   // 1-based: the first layer allowed to exit
   int check_interval = 1;     // check every k-th layer from first_exit_layer on

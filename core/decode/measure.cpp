@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "model/error.h"
 
@@ -37,6 +38,22 @@ float softmax_confidence(const Vector& p, Measure measure) {
   }
   if (measure == Measure::SoftmaxMax) return first;
   return second < 0.0f ? first : first - second;
+}
+
+float softmax_confidence_from_logits(const Vector& logits, Measure measure) {
+  float first = -std::numeric_limits<float>::infinity(), second = first;
+  for (Eigen::Index i = 0; i < logits.size(); ++i) {
+    const float x = logits[i];
+    if (x > first) {
+      second = first;
+      first = x;
+    } else if (x > second) {
+      second = x;
+    }
+  }
+  const float total = (logits.array() - first).exp().sum();
+  if (measure == Measure::SoftmaxMax || logits.size() < 2) return 1.0f / total;
+  return (1.0f - std::exp(second - first)) / total;
 }
 
 float cosine_similarity(const Vector& a, const Vector& b) {

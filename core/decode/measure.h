@@ -22,6 +22,9 @@ inline bool measure_needs_logits(Measure m) { return m == Measure::Softmax || m 
 
 // From softmax probabilities: top-1 minus top-2, or top-1 alone.
 float softmax_confidence(const Vector& probabilities, Measure measure);
+// The same from the logits, without forming the probabilities: the two
+// largest logits and one vectorised sum of exponentials (the token loop's path).
+float softmax_confidence_from_logits(const Vector& logits, Measure measure);
 // cosine(a, b); 0 when either is zero.
 float cosine_similarity(const Vector& a, const Vector& b);
 

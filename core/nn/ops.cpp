@@ -27,14 +27,9 @@ float gelu_tanh(float x) {
 
 void softmax(float* x, int n) {
   if (n <= 0) return;
-  const float max_value = *std::max_element(x, x + n);
-  float sum = 0.0f;
-  for (int i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - max_value);
-    sum += x[i];
-  }
-  const float inverse = 1.0f / sum;
-  for (int i = 0; i < n; ++i) x[i] *= inverse;
+  Eigen::Map<Eigen::ArrayXf> a(x, n);
+  a = (a - a.maxCoeff()).exp();  // Eigen's vectorised exp
+  a *= 1.0f / a.sum();
 }
 
 std::vector<TopToken> top_k(const Vector& probabilities, int k) {

@@ -1,0 +1,65 @@
+#include "cli_common.h"
+
+#include <iostream>
+
+#include "model/catalog.h"
+
+namespace calm::cli {
+
+Model load_model_arg(const Args& args) {
+  return load_model(args.has("model") ? resolve_model_dir(args.get("model")) : default_model_dir());
+}
+
+int limit_of(const Args& args) {
+  const int limit = args.get_int("limit", 0);
+  if (limit < 0 || (args.has("limit") && limit == 0)) throw UsageError("--limit needs a positive count");
+  return limit;
+}
+
+std::string data_file(const Args& args, const std::string& option, const Model& model, const std::string& split) {
+  if (args.has(option)) return args.get(option);
+  const std::string path = bundled_data_file(model.name, split);
+  if (path.empty())
+    throw UsageError("no --" + option + " given, and model '" + model.name + "' has no bundled " + split +
+                     " set (resources/data/" + model.name + "/" + split + ".jsonl)");
+  return path;
+}
+
+std::vector<Example> read_examples(const std::string& path, const Args& args) {
+  JsonlOptions options;
+  options.policy = args.flag("skip-bad-lines") ? BadLinePolicy::Skip : BadLinePolicy::Stop;
+  JsonlResult r = read_jsonl(path, options);
+  for (const auto& p : r.problems) std::cerr << "calm: skipped " << p.message << "\n";
+  if (!r.problems.empty()) std::cerr << "calm: skipped " << r.problems.size() << " bad lines of " << path << "\n";
+  const int limit = limit_of(args);
+  if (limit > 0 && r.examples.size() > static_cast<size_t>(limit)) r.examples.resize(static_cast<size_t>(limit));
+  if (r.examples.empty()) throw Error(path + ": no usable examples");
+  return std::move(r.examples);
+}
+
+const std::vector<std::string> kDecodeOptionNames = {
+    "measure", "lambda", "tau", "max-new-tokens", "policy", "static-layer", "first-exit-layer", "check-interval",
+    "kv", "gate", "gate-threshold", "verify", "temperature", "top-k", "seed"};
+
+DecodeOptions decode_options(const Args& args) {
+  DecodeOptions o;
+  o.measure = parse_name(parse_measure, args.get("measure", "softmax"));
+  o.policy = parse_name(parse_policy, args.get("policy", "calm"));
+  o.lambda = static_cast<float>(args.get_double("lambda", 1.0));
+  o.tau = static_cast<float>(args.get_double("tau", 4.0));
+  o.max_new_tokens = args.get_int("max-new-tokens", 64);
+  o.static_layer = args.get_int("static-layer", 1);
+  o.first_exit_layer = args.get_int("first-exit-layer", 1);
+  o.check_interval = args.get_int("check-interval", 1);
+  o.kv_mode = parse_name(parse_kv_mode, args.get("kv", "propagate"));
+  o.gate = parse_name(parse_gate, args.get("gate", "none"));
+  o.gate_threshold = static_cast<float>(args.get_double("gate-threshold", 0.9));
+  o.verify_draft = args.get_int("verify", 0);
+  o.temperature = static_cast<float>(args.get_double("temperature", 0.0));
+  o.top_k = args.get_int("top-k", 0);
+  o.seed = static_cast<uint64_t>(args.get_int("seed", 0));
+  o.truncate_prompt = args.flag("truncate");
+  return o;
+}
+
+}  // namespace calm::cli

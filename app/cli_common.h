@@ -1,0 +1,43 @@
+// What the subcommands of `calm` share: the model and data arguments, the
+// decoding options, and turning a mistyped name into a usage error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "calibrate/jsonl.h"
+#include "cli_args.h"
+#include "decode/decoder.h"
+#include "model/error.h"
+#include "model/model.h"
+
+namespace calm::cli {
+
+// A core parse function's calm::Error becomes a usage error: the name was mistyped.
+template <typename Parse>
+auto parse_name(Parse parse, const std::string& text) {
+  try {
+    return parse(text);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
+// --model DIR|NAME, or the default bundled model.
+Model load_model_arg(const Args& args);
+
+// --limit N (0 when absent); a usage error unless positive.
+int limit_of(const Args& args);
+
+// The file `option` names, or the model's bundled `split` set ("calibration", "test").
+std::string data_file(const Args& args, const std::string& option, const Model& model, const std::string& split);
+
+// The examples of a JSONL file, honouring --skip-bad-lines and --limit.
+std::vector<Example> read_examples(const std::string& path, const Args& args);
+
+// The decoding options of `calm generate` and `calm bench`; the option names
+// are kDecodeOptionNames (valued) and "truncate" (flag).
+DecodeOptions decode_options(const Args& args);
+extern const std::vector<std::string> kDecodeOptionNames;
+
+}  // namespace calm::cli
