@@ -4,6 +4,7 @@
 //   calm-studio --screenshot out.png --model DIR (--prompt TEXT | --example N) [--lambda X]
 //               [--tab heatmap|comparison|schedule|calibration|help] [--select N]
 //               [--calibrate SET.jsonl] [--examples N] [--size WxH]
+//               [--mode calm|catch-up|verify] [--draft K]
 //     renders the main window after one generation (and calibration) and exits.
 //
 // Exit codes: 0 success, 2 bad arguments, 3 the model failed to load,
@@ -37,6 +38,8 @@ struct ScreenshotPlan {
   std::optional<QString> reference;
   int example = -1;  // the n-th bundled example (with its reference) instead of --prompt
   std::optional<double> lambda;
+  QString mode;      // "calm", "catch-up" or "verify"; empty: the defaults
+  int draft = 0;     // verify mode's draft length; 0: the default
   QString tab;
   int select = -1;
   QString calibrationSet;
@@ -102,6 +105,11 @@ int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
       c.lambdaFromCalibration = false;
       c.manualLambda = *plan.lambda;
     }
+    if (!plan.mode.isEmpty()) {
+      c.verify = plan.mode == QLatin1String("verify");
+      c.kvMode = plan.mode == QLatin1String("catch-up") ? calm::KvMode::CatchUp : calm::KvMode::Propagate;
+    }
+    if (plan.draft > 0) c.draftTokens = plan.draft;
     session.setControls(c);
     if (!plan.calibrationSet.isEmpty())
       window.startCalibration(plan.calibrationSet, plan.examples);
@@ -152,7 +160,9 @@ int main(int argc, char** argv) {
   const QCommandLineOption calibrate(QStringLiteral("calibrate"), QStringLiteral("Calibrate on this JSONL set before generating."), QStringLiteral("SET"));
   const QCommandLineOption examples(QStringLiteral("examples"), QStringLiteral("Examples to calibrate on (default 20)."), QStringLiteral("N"));
   const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for the screenshot (default 1600x1000)."), QStringLiteral("WxH"));
-  parser.addOptions({screenshot, model, prompt, example, lambda, tab, select, calibrate, examples, size});
+  const QCommandLineOption mode(QStringLiteral("mode"), QStringLiteral("Decoding mode for the screenshot: calm (propagated K/V), catch-up (exact K/V, caught up later) or verify (lossless)."), QStringLiteral("MODE"));
+  const QCommandLineOption draft(QStringLiteral("draft"), QStringLiteral("Verify mode: tokens drafted per verification pass (1-16, default 4)."), QStringLiteral("K"));
+  parser.addOptions({screenshot, model, prompt, example, lambda, tab, select, calibrate, examples, size, mode, draft});
   parser.process(app);
 
   if (!parser.isSet(screenshot)) {
@@ -199,6 +209,22 @@ int main(int argc, char** argv) {
       return kBadArguments;
     }
     plan.lambda = v;
+  }
+  if (parser.isSet(mode)) {
+    plan.mode = parser.value(mode);
+    if (plan.mode != QLatin1String("calm") && plan.mode != QLatin1String("catch-up") &&
+        plan.mode != QLatin1String("verify")) {
+      fail(QStringLiteral("--mode must be calm, catch-up or verify"));
+      return kBadArguments;
+    }
+  }
+  if (parser.isSet(draft)) {
+    bool ok = false;
+    plan.draft = parser.value(draft).toInt(&ok);
+    if (!ok || plan.draft < 1 || plan.draft > 16) {
+      fail(QStringLiteral("--draft must be a whole number from 1 to 16"));
+      return kBadArguments;
+    }
   }
   plan.tab = parser.value(tab);
   if (parser.isSet(select)) plan.select = parser.value(select).toInt();

@@ -445,6 +445,40 @@ class TestDecode : public QObject {
     QVERIFY(calm.flops < calm.full_flops);
   }
 
+  // Going down a lambda grid, resuming from the previous run's shared prefix
+  // gives exactly what a fresh run gives (the calibration sweep relies on it).
+  void resume_equals_fresh_run_data() { models_data(); }
+  void resume_equals_fresh_run() {
+    QFETCH(QString, dir);
+    const Model model = load_model(dir.toStdString());
+    Decoder chained(model), fresh(model);
+    int kept = 0, cut = 0;
+    for (Measure m : {Measure::Softmax, Measure::State}) {
+      DecodeOptions first = calm_options(0.95f, m);
+      DecodeResult previous = chained.generate(kPrompt, first);
+      for (float lambda = 0.9f; lambda > 0.0f; lambda -= 0.1f) {
+        const DecodeOptions o = calm_options(lambda, m);
+        const int keep = Decoder::shared_prefix(previous, o);
+        const DecodeResult resumed = chained.resume(previous, keep, o);
+        const DecodeResult reference = fresh.generate(kPrompt, o);
+        QCOMPARE(resumed.tokens, reference.tokens);
+        QCOMPARE(resumed.exit_layers, reference.exit_layers);
+        QCOMPARE(resumed.text, reference.text);
+        QVERIFY(std::abs(resumed.flops - reference.flops) <= 1e-9 * reference.flops);
+        QCOMPARE(resumed.stopped_at_eos, reference.stopped_at_eos);
+        kept += keep > 0;
+        cut += keep < static_cast<int>(previous.tokens.size());
+        previous = resumed;
+      }
+    }
+    QVERIFY2(kept > 0 && cut > 0, "the grid never shared, or never diverged: the test would prove little");
+    // Only the decoder's latest run can be resumed.
+    const DecodeResult stale = chained.generate(kPrompt, calm_options(0.5f));
+    chained.generate(kPrompt, calm_options(0.4f));
+    QVERIFY_THROWS_EXCEPTION(Error, chained.resume(stale, 1, calm_options(0.3f)));
+    QVERIFY_THROWS_EXCEPTION(Error, fresh.resume(stale, 1, calm_options(0.3f)));
+  }
+
   // The token loop's confidence from logits equals the one from probabilities.
   void softmax_confidence_from_logits_matches() {
     std::mt19937 rng(3);

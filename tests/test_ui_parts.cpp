@@ -91,6 +91,22 @@ class TestUiParts : public QObject {
     c.metric = calm::Metric::Bleu;
     s.setControls(c);
     QCOMPARE(s.controls(), c);
+    // The decoding mode, the gate and the exit checks persist too.
+    c.kvMode = calm::KvMode::CatchUp;
+    c.verify = true;
+    c.draftTokens = 7;
+    c.gate = calm::Gate::Classifier;
+    c.gateThreshold = 0.75;
+    c.firstExitLayer = 2;
+    c.checkInterval = 3;
+    s.setControls(c);
+    QCOMPARE(s.controls(), c);
+    s.raw().setValue(QStringLiteral("controls/draftTokens"), 99);
+    s.raw().setValue(QStringLiteral("controls/gate"), 7);
+    QCOMPARE(s.controls().draftTokens, 16);
+    QCOMPARE(s.controls().gate, calm::Gate::Classifier);
+    QCOMPARE(DecodeControls().draftTokens, 4);
+    QCOMPARE(DecodeControls().gateThreshold, 0.9);
   }
 };
 

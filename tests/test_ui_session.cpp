@@ -1,7 +1,9 @@
 // StudioSession without any window: loading (good and bad directories),
 // generating, debounced re-decoding, cancelling, and calibration — a delta or
 // epsilon change must re-choose lambda from the cached losses without running
-// the model (the session counts every Decoder::generate call).
+// the model (the session counts every Decoder::generate call). Verify mode
+// reproduces the full model and exposes the rejected drafts; a thresholds file
+// puts its settings into the controls, and a broken one changes nothing.
 #include <QtTest>
 
 #include <QFile>
@@ -15,6 +17,7 @@
 #include "calibrate/thresholds.h"
 #include "StudioSession.h"
 #include "model/catalog.h"
+#include "model/hash.h"
 
 using calm::ui::CalibrationData;
 using calm::ui::CalibrationExport;
@@ -25,6 +28,7 @@ namespace {
 
 const QString kT5 = QStringLiteral(CALM_FIXTURES_DIR "/models/t5-gated-untied-f32");
 const QString kLlama = QStringLiteral(CALM_FIXTURES_DIR "/models/llama-gqa-untied-f32");
+const QString kNoHead = QStringLiteral(CALM_FIXTURES_DIR "/models/t5-relu-tied");  // no classifier head
 const QString kPrompt = QStringLiteral("And God said, Let there be light");
 constexpr int kWait = 20000;  // ms: generous for a loaded CI machine; the runs take milliseconds
 
@@ -83,6 +87,30 @@ std::shared_ptr<const CalibrationData> syntheticCalibration(const StudioSession&
   data->modelDir = session.modelDir();
   data->dataset = QStringLiteral("synthetic.jsonl");
   return data;
+}
+
+// A thresholds file for the t5 fixture (its real weights hash unless `hash` is given).
+calm::Thresholds fixtureThresholds(const QString& hash = QString()) {
+  calm::Thresholds t;
+  t.model_name = "t5-gated-untied-f32";
+  t.model_dir = kT5.toStdString();
+  t.model_hash = hash.isEmpty() ? calm::file_hash(kT5.toStdString() + "/model.safetensors") : hash.toStdString();
+  t.measure = calm::Measure::Softmax;
+  t.tau = 2.5;
+  t.lambda = 0.425;
+  t.delta = 0.2;
+  t.epsilon = 0.1;
+  t.max_new_tokens = 20;
+  t.first_exit_layer = 2;
+  t.check_interval = 1;
+  t.kv_mode = calm::KvMode::CatchUp;
+  t.gate = calm::Gate::State;
+  t.gate_threshold = 0.8;
+  t.data_path = "set.jsonl";
+  t.data_hash = "0123456789abcdef";
+  t.examples = 10;
+  t.created = calm::iso8601_utc_now();
+  return t;
 }
 
 }  // namespace
@@ -256,6 +284,207 @@ class TestUiSession : public QObject {
     session.generate();
     QVERIFY(finished.wait(kWait));
     QVERIFY(session.outcome());
+  }
+
+  void verifyModeReproducesTheFullModel_data() {
+    QTest::addColumn<QString>("dir");
+    QTest::addColumn<double>("lambda");
+    QTest::newRow("t5 lambda 0") << kT5 << 0.0;
+    QTest::newRow("t5 lambda 0.5") << kT5 << 0.5;
+    QTest::newRow("llama lambda 0.3") << kLlama << 0.3;
+  }
+
+  void verifyModeReproducesTheFullModel() {
+    QFETCH(QString, dir);
+    QFETCH(double, lambda);
+    StudioSession session;
+    QVERIFY(loadInto(session, dir));
+    DecodeControls c = session.controls();
+    c.lambdaFromCalibration = false;
+    c.manualLambda = lambda;
+    c.maxNewTokens = 24;
+    c.verify = true;
+    c.draftTokens = 4;
+    c.kvMode = calm::KvMode::CatchUp;  // verify mode drafts with propagated K/V whatever this says
+    session.setControls(c);
+    const calm::DecodeOptions options = session.decodeOptions();
+    QCOMPARE(options.verify_draft, 4);
+    QVERIFY(!options.trace);  // the core refuses a trace in verify mode
+    QCOMPARE(options.kv_mode, calm::KvMode::Propagate);
+    QVERIFY(session.traceUnavailableReason().contains(QStringLiteral("per-layer traces are shown in CALM mode")));
+    session.setPrompt(kPrompt);
+    QSignalSpy streamed(&session, &StudioSession::tokenStreamed);
+    QSignalSpy failed(&session, &StudioSession::generationFailed);
+    QSignalSpy finished(&session, &StudioSession::generationFinished);
+    session.generate();
+    QVERIFY2(finished.wait(kWait), failed.isEmpty() ? "" : qPrintable(failed.first().at(0).toString()));
+    const auto o = session.outcome();
+    QVERIFY(o);
+    QVERIFY(o->isVerify());
+    QVERIFY(!o->traced());
+    QCOMPARE(o->calm.tokens, o->full.tokens);  // lossless: exactly the full model's greedy output
+    QCOMPARE(o->textualDistance, 0.0);
+    QCOMPARE(streamed.count(), o->tokenCount());
+    const int L = o->numLayers();
+    QVERIFY(o->calm.drafted > 0);
+    QVERIFY(o->calm.accepted <= o->calm.drafted);
+    QVERIFY(o->acceptanceRate() >= 0.0 && o->acceptanceRate() <= 1.0);
+    int corrected = 0, accepted = 0;
+    for (const calm::TokenTrace& t : o->calm.trace) {
+      QVERIFY(t.confidence.empty());  // no trace
+      if (t.verified) {
+        ++accepted;
+        QVERIFY(t.rejected_drafts.empty());
+        QVERIFY(t.exit_layer >= 1 && t.exit_layer <= L);
+      } else {
+        ++corrected;
+        QCOMPARE(t.exit_layer, L);
+        QVERIFY(!t.rejected_drafts.empty());           // the drafts it replaced, exposed
+        QVERIFY(t.rejected_drafts.front() != t.token);  // the full model disagreed with the first
+      }
+    }
+    QCOMPARE(accepted, o->calm.accepted);
+    if (lambda == 0.0) QVERIFY2(corrected > 0, "lambda 0 drafts at the first layer: some drafts must be rejected");
+    if (o->calm.verify_passes > 0) QVERIFY(o->tokensPerPass() > 0.0);
+    QVERIFY(o->fullSeconds > 0.0 && o->calmSeconds > 0.0);
+
+    // Back in CALM mode the trace returns.
+    c.verify = false;
+    session.setControls(c);
+    QVERIFY(!session.traceUnavailableReason().isEmpty());  // the shown outcome still has none
+    session.generate();
+    QVERIFY(finished.wait(kWait));
+    QVERIFY(session.outcome()->traced());
+    QVERIFY(session.traceUnavailableReason().isEmpty());
+    QCOMPARE(static_cast<int>(session.outcome()->calm.trace.front().confidence.size()), L);
+  }
+
+  void aThresholdsFileSetsTheControls() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("thresholds.json"));
+    calm::write_thresholds(fixtureThresholds(), path.toStdString());
+    StudioSession session;
+    QVERIFY(loadInto(session, kT5));
+    QSignalSpy lambdaChanged(&session, &StudioSession::lambdaChanged);
+    const calm::ui::ThresholdsLoad load = session.openThresholds(path);
+    QVERIFY2(load.applied, qPrintable(load.error));
+    QVERIFY2(load.warning.isEmpty(), qPrintable(load.warning));
+    QVERIFY(load.status.contains(QStringLiteral("thresholds.json")));
+    QVERIFY(load.status.contains(QStringLiteral("0.425")));
+    QVERIFY(lambdaChanged.count() >= 1);
+    const DecodeControls& c = session.controls();
+    QCOMPARE(session.lambda(), 0.425);
+    QVERIFY(!c.lambdaFromCalibration);
+    QCOMPARE(c.tau, 2.5);
+    QCOMPARE(c.measure, calm::Measure::Softmax);
+    QCOMPARE(c.gate, calm::Gate::State);
+    QCOMPARE(c.gateThreshold, 0.8);
+    QCOMPARE(c.kvMode, calm::KvMode::CatchUp);
+    QCOMPARE(c.firstExitLayer, 2);
+    QCOMPARE(c.checkInterval, 1);
+    QCOMPARE(c.maxNewTokens, 20);
+    // What the next run gets is what the file's decode options say.
+    const calm::DecodeOptions o = session.decodeOptions();
+    const calm::DecodeOptions expected = calm::read_thresholds(path.toStdString()).decode_options();
+    QCOMPARE(o.lambda, expected.lambda);
+    QCOMPARE(o.tau, expected.tau);
+    QCOMPARE(o.gate, expected.gate);
+    QCOMPARE(o.gate_threshold, expected.gate_threshold);
+    QCOMPARE(o.kv_mode, expected.kv_mode);
+    QCOMPARE(o.first_exit_layer, expected.first_exit_layer);
+    QCOMPARE(o.check_interval, expected.check_interval);
+    QCOMPARE(o.max_new_tokens, expected.max_new_tokens);
+    const QString why = session.lambdaExplanation();
+    QVERIFY2(why.contains(QStringLiteral("from thresholds.json")) && why.contains(QStringLiteral("δ = 0.2")) &&
+                 why.contains(QStringLiteral("ε = 0.1")),
+             qPrintable(why));
+    QVERIFY(session.lambdaIsCalibrated());
+    // It decodes with those settings.
+    session.setPrompt(kPrompt);
+    QSignalSpy finished(&session, &StudioSession::generationFinished);
+    session.generate();
+    QVERIFY(finished.wait(kWait));
+    QCOMPARE(session.outcome()->options.gate, calm::Gate::State);
+    // Setting lambda by hand forgets where it came from.
+    DecodeControls moved = session.controls();
+    moved.manualLambda = 0.5;
+    session.setControls(moved);
+    QCOMPARE(session.lambdaExplanation(), QStringLiteral("set by hand"));
+  }
+
+  void aBrokenThresholdsFileChangesNothing() {
+    QTemporaryDir dir;
+    StudioSession session;
+    QVERIFY(loadInto(session, kT5));
+    DecodeControls c = session.controls();
+    c.lambdaFromCalibration = false;
+    c.manualLambda = 0.66;
+    session.setControls(c);
+    const DecodeControls before = session.controls();
+
+    const QString broken = dir.filePath(QStringLiteral("broken-thresholds.json"));
+    QFile file(broken);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("{\"format\": \"calm-thresholds\", \"version\": 1, \"lambda\": ");
+    file.close();
+    // Valid JSON, a value out of range.
+    const QString outOfRange = dir.filePath(QStringLiteral("lambda-too-big.json"));
+    {
+      nlohmann::ordered_json j = calm::thresholds_to_json(fixtureThresholds());
+      j["lambda"] = 1.5;
+      QFile f(outOfRange);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(QByteArray::fromStdString(j.dump(2)));
+    }
+    for (const QString& path : {broken, outOfRange, dir.filePath(QStringLiteral("missing.json")), dir.path()}) {
+      QSignalSpy lambdaChanged(&session, &StudioSession::lambdaChanged);
+      const calm::ui::ThresholdsLoad load = session.openThresholds(path);
+      QVERIFY(!load.applied);
+      QVERIFY2(load.error.contains(QFileInfo(path).fileName()), qPrintable(load.error));
+      QCOMPARE(session.controls(), before);
+      QCOMPARE(session.lambda(), 0.66);
+      QCOMPARE(lambdaChanged.count(), 0);
+    }
+    QVERIFY(session.openThresholds(outOfRange).error.contains(QStringLiteral("lambda")));
+  }
+
+  void aThresholdsFileForAnotherModelWarns() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("other.json"));
+    calm::write_thresholds(fixtureThresholds(QStringLiteral("0123456789abcdef")), path.toStdString());
+    StudioSession session;
+    QVERIFY(loadInto(session, kT5));
+    const calm::ui::ThresholdsLoad load = session.openThresholds(path);
+    QVERIFY(load.applied);  // applied, with a warning
+    QVERIFY2(load.warning.contains(QStringLiteral("other.json")) && load.warning.contains(QStringLiteral("0123456789abcdef")),
+             qPrintable(load.warning));
+    QCOMPARE(session.lambda(), 0.425);
+    QVERIFY(!session.lambdaIsCalibrated());
+    QVERIFY(session.lambdaExplanation().contains(QStringLiteral("another model")));
+
+    // The classifier needs a head: refused on a model without one, nothing changes.
+    calm::Thresholds classifier = fixtureThresholds();
+    classifier.measure = calm::Measure::Classifier;
+    const QString classifierPath = dir.filePath(QStringLiteral("classifier.json"));
+    calm::write_thresholds(classifier, classifierPath.toStdString());
+    StudioSession noHead;
+    QVERIFY(loadInto(noHead, kNoHead));
+    const DecodeControls before = noHead.controls();
+    const calm::ui::ThresholdsLoad refused = noHead.openThresholds(classifierPath);
+    QVERIFY(!refused.applied);
+    QVERIFY2(refused.error.contains(QStringLiteral("classifier.json")), qPrintable(refused.error));
+    QCOMPARE(noHead.controls(), before);
+  }
+
+  void theClassifierGateNeedsAHead() {
+    StudioSession session;
+    DecodeControls c = session.controls();
+    c.gate = calm::Gate::Classifier;
+    c.firstExitLayer = 99;
+    session.setControls(c);
+    QVERIFY(loadInto(session, kNoHead));
+    QCOMPARE(session.controls().gate, calm::Gate::None);
+    QCOMPARE(session.controls().firstExitLayer, session.model()->config.decoder_layers);
   }
 
   void anEmptyPromptIsRefusedInWords() {

@@ -1,15 +1,21 @@
 // The main window over a real session on the fixture models: one chip per
 // token in the colour its exit layer implies, clicking selects, the heat map
 // and comparison follow, a bad model directory shows an error in words, a
-// cancelled calibration leaves the window usable, settings persist.
+// cancelled calibration leaves the window usable, settings persist, arrow keys
+// move the selection, verify mode marks accepted and corrected tokens and
+// shows the rejected drafts, a thresholds file is opened or refused in words.
 // Widgets are found by objectName; waits are QSignalSpy / QTRY_*.
 #include <QtTest>
 
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QLabel>
+#include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QStandardItemModel>
+#include <QStatusBar>
 #include <QTemporaryDir>
 #include <QTextBrowser>
 #include <qcustomplot.h>
@@ -26,6 +32,8 @@
 #include "ThresholdSchedulePlot.h"
 #include "TokenChip.h"
 #include "TokenView.h"
+#include "calibrate/thresholds.h"
+#include "model/hash.h"
 
 using namespace calm::ui;
 
@@ -54,8 +62,10 @@ struct Fixture {
     session.loadModel(model);
     return loaded.wait(kWait);
   }
-  void setLambda(double lambda, calm::Measure measure = calm::Measure::Softmax, int maxNew = 16) {
+  void setLambda(double lambda, calm::Measure measure = calm::Measure::Softmax, int maxNew = 16,
+                 bool verify = false) {
     DecodeControls c = session.controls();
+    c.verify = verify;
     c.lambdaFromCalibration = false;
     c.manualLambda = lambda;
     c.measure = measure;
@@ -158,6 +168,213 @@ class TestUiWindow : public QObject {
     QCOMPARE(plot->labelCount(), f.session.outcome()->numLayers());  // the top-1 token of every layer
     auto* view = f.window.findChild<TokenView*>(QStringLiteral("tokenView"));
     QCOMPARE(view->selected(), 2);
+  }
+
+  void arrowKeysMoveTheSelection() {
+    Fixture f;
+    f.window.show();
+    QVERIFY(f.load(kT5));
+    f.setLambda(0.5);
+    QVERIFY(f.generate());
+    auto* view = f.window.findChild<TokenView*>(QStringLiteral("tokenView"));
+    auto* plot = f.window.findChild<ConfidencePlot*>(QStringLiteral("confidencePlot"));
+    QVERIFY(view && plot);
+    QCOMPARE(view->focusPolicy(), Qt::StrongFocus);
+    const QList<TokenChip*> chips = chipsOf(&f.window);
+    const int n = static_cast<int>(chips.size());
+    QVERIFY(n >= 3);
+    QTest::mouseClick(chips[1], Qt::LeftButton);
+    QCOMPARE(view->selected(), 1);
+    QTest::keyClick(view, Qt::Key_Right);
+    QCOMPARE(view->selected(), 2);
+    QVERIFY(chips[2]->isSelected());
+    QVERIFY(!chips[1]->isSelected());
+    QCOMPARE(plot->shownToken(), 2);  // the plot follows, as for a click
+    QTest::keyClick(view, Qt::Key_Left);
+    QTest::keyClick(view, Qt::Key_Left);
+    QCOMPARE(view->selected(), 0);
+    QTest::keyClick(view, Qt::Key_Left);  // stays at the first
+    QCOMPARE(view->selected(), 0);
+    QTest::keyClick(view, Qt::Key_End);
+    QCOMPARE(view->selected(), n - 1);
+    QCOMPARE(plot->shownToken(), n - 1);
+    QTest::keyClick(view, Qt::Key_Right);  // stays at the last
+    QCOMPARE(view->selected(), n - 1);
+    QTest::keyClick(view, Qt::Key_Home);
+    QCOMPARE(view->selected(), 0);
+    QCOMPARE(plot->shownToken(), 0);
+    auto* heatmap = f.window.findChild<LayerHeatmap*>(QStringLiteral("layerHeatmap"));
+    QVERIFY(heatmap->message().isEmpty());
+  }
+
+  void verifyModeMarksAcceptedAndCorrectedTokens() {
+    Fixture f;
+    f.window.show();
+    QVERIFY(f.load(kT5));
+    f.setLambda(0.0, calm::Measure::Softmax, 24);
+    QVERIFY(f.generate());  // CALM first: the plots show a trace
+    auto* plot = f.window.findChild<ConfidencePlot*>(QStringLiteral("confidencePlot"));
+    auto* heatmap = f.window.findChild<LayerHeatmap*>(QStringLiteral("layerHeatmap"));
+    QVERIFY(plot->message().isEmpty());
+
+    // The mode combo switches to verify mode: the draft length comes alive and
+    // the per-layer views say why they are empty instead of showing stale data.
+    auto* mode = f.window.findChild<QComboBox*>(QStringLiteral("modeBox"));
+    auto* draft = f.window.findChild<QSpinBox*>(QStringLiteral("draftSpin"));
+    QVERIFY(mode && draft);
+    QVERIFY(!draft->isEnabled());
+    QCOMPARE(draft->value(), 4);
+    f.session.setDebounceInterval(60000);  // no automatic re-decode: the test generates
+    mode->setCurrentIndex(mode->findText(QStringLiteral("Verify (lossless)")));
+    QVERIFY(f.session.controls().verify);
+    QVERIFY(draft->isEnabled());
+    QVERIFY2(plot->message().contains(QStringLiteral("per-layer traces are shown in CALM mode")),
+             qPrintable(plot->message()));
+    QVERIFY(heatmap->message().contains(QStringLiteral("Verify mode")));
+
+    QVERIFY(f.generate());
+    const auto o = f.session.outcome();
+    QVERIFY(o->isVerify());
+    QCOMPARE(o->calm.tokens, o->full.tokens);
+    auto* view = f.window.findChild<TokenView*>(QStringLiteral("tokenView"));
+    const QList<TokenChip*> chips = chipsOf(&f.window);
+    QCOMPARE(chips.size(), o->tokenCount());
+    int corrected = 0;
+    for (int i = 0; i < chips.size(); ++i) {
+      const calm::TokenTrace& t = o->calm.trace[static_cast<std::size_t>(i)];
+      QCOMPARE(chips[i]->verifyMark(), t.verified ? TokenChip::VerifyMark::Accepted : TokenChip::VerifyMark::Corrected);
+      QCOMPARE(chips[i]->color(), ExitColorScale::forLayer(t.exit_layer, o->numLayers()));
+      auto* ghost = view->rejectedBefore(i);
+      if (t.verified) {
+        QVERIFY(!ghost);
+        QVERIFY(chips[i]->toolTip().contains(QStringLiteral("Accepted")));
+        continue;
+      }
+      ++corrected;
+      QVERIFY(ghost);
+      QVERIFY(ghost->isVisible());
+      QVERIFY2(ghost->toolTip().contains(QStringLiteral("rejected</b>: the full model predicts")),
+               qPrintable(ghost->toolTip()));
+      QVERIFY(!ghost->label().isEmpty());
+      // Right before its correction.
+      QVERIFY(ghost->geometry().right() <= chips[i]->geometry().left() || ghost->geometry().top() < chips[i]->geometry().top());
+    }
+    QVERIFY(corrected > 0);
+    QCOMPARE(f.window.findChildren<RejectedDraftChip*>().size(), corrected);
+    QVERIFY(f.window.findChild<QLabel*>(QStringLiteral("verifyLegend"))->isVisible());
+    auto* status = f.window.findChild<QLabel*>(QStringLiteral("runStatus"));
+    QVERIFY2(status->text().contains(QStringLiteral("drafts accepted")) &&
+                 status->text().contains(QStringLiteral("tokens per verification pass")) &&
+                 status->text().contains(QStringLiteral("for the full model")),
+             qPrintable(status->text()));
+    // Selecting a token keeps the explanation; the heat map has no stale map.
+    QTest::mouseClick(chips[1], Qt::LeftButton);
+    QCOMPARE(view->selected(), 1);
+    QVERIFY(plot->message().contains(QStringLiteral("Verify mode")));
+    QCOMPARE(plot->shownToken(), -1);
+    auto* map = qobject_cast<QCPColorMap*>(heatmap->plot()->plottable(0));
+    QVERIFY(!map->visible());
+    auto* stats = f.window.findChild<QLabel*>(QStringLiteral("comparisonStats"));
+    QVERIFY(stats->text().contains(QStringLiteral("Drafts accepted")));
+
+    // Back to CALM: chips lose their marks, the traces come back.
+    mode->setCurrentIndex(mode->findText(QStringLiteral("CALM (propagate)")));
+    QVERIFY(!f.session.controls().verify);
+    QVERIFY(f.generate());
+    QVERIFY(f.window.findChildren<RejectedDraftChip*>().isEmpty());
+    for (TokenChip* chip : chipsOf(&f.window)) QCOMPARE(chip->verifyMark(), TokenChip::VerifyMark::None);
+    QVERIFY(plot->message().isEmpty());
+    QVERIFY(heatmap->message().isEmpty());
+    QVERIFY(!f.window.findChild<QLabel*>(QStringLiteral("verifyLegend"))->isVisible());
+  }
+
+  void theGateControls() {
+    Fixture f;
+    QVERIFY(f.load(QStringLiteral(CALM_FIXTURES_DIR "/models/t5-relu-tied")));  // no classifier head
+    auto* gate = f.window.findChild<QComboBox*>(QStringLiteral("gateBox"));
+    auto* threshold = f.window.findChild<QDoubleSpinBox*>(QStringLiteral("gateThresholdSpin"));
+    QVERIFY(gate && threshold);
+    auto* items = qobject_cast<QStandardItemModel*>(gate->model());
+    QVERIFY(!items->item(gate->findData(int(calm::Gate::Classifier)))->isEnabled());
+    QVERIFY(items->item(gate->findData(int(calm::Gate::State)))->isEnabled());
+    QCOMPARE(threshold->value(), 0.9);
+    QVERIFY(!threshold->isEnabled());  // no gate yet
+    gate->setCurrentIndex(gate->findData(int(calm::Gate::State)));
+    QCOMPARE(f.session.controls().gate, calm::Gate::State);
+    QVERIFY(threshold->isEnabled());
+    threshold->setValue(0.85);
+    QCOMPARE(f.session.controls().gateThreshold, 0.85);
+    QCOMPARE(f.session.decodeOptions().gate, calm::Gate::State);
+    QCOMPARE(f.session.decodeOptions().gate_threshold, 0.85f);
+    QCOMPARE(f.settings.controls().gate, calm::Gate::State);  // remembered
+  }
+
+  void openingThresholdsFiles() {
+    Fixture f;
+    f.window.show();
+    QVERIFY(f.load(kT5));
+    // A broken one: an error naming the file, in a dialog and the status bar; lambda stays.
+    const QString broken = f.dir.filePath(QStringLiteral("not-thresholds.json"));
+    QFile file(broken);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("[1, 2");
+    file.close();
+    const double before = f.session.lambda();
+    const ThresholdsLoad refused = f.window.openThresholds(broken);
+    QVERIFY(!refused.applied);
+    QCOMPARE(f.session.lambda(), before);
+    QMessageBox* box = nullptr;
+    QTRY_VERIFY((box = f.window.findChild<QMessageBox*>(QStringLiteral("thresholdsMessage"))) != nullptr);
+    QVERIFY2(box->text().contains(QStringLiteral("not-thresholds.json")), qPrintable(box->text()));
+    QCOMPARE(box->icon(), QMessageBox::Critical);
+    QVERIFY(f.window.statusBar()->currentMessage().contains(QStringLiteral("not-thresholds.json")));
+    box->close();
+    QTRY_VERIFY(!f.window.findChild<QMessageBox*>(QStringLiteral("thresholdsMessage")));
+
+    // A good one: the controls take its values; the status bar and the λ line say where λ comes from.
+    calm::Thresholds t;
+    t.model_name = "t5-gated-untied-f32";
+    t.model_dir = kT5.toStdString();
+    t.model_hash = calm::file_hash(kT5.toStdString() + "/model.safetensors");
+    t.lambda = 0.35;
+    t.tau = 3.0;
+    t.delta = 0.25;
+    t.epsilon = 0.05;
+    t.measure = calm::Measure::SoftmaxMax;
+    t.first_exit_layer = 2;
+    t.max_new_tokens = 16;
+    t.data_path = "set.jsonl";
+    t.data_hash = "0123456789abcdef";
+    t.examples = 5;
+    t.created = calm::iso8601_utc_now();
+    const QString good = f.dir.filePath(QStringLiteral("t5-thresholds.json"));
+    calm::write_thresholds(t, good.toStdString());
+    const ThresholdsLoad load = f.window.openThresholds(good);
+    QVERIFY2(load.applied, qPrintable(load.error));
+    QCOMPARE(f.session.lambda(), 0.35);
+    const QString message = f.window.statusBar()->currentMessage();
+    QVERIFY2(message.contains(QStringLiteral("from t5-thresholds.json")) && message.contains(QStringLiteral("δ = 0.25")),
+             qPrintable(message));
+    auto* inForce = f.window.findChild<QLabel*>(QStringLiteral("lambdaInForce"));
+    QVERIFY2(inForce->text().contains(QStringLiteral("t5-thresholds.json")), qPrintable(inForce->text()));
+    QCOMPARE(f.window.findChild<QSpinBox*>(QStringLiteral("firstExitSpin"))->value(), 2);
+    QCOMPARE(f.window.findChild<QComboBox*>(QStringLiteral("measureBox"))->currentData().toInt(),
+             int(calm::Measure::SoftmaxMax));
+    QVERIFY(!f.window.findChild<QMessageBox*>(QStringLiteral("thresholdsMessage")));  // no warning: same model
+    QCOMPARE(f.settings.controls().manualLambda, 0.35);
+    // The panel keeps λ exact until the user moves it (the spin box shows two decimals).
+    f.session.setControls([&] {
+      DecodeControls c = f.session.controls();
+      c.manualLambda = 0.725;
+      return c;
+    }());
+    auto* tau = f.window.findChild<SliderSpin*>(QStringLiteral("tauControl"));
+    tau->spinBox()->setValue(3.5);
+    QCOMPARE(f.session.controls().tau, 3.5);
+    QCOMPARE(f.session.controls().manualLambda, 0.725);
+    // The calibration tab has the button, File the menu action.
+    QVERIFY(f.window.findChild<QPushButton*>(QStringLiteral("openThresholdsButton")));
+    QVERIFY(f.window.findChild<QAction*>(QStringLiteral("openThresholdsAction")));
   }
 
   void ctrlEnterGenerates() {

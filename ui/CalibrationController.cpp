@@ -56,6 +56,10 @@ void CalibrationController::start(std::shared_ptr<const calm::Model> model, cons
       settings.tau = static_cast<float>(controls.tau);
       settings.max_new_tokens = controls.maxNewTokens;
       settings.kv_mode = controls.kvMode;
+      settings.first_exit_layer = controls.firstExitLayer;
+      settings.check_interval = controls.checkInterval;
+      settings.gate = controls.gate;
+      settings.gate_threshold = static_cast<float>(controls.gateThreshold);
       settings.grid = calm::lambda_grid(step);
       const int count = static_cast<int>(set.examples.size());
       calm::CalibrationRun run = calm::Calibrator::prepare(*model, path, std::move(set.examples), settings);

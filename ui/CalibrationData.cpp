@@ -19,8 +19,16 @@ QString CalibrationData::mismatch(const QString& dir, const DecodeControls& c) c
   if (std::abs(static_cast<float>(c.tau) - s.tau) > 1e-6f) why << QStringLiteral("it used tau = %1").arg(s.tau, 0, 'g', 3);
   if (c.maxNewTokens != s.max_new_tokens) why << QStringLiteral("it used max new tokens = %1").arg(s.max_new_tokens);
   if (c.kvMode != s.kv_mode)
-    why << QStringLiteral("it used the %1 K/V mode")
-               .arg(s.kv_mode == calm::KvMode::Propagate ? QStringLiteral("propagate") : QStringLiteral("exact"));
+    why << QStringLiteral("it used the %1 K/V mode").arg(QString::fromUtf8(calm::kv_mode_name(s.kv_mode)));
+  if (c.firstExitLayer != s.first_exit_layer || c.checkInterval != s.check_interval)
+    why << QStringLiteral("it checked from layer %1 every %2").arg(s.first_exit_layer).arg(s.check_interval);
+  // The gate only acts on the softmax measures.
+  if (calm::measure_needs_logits(s.measure) &&
+      (c.gate != s.gate ||
+       (s.gate != calm::Gate::None && std::abs(static_cast<float>(c.gateThreshold) - s.gate_threshold) > 1e-6f)))
+    why << QStringLiteral("it used the %1 gate%2")
+               .arg(QString::fromUtf8(calm::gate_name(s.gate)),
+                    s.gate == calm::Gate::None ? QString() : QStringLiteral(" at %1").arg(s.gate_threshold, 0, 'g', 3));
   return why.join(QStringLiteral("; "));
 }
 

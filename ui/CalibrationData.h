@@ -26,7 +26,7 @@ struct CalibrationData {
   double seconds = 0.0;  // how long the run took
 
   // Whether the outputs answer for `controls` on the model in `dir`: the run
-  // settings (measure, tau, max new tokens, K/V mode) must be the same.
+  // settings (measure, tau, max new tokens, K/V mode, exit checks, gate) must be the same.
   bool matches(const QString& dir, const DecodeControls& controls) const;
   // What differs, for the user ("it used the state measure"); empty when it matches.
   QString mismatch(const QString& dir, const DecodeControls& controls) const;

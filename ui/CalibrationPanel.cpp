@@ -69,6 +69,10 @@ CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent) {
   exportReport_->setToolTip(tr("Save every grid point (JSON) and these plots (PNG)."));
   exportThresholds_->setEnabled(false);
   exportReport_->setEnabled(false);
+  openThresholds_ = new QPushButton(tr("Open thresholds…"), this);
+  openThresholds_->setObjectName(QStringLiteral("openThresholdsButton"));
+  openThresholds_->setToolTip(tr("Read a thresholds file (from this tab or from calm calibrate) and put its λ, "
+                                 "τ, measure, gate, mode and exit checks into the controls."));
 
   auto* row1 = new QHBoxLayout;
   row1->addWidget(new QLabel(tr("Set:"), this));
@@ -84,6 +88,7 @@ CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent) {
   row1->addWidget(cancel_);
   auto* row2 = new QHBoxLayout;
   row2->addWidget(progress_, 1);
+  row2->addWidget(openThresholds_);
   row2->addWidget(exportThresholds_);
   row2->addWidget(exportReport_);
   auto* layout = new QVBoxLayout(this);
@@ -100,6 +105,7 @@ CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent) {
   connect(chooseFile_, &QPushButton::clicked, this, &CalibrationPanel::chooseFileRequested);
   connect(exportThresholds_, &QPushButton::clicked, this, &CalibrationPanel::exportThresholdsRequested);
   connect(exportReport_, &QPushButton::clicked, this, &CalibrationPanel::exportReportRequested);
+  connect(openThresholds_, &QPushButton::clicked, this, &CalibrationPanel::openThresholdsRequested);
   showResult(nullptr, std::nullopt, DecodeControls(), QString(), 0);
 }
 

@@ -48,6 +48,7 @@ class CalibrationPanel : public QWidget {
   void chooseFileRequested();
   void exportThresholdsRequested();
   void exportReportRequested();
+  void openThresholdsRequested();
 
  private:
   QComboBox* sets_;
@@ -62,6 +63,7 @@ class CalibrationPanel : public QWidget {
   CalibrationPlots* plots_;
   QPushButton* exportThresholds_;
   QPushButton* exportReport_;
+  QPushButton* openThresholds_;
 };
 
 }  // namespace calm::ui

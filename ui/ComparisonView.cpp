@@ -96,8 +96,13 @@ void ComparisonView::showOutcome(const GenerationOutcome& o) {
   full_->setHtml(markedUp(o.fullPieces, o.full, diff.changedInA()));
   calm_->setHtml(markedUp(o.calmPieces, o.calm, diff.changedInB()));
   fullTitle_->setText(tr("<b>Full model</b> — all %1 layers for every token").arg(L));
-  calmTitle_->setText(tr("<b>CALM</b> — λ = %1, %2 measure").arg(o.options.lambda, 0, 'f', 3)
-                          .arg(QString::fromUtf8(calm::measure_name(o.options.measure))));
+  if (o.isVerify())
+    calmTitle_->setText(tr("<b>Verify</b> — drafts of %1 by λ = %2, checked by the full model")
+                            .arg(o.options.verify_draft)
+                            .arg(o.options.lambda, 0, 'f', 3));
+  else
+    calmTitle_->setText(tr("<b>CALM</b> — λ = %1, %2 measure").arg(o.options.lambda, 0, 'f', 3)
+                            .arg(QString::fromUtf8(calm::measure_name(o.options.measure))));
 
   if (o.reference) {
     reference_->setText(tr("<b>Reference:</b> %1").arg(o.reference->toHtmlEscaped()));
@@ -114,27 +119,46 @@ void ComparisonView::showOutcome(const GenerationOutcome& o) {
                            "<td style='color:#666'>%3</td></tr>")
                 .arg(name, value, note);
   };
+  const QString mode = o.isVerify() ? tr("Verify mode") : tr("CALM");
+  const QString output = o.isVerify() ? tr("verify-mode") : tr("CALM");
   row(tr("Same output"), diff.identical() ? tr("yes") : tr("no"),
-      diff.identical() ? tr("CALM wrote exactly what the full model writes")
+      diff.identical() ? tr("%1 wrote exactly what the full model writes").arg(mode)
                        : tr("%1 tokens differ (highlighted)").arg(differing));
-  row(tr("Average layers per token"), QStringLiteral("%1 of %2").arg(o.calm.average_layers(), 0, 'f', 2).arg(L),
-      tr("the full model always uses %1").arg(L));
+  if (o.isVerify()) {
+    row(tr("Drafts accepted"),
+        QStringLiteral("%1 of %2 (%3%)").arg(o.calm.accepted).arg(o.calm.drafted).arg(100.0 * o.acceptanceRate(), 0, 'f', 0),
+        tr("drafted tokens the full model agreed with; each rejection costs the rest of its draft"));
+    row(tr("Tokens per verification pass"),
+        o.calm.verify_passes > 0 ? QString::number(o.tokensPerPass(), 'f', 2) : tr("–"),
+        o.calm.verify_passes > 0 ? tr("%1 batched passes of the full model for %2 tokens")
+                                       .arg(o.calm.verify_passes)
+                                       .arg(o.tokenCount())
+                                 : tr("every draft already ran the full depth: nothing to verify"));
+    row(tr("Average drafting layers"), QStringLiteral("%1 of %2").arg(o.calm.average_layers(), 0, 'f', 2).arg(L),
+        tr("exit layer of accepted drafts; corrections count as %1").arg(L));
+  } else {
+    row(tr("Average layers per token"), QStringLiteral("%1 of %2").arg(o.calm.average_layers(), 0, 'f', 2).arg(L),
+        tr("the full model always uses %1").arg(L));
+  }
   const double speedup = o.measuredSpeedup(), flops = o.flopsSpeedup();
   row(tr("Measured speedup"), QStringLiteral("×%1").arg(speedup, 0, 'f', 2),
-      tr("wall time without tracing: CALM %1, full model %2%3")
-          .arg(ms(o.calmSeconds), ms(o.fullSeconds),
-               speedup < 1.0 ? tr(" — slower: the confidence checks cost more than the skipped layers saved")
-                             : QString()));
+      tr("wall time without tracing: %1 %2, full model %3%4")
+          .arg(mode, ms(o.calmSeconds), ms(o.fullSeconds),
+               speedup >= 1.0 ? QString()
+               : o.isVerify() ? tr(" — slower: drafting and rejected drafts cost more than the passes saved")
+                              : tr(" — slower: the confidence checks cost more than the skipped layers saved")));
   row(tr("FLOPs ratio"), QStringLiteral("×%1").arg(flops, 0, 'f', 2),
-      tr("full-model operations ÷ CALM's, checks included%1")
+      tr("full-model operations ÷ %1's, checks included%2")
+          .arg(mode)
           .arg(o.options.measure == calm::Measure::Softmax || o.options.measure == calm::Measure::SoftmaxMax
                    ? tr(" (each softmax check is a vocabulary projection)")
                    : QString()));
   row(tr("Textual distance"), QString::number(o.textualDistance, 'f', 3),
-      tr("1 − %1 between the CALM and the full output (0: identical)").arg(o.metricName));
+      tr("1 − %1 between the %2 and the full output (0: identical)").arg(o.metricName, output));
   if (o.riskDifference)
     row(tr("Risk difference"), QString::number(*o.riskDifference, 'f', 3),
-        tr("how much worse CALM matches the reference than the full model does (%1; 0: no worse)").arg(o.metricName));
+        tr("how much worse %1 matches the reference than the full model does (%2; 0: no worse)")
+            .arg(mode, o.metricName));
   stats_->setText(QStringLiteral("<table>%1</table>").arg(rows));
 }
 

@@ -72,6 +72,8 @@ void ConfidencePlot::showMessage(const QString& message) {
   replot(QCustomPlot::rpQueuedReplot);
 }
 
+QString ConfidencePlot::message() const { return message_->visible() ? message_->text() : QString(); }
+
 void ConfidencePlot::showToken(int index, const calm::TokenTrace& token, const QString& piece,
                                calm::Measure measure) {
   const int layers = static_cast<int>(token.confidence.size());

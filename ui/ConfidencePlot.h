@@ -21,6 +21,7 @@ class ConfidencePlot : public QCustomPlot {
   // Plots token `index` of a run; `finalTop1` is the last layer's top-1 id.
   void showToken(int index, const calm::TokenTrace& token, const QString& piece, calm::Measure measure);
   void showMessage(const QString& message);  // nothing to plot: say why
+  QString message() const;                   // the text shown instead of a plot; empty while plotting
 
   int shownToken() const { return index_; }
   int labelCount() const { return static_cast<int>(labels_.size()); }

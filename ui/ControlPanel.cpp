@@ -1,7 +1,11 @@
 #include "ControlPanel.h"
 
+#include <cmath>
+
 #include <QButtonGroup>
+#include <QString>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QLabel>
@@ -26,6 +30,33 @@ QLabel* rowLabel(const QString& text, const QString& tip) {
 void selectData(QComboBox* box, int value) {
   const int index = box->findData(value);
   if (index >= 0) box->setCurrentIndex(index);
+}
+
+// A spin box shows `decimals` places; a value set from elsewhere (a thresholds
+// file's lambda = 0.725) stays exact until the user moves the control.
+double unlessMoved(double exact, double shown, int decimals) {
+  const double displayed = QString::number(exact, 'f', decimals).toDouble();  // as QDoubleSpinBox rounds
+  return std::abs(shown - displayed) < 1e-9 ? exact : shown;
+}
+
+// The decoding mode combo: CALM with a K/V mode, or verify mode.
+enum ModeCode { kModePropagate = 0, kModeCatchUp = 1, kModeExact = 2, kModeVerify = 3 };
+
+int modeCode(const DecodeControls& c) {
+  if (c.verify) return kModeVerify;
+  switch (c.kvMode) {
+    case calm::KvMode::CatchUp: return kModeCatchUp;
+    case calm::KvMode::Exact: return kModeExact;
+    case calm::KvMode::Propagate: break;
+  }
+  return kModePropagate;
+}
+
+void applyModeCode(int code, DecodeControls& c) {
+  c.verify = code == kModeVerify;
+  c.kvMode = code == kModeCatchUp ? calm::KvMode::CatchUp
+             : code == kModeExact ? calm::KvMode::Exact
+                                  : calm::KvMode::Propagate;
 }
 
 }  // namespace
@@ -87,6 +118,58 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
          "τ = 0 keeps it nearly flat; the paper used τ = 4.</p>");
   tau_->setToolTip(tauTip);
 
+  gate_ = new QComboBox;
+  gate_->setObjectName(QStringLiteral("gateBox"));
+  gate_->addItem(tr("None"), int(calm::Gate::None));
+  gate_->addItem(tr("State (cosine)"), int(calm::Gate::State));
+  gate_->addItem(tr("Classifier"), int(calm::Gate::Classifier));
+  gateThreshold_ = new QDoubleSpinBox;
+  gateThreshold_->setObjectName(QStringLiteral("gateThresholdSpin"));
+  gateThreshold_->setRange(-1.0, 1.0);
+  gateThreshold_->setSingleStep(0.01);
+  gateThreshold_->setDecimals(2);
+  gateThreshold_->setKeyboardTracking(false);
+  const QString gateTip =
+      tr("<p>A cheap test a softmax measure must pass before it pays for the vocabulary projection: "
+         "most layers stop at the gate, so the expensive check runs only where an exit is plausible.</p><ul>"
+         "<li><b>None</b>: check the softmax at every allowed layer.</li>"
+         "<li><b>State</b>: the cosine of the hidden state with the previous layer's must reach the gate "
+         "threshold.</li>"
+         "<li><b>Classifier</b>: the early-exit classifier's probability must reach it (models with a "
+         "classifier head only).</li></ul><p>Ignored by the state and classifier measures, which are cheap "
+         "already.</p>");
+  gate_->setToolTip(gateTip);
+  gate_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  gate_->setMinimumContentsLength(8);
+  gateThreshold_->setToolTip(tr("The gate threshold: the state cosine or classifier probability a layer "
+                                "needs before the softmax measure is computed (default 0.9)."));
+  auto* gateRow = new QHBoxLayout;
+  gateRow->setContentsMargins(0, 0, 0, 0);
+  gateRow->addWidget(gate_, 1);
+  gateRow->addWidget(new QLabel(tr("at ≥")));
+  gateRow->addWidget(gateThreshold_);
+
+  firstExit_ = new QSpinBox;
+  firstExit_->setObjectName(QStringLiteral("firstExitSpin"));
+  firstExit_->setRange(1, 1024);
+  firstExit_->setKeyboardTracking(false);
+  checkInterval_ = new QSpinBox;
+  checkInterval_->setObjectName(QStringLiteral("checkIntervalSpin"));
+  checkInterval_->setRange(1, 1024);
+  checkInterval_->setKeyboardTracking(false);
+  const QString checksTip = tr("<p>Where a token may leave: the first decoder layer allowed to exit, and "
+                               "every how many layers after it the confidence is checked. Fewer checks cost "
+                               "less but exit later.</p>");
+  firstExit_->setToolTip(checksTip);
+  checkInterval_->setToolTip(checksTip);
+  auto* checksRow = new QHBoxLayout;
+  checksRow->setContentsMargins(0, 0, 0, 0);
+  checksRow->addWidget(new QLabel(tr("from layer")));
+  checksRow->addWidget(firstExit_);
+  checksRow->addWidget(new QLabel(tr("every")));
+  checksRow->addWidget(checkInterval_);
+  checksRow->addStretch(1);
+
   auto* rule = new QGroupBox(tr("Exit rule"));
   auto* ruleForm = new QFormLayout(rule);
   ruleForm->addRow(rowLabel(tr("Measure"), measureTip), measure_);
@@ -94,6 +177,8 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   ruleForm->addRow(QString(), lambda_);
   ruleForm->addRow(QString(), lambdaInForce_);
   ruleForm->addRow(rowLabel(tr("τ"), tauTip), tau_);
+  ruleForm->addRow(rowLabel(tr("Gate"), gateTip), gateRow);
+  ruleForm->addRow(rowLabel(tr("Exit checks"), checksTip), checksRow);
 
   // ---- the guarantee
   consistency_ = new QComboBox;
@@ -162,22 +247,41 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   maxTokens_->setKeyboardTracking(false);
   const QString maxTip = tr("The most tokens to generate. It is also N in the threshold schedule.");
   maxTokens_->setToolTip(maxTip);
-  kvMode_ = new QComboBox;
-  kvMode_->setObjectName(QStringLiteral("kvModeBox"));
-  kvMode_->addItem(tr("Propagate (the paper's; fast)"), int(calm::KvMode::Propagate));
-  kvMode_->addItem(tr("Exact (analysis; no speedup)"), int(calm::KvMode::Exact));
-  const QString kvTip =
+  mode_ = new QComboBox;
+  mode_->setObjectName(QStringLiteral("modeBox"));
+  mode_->addItem(tr("CALM (propagate)"), kModePropagate);
+  mode_->addItem(tr("CALM (exact cache, catch-up)"), kModeCatchUp);
+  mode_->addItem(tr("CALM (exact cache, at once)"), kModeExact);
+  mode_->addItem(tr("Verify (lossless)"), kModeVerify);
+  const QString modeTip =
       tr("<p>Later tokens attend to earlier ones at every layer, so the layers a token skipped still need "
          "its keys and values.</p><ul>"
-         "<li><b>Propagate</b>: copy the exit state into the skipped layers and let each compute its own "
-         "keys and values from it (cheap; the paper's choice).</li>"
-         "<li><b>Exact</b>: run the skipped layers anyway. Shows what propagation costs in quality; "
-         "no speedup.</li></ul>");
-  kvMode_->setToolTip(kvTip);
+         "<li><b>CALM (propagate)</b>: copy the exit state into the skipped layers and let each compute its "
+         "own keys and values from it (cheap; the paper's choice).</li>"
+         "<li><b>CALM (exact cache, catch-up)</b>: run the skipped layers for real, later, batched with the "
+         "next token that goes deeper. Exact keys and values, much of the speedup kept.</li>"
+         "<li><b>CALM (exact cache, at once)</b>: run the skipped layers at once. The same output as "
+         "catch-up; for analysis, no speedup.</li>"
+         "<li><b>Verify (lossless)</b>: draft a few tokens with early exits, then check them all in one "
+         "pass of the full model and keep the ones it agrees with, plus its own token at the first "
+         "disagreement. The output is exactly the full model's (greedy); the speedup comes from the "
+         "accepted drafts. No per-layer trace is recorded.</li></ul>");
+  mode_->setToolTip(modeTip);
+  mode_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  mode_->setMinimumContentsLength(14);
+  draft_ = new QSpinBox;
+  draft_->setObjectName(QStringLiteral("draftSpin"));
+  draft_->setRange(1, 16);
+  draft_->setKeyboardTracking(false);
+  const QString draftTip = tr("Verify mode: how many tokens are drafted with early exits before the full "
+                              "model checks them in one pass. Longer drafts save more passes when most are "
+                              "accepted, and waste more work when one is rejected early.");
+  draft_->setToolTip(draftTip);
   auto* generation = new QGroupBox(tr("Generation"));
   auto* generationForm = new QFormLayout(generation);
   generationForm->addRow(rowLabel(tr("Max new tokens"), maxTip), maxTokens_);
-  generationForm->addRow(rowLabel(tr("K/V of skipped layers"), kvTip), kvMode_);
+  generationForm->addRow(rowLabel(tr("Mode"), modeTip), mode_);
+  generationForm->addRow(rowLabel(tr("Draft tokens"), draftTip), draft_);
 
   for (QFormLayout* form : {ruleForm, guaranteeForm, generationForm}) {
     form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
@@ -194,21 +298,37 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   layout->addStretch(1);
 
   setControls(shown_);
-  for (QComboBox* box : {measure_, consistency_, metric_, kvMode_, pvalue_})
+  for (QComboBox* box : {measure_, consistency_, metric_, mode_, pvalue_, gate_})
     connect(box, &QComboBox::currentIndexChanged, this, &ControlPanel::emitEdited);
   for (SliderSpin* s : {lambda_, tau_, delta_, epsilon_}) connect(s, &SliderSpin::valueChanged, this, &ControlPanel::emitEdited);
   connect(fromCalibration_, &QRadioButton::toggled, this, &ControlPanel::emitEdited);
-  connect(maxTokens_, &QSpinBox::valueChanged, this, &ControlPanel::emitEdited);
+  for (QSpinBox* spin : {maxTokens_, firstExit_, checkInterval_, draft_})
+    connect(spin, &QSpinBox::valueChanged, this, &ControlPanel::emitEdited);
+  connect(gateThreshold_, &QDoubleSpinBox::valueChanged, this, &ControlPanel::emitEdited);
+}
+
+void ControlPanel::updateEnabled(const DecodeControls& c) {
+  lambda_->setEnabled(!c.lambdaFromCalibration);
+  draft_->setEnabled(c.verify);
+  const bool gated = calm::measure_needs_logits(c.measure);
+  gate_->setEnabled(gated);
+  gateThreshold_->setEnabled(gated && c.gate != calm::Gate::None);
 }
 
 void ControlPanel::setControls(const DecodeControls& c) {
-  const QSignalBlocker b1(measure_), b2(consistency_), b3(metric_), b4(kvMode_), b5(fromCalibration_),
-      b6(byHand_), b7(maxTokens_), b8(pvalue_);
+  const QSignalBlocker b1(measure_), b2(consistency_), b3(metric_), b4(mode_), b5(fromCalibration_),
+      b6(byHand_), b7(maxTokens_), b8(pvalue_), b9(gate_), b10(gateThreshold_), b11(firstExit_),
+      b12(checkInterval_), b13(draft_);
   selectData(pvalue_, int(c.pvalueMethod));
   selectData(measure_, int(c.measure));
   selectData(consistency_, int(c.consistency));
   selectData(metric_, int(c.metric));
-  selectData(kvMode_, int(c.kvMode));
+  selectData(mode_, modeCode(c));
+  selectData(gate_, int(c.gate));
+  gateThreshold_->setValue(c.gateThreshold);
+  firstExit_->setValue(c.firstExitLayer);
+  checkInterval_->setValue(c.checkInterval);
+  draft_->setValue(c.draftTokens);
   fromCalibration_->setChecked(c.lambdaFromCalibration);
   byHand_->setChecked(!c.lambdaFromCalibration);
   lambda_->setValue(c.manualLambda);
@@ -216,7 +336,7 @@ void ControlPanel::setControls(const DecodeControls& c) {
   delta_->setValue(c.delta);
   epsilon_->setValue(c.epsilon);
   maxTokens_->setValue(c.maxNewTokens);
-  lambda_->setEnabled(!c.lambdaFromCalibration);
+  updateEnabled(c);
   shown_ = c;
 }
 
@@ -225,39 +345,54 @@ DecodeControls ControlPanel::controls() const {
   c.measure = static_cast<calm::Measure>(measure_->currentData().toInt());
   c.consistency = static_cast<calm::Consistency>(consistency_->currentData().toInt());
   c.metric = static_cast<calm::Metric>(metric_->currentData().toInt());
-  c.kvMode = static_cast<calm::KvMode>(kvMode_->currentData().toInt());
+  if (mode_->currentData().toInt() != modeCode(shown_)) applyModeCode(mode_->currentData().toInt(), c);
   c.pvalueMethod = static_cast<calm::PValueMethod>(pvalue_->currentData().toInt());
+  c.gate = static_cast<calm::Gate>(gate_->currentData().toInt());
+  c.gateThreshold = unlessMoved(shown_.gateThreshold, gateThreshold_->value(), gateThreshold_->decimals());
+  c.firstExitLayer = firstExit_->value();
+  c.checkInterval = checkInterval_->value();
+  c.draftTokens = draft_->value();
   c.lambdaFromCalibration = fromCalibration_->isChecked();
-  c.manualLambda = lambda_->value();
-  c.tau = tau_->value();
-  c.delta = delta_->value();
-  c.epsilon = epsilon_->value();
+  const auto exact = [](double value, const SliderSpin* s) {
+    return unlessMoved(value, s->value(), s->spinBox()->decimals());
+  };
+  c.manualLambda = exact(shown_.manualLambda, lambda_);
+  c.tau = exact(shown_.tau, tau_);
+  c.delta = exact(shown_.delta, delta_);
+  c.epsilon = exact(shown_.epsilon, epsilon_);
   c.maxNewTokens = maxTokens_->value();
   return c;
 }
 
 void ControlPanel::emitEdited() {
   const DecodeControls c = controls();
-  lambda_->setEnabled(!c.lambdaFromCalibration);
+  updateEnabled(c);
   if (c == shown_) return;
   shown_ = c;
   emit controlsEdited(c);
 }
 
-void ControlPanel::setModelLimits(bool hasClassifier, int maxNewTokens) {
-  auto* model = qobject_cast<QStandardItemModel*>(measure_->model());
-  const int index = measure_->findData(int(calm::Measure::Classifier));
-  if (model && index >= 0) {
-    QStandardItem* item = model->item(index);
-    item->setEnabled(hasClassifier);
-    item->setToolTip(hasClassifier ? QString() : tr("This model has no early-exit classifier head."));
+void ControlPanel::setModelLimits(bool hasClassifier, int maxNewTokens, int layers) {
+  for (QComboBox* box : {measure_, gate_}) {
+    auto* model = qobject_cast<QStandardItemModel*>(box->model());
+    const int index = box->findData(box == measure_ ? int(calm::Measure::Classifier) : int(calm::Gate::Classifier));
+    if (model && index >= 0) {
+      QStandardItem* item = model->item(index);
+      item->setEnabled(hasClassifier);
+      item->setToolTip(hasClassifier ? QString() : tr("This model has no early-exit classifier head."));
+    }
   }
-  const int before = maxTokens_->value();
   {
-    const QSignalBlocker block(maxTokens_);
+    // New ranges, then the values again: a value the old range clamped comes back.
+    const QSignalBlocker b1(maxTokens_), b2(firstExit_), b3(checkInterval_);
     maxTokens_->setMaximum(std::max(1, maxNewTokens));
+    firstExit_->setMaximum(std::max(1, layers));
+    checkInterval_->setMaximum(std::max(1, layers));
+    maxTokens_->setValue(shown_.maxNewTokens);
+    firstExit_->setValue(shown_.firstExitLayer);
+    checkInterval_->setValue(shown_.checkInterval);
   }
-  if (maxTokens_->value() != before) emitEdited();  // clamped to what the model can hold
+  emitEdited();  // anything clamped to what the model can hold
 }
 
 void ControlPanel::setLambdaInForce(double lambda, const QString& explanation, bool calibrated) {

@@ -1,6 +1,8 @@
 // The knobs of CALM: confidence measure, lambda (calibrated or by hand), tau,
-// the calibration target (consistency, metric, delta, epsilon), max new tokens
-// and the K/V mode. Each explains itself in a tooltip. The panel only shows
+// the gate and where exits are checked, the calibration target (consistency,
+// metric, delta, epsilon), max new tokens and the decoding mode (CALM with
+// propagated or exact K/V, or lossless verify mode with its draft length).
+// Each explains itself in a tooltip. The panel only shows
 // DecodeControls and reports edits; the session decides what they mean.
 #pragma once
 
@@ -9,6 +11,7 @@
 #include "DecodeControls.h"
 
 class QComboBox;
+class QDoubleSpinBox;
 class QLabel;
 class QRadioButton;
 class QSpinBox;
@@ -25,8 +28,9 @@ class ControlPanel : public QWidget {
 
   void setControls(const DecodeControls& controls);  // shows them; emits nothing
   DecodeControls controls() const;
-  // What the loaded model allows: the classifier measure needs a head.
-  void setModelLimits(bool hasClassifier, int maxNewTokens);
+  // What the loaded model allows: the classifier measure and gate need a head;
+  // exit checks start at most at its last layer.
+  void setModelLimits(bool hasClassifier, int maxNewTokens, int layers = 1024);
   // The lambda in force and where it comes from.
   void setLambdaInForce(double lambda, const QString& explanation, bool calibrated);
 
@@ -35,6 +39,7 @@ class ControlPanel : public QWidget {
 
  private:
   void emitEdited();
+  void updateEnabled(const DecodeControls& c);
 
   QComboBox* measure_;
   SliderSpin* lambda_;
@@ -48,7 +53,12 @@ class ControlPanel : public QWidget {
   SliderSpin* epsilon_;
   QComboBox* pvalue_;
   QSpinBox* maxTokens_;
-  QComboBox* kvMode_;
+  QComboBox* gate_;
+  QDoubleSpinBox* gateThreshold_;
+  QSpinBox* firstExit_;
+  QSpinBox* checkInterval_;
+  QComboBox* mode_;
+  QSpinBox* draft_;
   DecodeControls shown_;
 };
 

@@ -13,6 +13,14 @@ FlowLayout::~FlowLayout() {
 
 void FlowLayout::addItem(QLayoutItem* item) { items_.append(item); }
 
+void FlowLayout::insertWidget(int index, QWidget* widget) {
+  addChildWidget(widget);
+  auto* item = new QWidgetItem(widget);
+  if (index < 0 || index > items_.size()) index = static_cast<int>(items_.size());
+  items_.insert(index, item);
+  invalidate();
+}
+
 QLayoutItem* FlowLayout::itemAt(int index) const {
   return index >= 0 && index < items_.size() ? items_.at(index) : nullptr;
 }

@@ -42,9 +42,18 @@ used, the measured speedup, the compute saved and the distance between the texts
 (how little a layer changed the state), or a trained early-exit classifier.</li>
 <li><b>λ</b>: the confidence needed to exit. 1 = never exit (the full model); lower = faster and riskier.</li>
 <li><b>τ</b>: how quickly the threshold relaxes along the output; the first tokens get a stricter one.</li>
-<li><b>K/V of skipped layers</b>: later tokens still attend to the layers a token skipped. <i>Propagate</i>
-fills them from the exit state (fast); <i>exact</i> runs them for real (analysis only).</li>
+<li><b>Gate</b> and <b>exit checks</b>: a cheap test (hidden-state cosine or the classifier) a layer must pass
+before the softmax measure pays for the vocabulary projection; the first layer allowed to exit and how often
+after it the measure is checked.</li>
+<li><b>Mode</b>: later tokens still attend to the layers a token skipped. <i>CALM (propagate)</i> fills them
+from the exit state (fast); <i>CALM (exact cache, catch-up)</i> runs them for real later, batched with the next
+deep token; <i>at once</i> runs them immediately (analysis only). <i>Verify (lossless)</i> drafts a few tokens
+with early exits and checks them in one pass of the full model: the output is exactly the full model's, the
+speedup comes from the accepted drafts. Accepted drafts carry a ✓, the full model's corrections a blue border,
+and the rejected drafts are shown struck through before them. Verify mode records no per-layer trace.</li>
 </ul>
+<p><b>File › Open thresholds…</b> (or the button in the Calibration tab) reads a thresholds file written by a
+calibration and puts its λ, τ, measure, gate, mode and exit checks into the controls.</p>
 
 <h3>Calibration: a λ you can trust</h3>
 <p>Choose a tolerance <b>δ</b> and a risk <b>ε</b>. <i>Textual consistency</i> asks that CALM's text stays
@@ -54,7 +63,8 @@ examples for a grid of λ from 1 downwards and, by <i>Learn then Test</i> (a fix
 Hoeffding–Bentkus p-values), picks the smallest λ for which the guarantee holds with probability
 1 − ε. Moving δ or ε afterwards re-reads the stored losses: the model does not run again.</p>
 
-<p style='color:#666'>Keys: Ctrl+Enter generates. Every control change re-decodes in the background.</p>
+<p style='color:#666'>Keys: Ctrl+Enter generates; ← → (and Home, End) move between tokens in the output.
+Every control change re-decodes in the background.</p>
 )");
 }
 

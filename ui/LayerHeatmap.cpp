@@ -113,12 +113,19 @@ void LayerHeatmap::setTokens(const std::vector<calm::TokenTrace>& tokens, const 
 }
 
 void LayerHeatmap::clear() {
+  showMessage(tr("Generate to see every token's confidence at every layer."));
+}
+
+void LayerHeatmap::showMessage(const QString& message) {
   tokens_.clear();
   pieces_.clear();
   layers_ = 0;
   selected_ = -1;
+  placeholder_ = message;
   rebuild();
 }
+
+QString LayerHeatmap::message() const { return message_->visible() ? message_->text() : QString(); }
 
 void LayerHeatmap::setMode(Mode mode) {
   mode_ = mode;
@@ -142,8 +149,9 @@ void LayerHeatmap::rebuild() {
   const int n = static_cast<int>(tokens_.size());
   const bool traced = n > 0 && layers_ > 0 && static_cast<int>(tokens_.front().confidence.size()) == layers_;
   message_->setVisible(!traced);
-  message_->setText(tr("Generate to see every token's confidence at every layer."));
+  message_->setText(placeholder_);
   map_->setVisible(traced);
+  scale_->setVisible(traced);  // no colour scale without colours
   path_->data()->clear();
   if (!traced) {
     for (QCPGraph* g : exitMarks_) plot_->removeGraph(g);

@@ -31,6 +31,9 @@ class LayerHeatmap : public QWidget {
 
   void setTokens(const std::vector<calm::TokenTrace>& tokens, const QStringList& pieces, int layers);
   void clear();
+  // Nothing to draw, and why (e.g. verify mode records no trace); clear() restores the default text.
+  void showMessage(const QString& message);
+  QString message() const;  // the text shown instead of the map; empty while drawing
   void setMode(Mode mode);
   Mode mode() const { return mode_; }
   void setSelected(int index);
@@ -53,6 +56,7 @@ class LayerHeatmap : public QWidget {
   QCPItemText* message_;
   std::vector<calm::TokenTrace> tokens_;
   QStringList pieces_;
+  QString placeholder_;
   int layers_ = 0;
   int selected_ = -1;
   Mode mode_ = Mode::Confidence;

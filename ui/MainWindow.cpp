@@ -7,6 +7,8 @@
 #include <QFileInfo>
 #include <QGroupBox>
 #include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
 #include <QScrollArea>
 #include <QSplitter>
 #include <QStatusBar>
@@ -41,6 +43,45 @@ QWidget* tab(QWidget* content, const QString& name) {
 
 QString failureHtml(const QString& message) {
   return QStringLiteral("<span style='color:#b42318'>%1</span>").arg(message.toHtmlEscaped());
+}
+
+QString milliseconds(double seconds) {
+  return QStringLiteral("%1 ms").arg(seconds * 1000.0, 0, 'f', seconds < 0.01 ? 2 : 1);
+}
+
+// The line under the prompt after a run.
+QString outcomeStatus(const GenerationOutcome& o) {
+  QString status;
+  if (o.isVerify()) {
+    status = QObject::tr("%1 tokens · <b>verify (lossless)</b>: %2 of %3 drafts accepted (<b>%4%</b>)")
+                 .arg(o.tokenCount())
+                 .arg(o.calm.accepted)
+                 .arg(o.calm.drafted)
+                 .arg(100.0 * o.acceptanceRate(), 0, 'f', 0);
+    status += o.calm.verify_passes > 0
+                  ? QObject::tr(" · <b>%1 tokens per verification pass</b>").arg(o.tokensPerPass(), 0, 'f', 2)
+                  : QObject::tr(" · no verification pass needed");
+    if (o.fullSeconds > 0.0 && o.calmSeconds > 0.0)
+      status += QObject::tr(" · %1 vs %2 for the full model (<b>×%3</b>)")
+                    .arg(milliseconds(o.calmSeconds), milliseconds(o.fullSeconds))
+                    .arg(o.measuredSpeedup(), 0, 'f', 2);
+    else
+      status += QObject::tr(" · %1").arg(milliseconds(o.calmSeconds));
+    status += QObject::tr(" · λ = %1, drafts of %2").arg(o.options.lambda, 0, 'f', 3).arg(o.options.verify_draft);
+    if (o.textualDistance != 0.0)  // never expected: verify mode reproduces the full model
+      status += QObject::tr(" · <span style='color:#b42318'>differs from the full model</span>");
+  } else {
+    status = QObject::tr("%1 tokens · <b>%2 of %3 layers</b> on average · <b>×%4</b> measured speedup · λ = %5")
+                 .arg(o.tokenCount())
+                 .arg(o.calm.average_layers(), 0, 'f', 2)
+                 .arg(o.numLayers())
+                 .arg(o.measuredSpeedup(), 0, 'f', 2)
+                 .arg(o.options.lambda, 0, 'f', 3);
+    status += o.textualDistance == 0.0 ? QObject::tr(" · same text as the full model")
+                                       : QObject::tr(" · distance to the full model %1").arg(o.textualDistance, 0, 'f', 3);
+  }
+  if (o.calm.prompt_truncated) status += QObject::tr(" · <span style='color:#b42318'>prompt truncated to fit</span>");
+  return status;
 }
 
 }  // namespace
@@ -118,6 +159,17 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
   outer_->setChildrenCollapsible(false);
   setCentralWidget(outer_);
   statusBar()->setObjectName(QStringLiteral("statusBar"));
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  QAction* openModel = file->addAction(tr("Open &model directory…"), this, &MainWindow::openModelDirectory);
+  openModel->setObjectName(QStringLiteral("openModelAction"));
+  QAction* openThresholdsAction = file->addAction(tr("Open &thresholds…"), this, &MainWindow::chooseThresholdsFile);
+  openThresholdsAction->setObjectName(QStringLiteral("openThresholdsAction"));
+  openThresholdsAction->setShortcut(QKeySequence::Open);
+  openThresholdsAction->setStatusTip(tr("Put the λ, τ, measure, gate, mode and exit checks of a thresholds file "
+                                        "into the controls"));
+  file->addSeparator();
+  QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+  quit->setShortcut(QKeySequence::Quit);
   resize(1560, 960);
   outer_->setSizes({370, 1190});
   vertical_->setSizes({290, 650});
@@ -166,12 +218,14 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
     controlPanel_->setControls(session_.controls());
     tokenView_->setMeasure(session_.controls().measure);
     refreshLambda();
+    refreshTracePanels();
   });
   connect(&session_, &StudioSession::lambdaChanged, this, &MainWindow::refreshLambda);
   connect(&session_, &StudioSession::calibrationChanged, this, &MainWindow::refreshLambda);
 
   // ---- generation
   connect(&session_, &StudioSession::generationStarted, this, [this] {
+    tokenView_->setVerifyMode(session_.decodeOptions().verify_draft > 0);
     tokenView_->markStale();
     promptPanel_->setStatus(tr("<span style='color:#666'>Decoding with λ = %1…</span>").arg(session_.lambda(), 0, 'f', 3));
   });
@@ -243,6 +297,7 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
                                                    : failureHtml(error));
   };
   connect(calibrationPanel_, &CalibrationPanel::exportThresholdsRequested, this, [exportTo] { exportTo(false); });
+  connect(calibrationPanel_, &CalibrationPanel::openThresholdsRequested, this, &MainWindow::chooseThresholdsFile);
   connect(calibrationPanel_, &CalibrationPanel::exportReportRequested, this, [exportTo] { exportTo(true); });
 
   controlPanel_->setControls(session_.controls());
@@ -281,6 +336,32 @@ void MainWindow::openModelDirectory() {
   if (!dir.isEmpty()) session_.loadModel(dir);
 }
 
+void MainWindow::chooseThresholdsFile() {
+  const QString file = QFileDialog::getOpenFileName(this, tr("Open a thresholds file"), QString(),
+                                                    tr("Thresholds (*.json);;All files (*)"));
+  if (!file.isEmpty()) openThresholds(file);
+}
+
+ThresholdsLoad MainWindow::openThresholds(const QString& path) {
+  const ThresholdsLoad load = session_.openThresholds(path);
+  if (!load.applied) {
+    statusBar()->showMessage(load.error);
+    showMessageBox(QMessageBox::Critical, tr("Could not open the thresholds file"), load.error);
+    return load;
+  }
+  settings_.setControls(session_.controls());
+  statusBar()->showMessage(load.warning.isEmpty() ? load.status : load.status + tr(" — made for another model"));
+  if (!load.warning.isEmpty()) showMessageBox(QMessageBox::Warning, tr("Thresholds file"), load.warning);
+  return load;
+}
+
+void MainWindow::showMessageBox(int icon, const QString& title, const QString& text) {
+  auto* box = new QMessageBox(static_cast<QMessageBox::Icon>(icon), title, text, QMessageBox::Ok, this);
+  box->setObjectName(QStringLiteral("thresholdsMessage"));
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open();  // window-modal, and it does not block the caller
+}
+
 void MainWindow::onModelLoaded() {
   const auto model = session_.model();
   if (!model) return;
@@ -289,14 +370,15 @@ void MainWindow::onModelLoaded() {
   modelPanel_->setCurrentDir(dir);
   modelPanel_->showModel(*model);
   const calm::ModelConfig& c = model->config;
-  const int maxNew = c.arch == calm::Arch::EncoderDecoder ? c.max_positions : std::max(1, c.max_positions / 2);
-  controlPanel_->setModelLimits(c.has_classifier(), maxNew);
+  controlPanel_->setModelLimits(c.has_classifier(), session_.maxNewTokensLimit(), c.decoder_layers);
   tokenView_->setModel(model);
   tokenView_->setMeasure(session_.controls().measure);
   confidencePlot_->setModel(model);
   heatmap_->clear();
   comparison_->clear();
   selected_ = 0;
+  traceHidden_ = true;
+  refreshTracePanels();
 
   const QString name = QFileInfo(dir).fileName();
   promptPanel_->setExamples(ExamplePrompts::forModel(name));
@@ -318,33 +400,44 @@ void MainWindow::onOutcome() {
   const auto outcome = session_.outcome();
   if (!outcome) {
     tokenView_->clear();
-    heatmap_->clear();
     comparison_->clear();
-    confidencePlot_->showMessage(tr("Generate, then click a token to see its confidence layer by layer."));
+    traceHidden_ = true;
+    refreshTracePanels();
     refreshSchedule();
     return;
   }
   const GenerationOutcome& o = *outcome;
   tokenView_->setMeasure(o.options.measure);
+  tokenView_->setVerifyMode(o.isVerify());
   tokenView_->showTokens(o.calm.trace, o.calmPieces);
   comparison_->showOutcome(o);
   tokenView_->setDifferences(comparison_->calmDifferences());
-  heatmap_->setTokens(o.calm.trace, o.calmPieces, o.numLayers());
   if (selected_ >= o.tokenCount()) selected_ = 0;
+  traceHidden_ = true;  // rebuilt from this outcome
+  refreshTracePanels();
   selectToken(selected_);
   refreshSchedule();
+  promptPanel_->setStatus(outcomeStatus(o));
+}
 
-  const int shown = o.tokenCount();
-  QString status = tr("%1 tokens · <b>%2 of %3 layers</b> on average · <b>×%4</b> measured speedup · λ = %5")
-                       .arg(shown)
-                       .arg(o.calm.average_layers(), 0, 'f', 2)
-                       .arg(o.numLayers())
-                       .arg(o.measuredSpeedup(), 0, 'f', 2)
-                       .arg(o.options.lambda, 0, 'f', 3);
-  status += o.textualDistance == 0.0 ? tr(" · same text as the full model")
-                                     : tr(" · distance to the full model %1").arg(o.textualDistance, 0, 'f', 3);
-  if (o.calm.prompt_truncated) status += tr(" · <span style='color:#b42318'>prompt truncated to fit</span>");
-  promptPanel_->setStatus(status);
+void MainWindow::refreshTracePanels() {
+  const QString reason = session_.traceUnavailableReason();
+  if (!reason.isEmpty()) {
+    confidencePlot_->showMessage(reason);
+    heatmap_->showMessage(reason);
+    traceHidden_ = true;
+    return;
+  }
+  if (!traceHidden_) return;  // already showing the outcome
+  traceHidden_ = false;
+  const auto outcome = session_.outcome();
+  if (!outcome) {
+    heatmap_->clear();
+    confidencePlot_->showMessage(tr("Generate, then click a token to see its confidence layer by layer."));
+    return;
+  }
+  heatmap_->setTokens(outcome->calm.trace, outcome->calmPieces, outcome->numLayers());
+  if (selected_ < outcome->tokenCount()) selectToken(selected_);
 }
 
 void MainWindow::selectToken(int index) {
@@ -352,6 +445,7 @@ void MainWindow::selectToken(int index) {
   if (!outcome || index < 0 || index >= outcome->tokenCount()) return;
   selected_ = index;
   tokenView_->setSelected(index);
+  if (!session_.traceUnavailableReason().isEmpty()) return;  // the per-layer views say why they are empty
   heatmap_->setSelected(index);
   confidencePlot_->showToken(index, outcome->calm.trace[static_cast<std::size_t>(index)],
                              outcome->calmPieces.value(index), outcome->options.measure);

@@ -4,6 +4,8 @@
 
 #include <QMainWindow>
 
+#include "StudioSession.h"
+
 class QLabel;
 class QSplitter;
 class QTabWidget;
@@ -38,6 +40,11 @@ class MainWindow : public QMainWindow {
   void selectToken(int index);
   // What the Calibrate button does, for `set` (shown in the set list).
   void startCalibration(const QString& set, int maxExamples, double step = 0.05);
+  // What File > Open thresholds… does once a file is chosen: applies it through
+  // the session, says where lambda now comes from in the status bar, and shows
+  // an error (nothing changed) or a warning (another model) in a message box
+  // that does not block.
+  ThresholdsLoad openThresholds(const QString& path);
   StudioSession& session() { return session_; }
 
  protected:
@@ -49,6 +56,9 @@ class MainWindow : public QMainWindow {
   void refreshLambda();
   void refreshSchedule();
   void openModelDirectory();
+  void chooseThresholdsFile();
+  void refreshTracePanels();  // the per-layer views, or why they have nothing to show
+  void showMessageBox(int icon, const QString& title, const QString& text);
   void saveLayout();
   void restoreLayout();
 
@@ -69,6 +79,7 @@ class MainWindow : public QMainWindow {
   QSplitter* vertical_;
   QSplitter* bottom_;
   int selected_ = 0;
+  bool traceHidden_ = true;  // the per-layer views show a message, not the outcome
 };
 
 }  // namespace calm::ui

@@ -28,7 +28,13 @@ DecodeControls SettingsStore::controls() const {
   d.lambdaFromCalibration = s.value(QStringLiteral("controls/lambdaFromCalibration"), d.lambdaFromCalibration).toBool();
   d.manualLambda = real("controls/manualLambda", d.manualLambda, 0.0, 1.0);
   d.maxNewTokens = integer("controls/maxNewTokens", d.maxNewTokens, 1, 512);
-  d.kvMode = static_cast<calm::KvMode>(integer("controls/kvMode", int(d.kvMode), 0, 1));
+  d.kvMode = static_cast<calm::KvMode>(integer("controls/kvMode", int(d.kvMode), 0, 2));
+  d.verify = s.value(QStringLiteral("controls/verify"), d.verify).toBool();
+  d.draftTokens = integer("controls/draftTokens", d.draftTokens, 1, 16);
+  d.gate = static_cast<calm::Gate>(integer("controls/gate", int(d.gate), 0, 2));
+  d.gateThreshold = real("controls/gateThreshold", d.gateThreshold, -1.0, 1.0);
+  d.firstExitLayer = integer("controls/firstExitLayer", d.firstExitLayer, 1, 1024);
+  d.checkInterval = integer("controls/checkInterval", d.checkInterval, 1, 1024);
   d.consistency = static_cast<calm::Consistency>(integer("controls/consistency", int(d.consistency), 0, 1));
   d.metric = static_cast<calm::Metric>(integer("controls/metric", int(d.metric), 0, 4));
   d.pvalueMethod = static_cast<calm::PValueMethod>(integer("controls/pvalueMethod", int(d.pvalueMethod), 0, 2));
@@ -45,6 +51,12 @@ void SettingsStore::setControls(const DecodeControls& d) {
   s.setValue(QStringLiteral("controls/manualLambda"), d.manualLambda);
   s.setValue(QStringLiteral("controls/maxNewTokens"), d.maxNewTokens);
   s.setValue(QStringLiteral("controls/kvMode"), int(d.kvMode));
+  s.setValue(QStringLiteral("controls/verify"), d.verify);
+  s.setValue(QStringLiteral("controls/draftTokens"), d.draftTokens);
+  s.setValue(QStringLiteral("controls/gate"), int(d.gate));
+  s.setValue(QStringLiteral("controls/gateThreshold"), d.gateThreshold);
+  s.setValue(QStringLiteral("controls/firstExitLayer"), d.firstExitLayer);
+  s.setValue(QStringLiteral("controls/checkInterval"), d.checkInterval);
   s.setValue(QStringLiteral("controls/consistency"), int(d.consistency));
   s.setValue(QStringLiteral("controls/metric"), int(d.metric));
   s.setValue(QStringLiteral("controls/pvalueMethod"), int(d.pvalueMethod));

@@ -10,7 +10,9 @@
 
 #include "TokenText.h"
 #include "calibrate/metrics.h"
+#include "calibrate/thresholds.h"
 #include "model/error.h"
+#include "model/hash.h"
 
 namespace calm::ui {
 
@@ -45,6 +47,19 @@ QStringList piecesOf(const calm::Model& model, const std::vector<int>& ids) {
   pieces.reserve(static_cast<int>(ids.size()));
   for (int id : ids) pieces << QString::fromStdString(model.tokenizer.piece(id));
   return pieces;
+}
+
+// Whether two option sets decode differently (and so a change needs a new run).
+bool sameDecoding(const calm::DecodeOptions& a, const calm::DecodeOptions& b) {
+  return a.measure == b.measure && a.lambda == b.lambda && a.tau == b.tau && a.max_new_tokens == b.max_new_tokens &&
+         a.kv_mode == b.kv_mode && a.first_exit_layer == b.first_exit_layer &&
+         a.check_interval == b.check_interval && a.gate == b.gate && a.gate_threshold == b.gate_threshold &&
+         a.verify_draft == b.verify_draft && a.trace == b.trace;
+}
+
+QString fileLabel(const QString& path) {
+  const QString name = QFileInfo(path).fileName();
+  return name.isEmpty() ? path : name;
 }
 
 void fillDistances(GenerationOutcome& o) {
@@ -111,9 +126,21 @@ void StudioSession::loadModel(const QString& requested) {
           streamed_.clear();
           streamedPieces_.clear();
           armed_ = false;
-          // The classifier measure needs a head this model may not have.
-          if (controls_.measure == calm::Measure::Classifier && !model_->config.has_classifier()) {
-            controls_.measure = calm::Measure::Softmax;
+          thresholdsSource_.reset();
+          modelHash_.reset();
+          // The classifier measure and gate need a head this model may not have;
+          // exit checks cannot start above its depth.
+          DecodeControls fitted = controls_;
+          if (!model_->config.has_classifier()) {
+            if (fitted.measure == calm::Measure::Classifier) fitted.measure = calm::Measure::Softmax;
+            if (fitted.gate == calm::Gate::Classifier) fitted.gate = calm::Gate::None;
+          }
+          const int layers = std::max(1, model_->config.decoder_layers);
+          fitted.firstExitLayer = std::clamp(fitted.firstExitLayer, 1, layers);
+          fitted.checkInterval = std::clamp(fitted.checkInterval, 1, layers);
+          fitted.maxNewTokens = std::clamp(fitted.maxNewTokens, 1, maxNewTokensLimit());
+          if (!(fitted == controls_)) {
+            controls_ = fitted;
             emit controlsChanged();
           }
           refreshCalibrationResult();
@@ -140,6 +167,9 @@ void StudioSession::setPrompt(const QString& prompt, const std::optional<QString
 
 void StudioSession::setControls(const DecodeControls& controls) {
   if (controls == controls_) return;
+  if (thresholdsSource_ &&
+      (controls.lambdaFromCalibration || controls.manualLambda != thresholdsSource_->lambda))
+    thresholdsSource_.reset();  // lambda is set another way now
   const calm::DecodeOptions before = decodeOptions();
   const double lambdaBefore = lambda();
   const bool metricChanged = controls.metric != controls_.metric;
@@ -150,9 +180,7 @@ void StudioSession::setControls(const DecodeControls& controls) {
   if (lambda() != lambdaBefore) emit lambdaChanged(lambda());
 
   const calm::DecodeOptions after = decodeOptions();
-  const bool decodeChanged = before.measure != after.measure || before.lambda != after.lambda ||
-                             before.tau != after.tau || before.max_new_tokens != after.max_new_tokens ||
-                             before.kv_mode != after.kv_mode;
+  const bool decodeChanged = !sameDecoding(before, after);
   if (decodeChanged && armed_ && hasModel() && !prompt_.trimmed().isEmpty())
     debounce_.start();
   else if (metricChanged && outcome_)
@@ -169,11 +197,18 @@ double StudioSession::lambdaFor(const DecodeControls& c) const {
 double StudioSession::lambda() const { return lambdaFor(controls_); }
 
 bool StudioSession::lambdaIsCalibrated() const {
+  if (!controls_.lambdaFromCalibration && thresholdsSource_) return thresholdsSource_->sameModel;
   return controls_.lambdaFromCalibration && calibrationResult_ && calibration_ &&
          calibration_->matches(modelDir_, controls_) && calibrationError_.isEmpty();
 }
 
 QString StudioSession::lambdaExplanation() const {
+  if (!controls_.lambdaFromCalibration && thresholdsSource_)
+    return QStringLiteral("from %1 (δ = %2, ε = %3)%4")
+        .arg(thresholdsSource_->file)
+        .arg(thresholdsSource_->delta, 0, 'g', 3)
+        .arg(thresholdsSource_->epsilon, 0, 'g', 3)
+        .arg(thresholdsSource_->sameModel ? QString() : QStringLiteral(", made for another model"));
   if (!controls_.lambdaFromCalibration) return QStringLiteral("set by hand");
   if (!calibration_) return QStringLiteral("no calibration yet: the hand-set value is used");
   const QString why = calibrationMismatch();
@@ -196,11 +231,135 @@ calm::DecodeOptions StudioSession::decodeOptions() const {
   o.lambda = static_cast<float>(lambda());
   o.tau = static_cast<float>(controls_.tau);
   o.max_new_tokens = controls_.maxNewTokens;
+  o.first_exit_layer = std::max(1, controls_.firstExitLayer);
+  o.check_interval = std::max(1, controls_.checkInterval);
+  o.gate = controls_.gate;
+  o.gate_threshold = static_cast<float>(controls_.gateThreshold);
   o.kv_mode = controls_.kvMode;
   o.trace = true;
   o.trace_top_k = 3;
   o.truncate_prompt = true;
+  if (controls_.verify) {
+    // Lossless self-speculative decoding: greedy, propagated K/V, and the core
+    // records no per-layer trace for it.
+    o.verify_draft = std::clamp(controls_.draftTokens, 1, 16);
+    o.kv_mode = calm::KvMode::Propagate;
+    o.trace = false;
+  }
   return o;
+}
+
+QString StudioSession::verifyNoTraceText() {
+  return QStringLiteral("Verify mode checks drafts with the full model;\nper-layer traces are shown in CALM mode.");
+}
+
+QString StudioSession::traceUnavailableReason() const {
+  if (controls_.verify || (outcome_ && !outcome_->traced())) return verifyNoTraceText();
+  return {};
+}
+
+int StudioSession::maxNewTokensLimit() const {
+  if (!model_) return 512;
+  const calm::ModelConfig& c = model_->config;
+  const int limit = c.arch == calm::Arch::EncoderDecoder ? c.max_positions : std::max(1, c.max_positions / 2);
+  return std::clamp(limit, 1, 512);
+}
+
+QString StudioSession::modelHash() const {
+  if (!model_) return {};
+  if (!modelHash_) {
+    try {
+      modelHash_ = QString::fromStdString(calm::file_hash(model_->dir + "/model.safetensors"));
+    } catch (const std::exception&) {
+      modelHash_ = QString();
+    }
+  }
+  return *modelHash_;
+}
+
+ThresholdsLoad StudioSession::openThresholds(const QString& path) {
+  ThresholdsLoad load;
+  const QString name = fileLabel(path);
+  calm::Thresholds t;
+  try {
+    if (path.isEmpty()) throw calm::Error("no file given");
+    t = calm::read_thresholds(path.toStdString());
+  } catch (const std::exception& e) {
+    load.error = QStringLiteral("Could not read the thresholds file “%1”: %2").arg(name, describe(e));
+    return load;
+  } catch (...) {
+    load.error = QStringLiteral("Could not read the thresholds file “%1”: unknown error").arg(name);
+    return load;
+  }
+
+  // What the loaded model can serve.
+  QStringList warnings;
+  bool sameModel = true;
+  if (model_) {
+    if (!model_->config.has_classifier() &&
+        (t.measure == calm::Measure::Classifier ||
+         (t.gate == calm::Gate::Classifier && calm::measure_needs_logits(t.measure)))) {
+      load.error = QStringLiteral("The thresholds file “%1” uses the early-exit classifier, and the loaded model "
+                                  "%2 has no classifier head: nothing was changed.")
+                       .arg(name, QString::fromStdString(model_->name));
+      return load;
+    }
+    const QString hash = modelHash();
+    const QString fileModel = QString::fromStdString(t.model_name);
+    const QString loaded = QString::fromStdString(model_->name);
+    sameModel = !hash.isEmpty() ? hash == QString::fromStdString(t.model_hash) : fileModel == loaded;
+    if (!sameModel)
+      warnings << QStringLiteral("“%1” was made for the model “%2” (weights %3), but the loaded model is “%4”%5. "
+                                 "Its guarantee holds for that model only; the settings were applied anyway.")
+                      .arg(name, fileModel, QString::fromStdString(t.model_hash), loaded,
+                           hash.isEmpty() ? QString() : QStringLiteral(" (weights %1)").arg(hash));
+  } else {
+    warnings << QStringLiteral("No model is loaded, so “%1” could not be checked against one.").arg(name);
+  }
+
+  DecodeControls c = controls_;
+  c.measure = t.measure;
+  c.tau = std::clamp(t.tau, 0.0, 10.0);
+  c.lambdaFromCalibration = false;
+  c.manualLambda = t.lambda;
+  c.gate = t.gate;
+  c.gateThreshold = t.gate_threshold;
+  c.kvMode = t.kv_mode;
+  if (t.kv_mode != calm::KvMode::Propagate) c.verify = false;  // verify mode drafts with propagated K/V
+  const int layers = model_ ? std::max(1, model_->config.decoder_layers) : 1024;
+  c.firstExitLayer = std::clamp(t.first_exit_layer, 1, layers);
+  c.checkInterval = std::clamp(t.check_interval, 1, layers);
+  c.maxNewTokens = std::clamp(t.max_new_tokens, 1, maxNewTokensLimit());
+  if (t.tau > 10.0) warnings << QStringLiteral("τ = %1 is beyond the controls' range; 10 is used.").arg(t.tau);
+  if (c.firstExitLayer != t.first_exit_layer || c.checkInterval != t.check_interval)
+    warnings << QStringLiteral("The exit checks (from layer %1, every %2) do not fit this %3-layer model.")
+                    .arg(t.first_exit_layer)
+                    .arg(t.check_interval)
+                    .arg(layers);
+  if (c.maxNewTokens != t.max_new_tokens)
+    warnings << QStringLiteral("Max new tokens %1 is more than this model can hold; %2 is used.")
+                    .arg(t.max_new_tokens)
+                    .arg(c.maxNewTokens);
+
+  ThresholdsSource source;
+  source.file = name;
+  source.lambda = t.lambda;
+  source.delta = t.delta;
+  source.epsilon = t.epsilon;
+  source.sameModel = sameModel;
+  thresholdsSource_ = source;  // before setControls, which keeps it for this lambda
+  setControls(c);
+  thresholdsSource_ = source;
+  emit lambdaChanged(lambda());
+
+  load.applied = true;
+  load.warning = warnings.join(QLatin1Char('\n'));
+  load.status = QStringLiteral("λ = %1 from %2 (δ = %3, ε = %4)")
+                    .arg(t.lambda, 0, 'f', 3)
+                    .arg(name)
+                    .arg(t.delta, 0, 'g', 3)
+                    .arg(t.epsilon, 0, 'g', 3);
+  return load;
 }
 
 // ---------------------------------------------------------------- generation
@@ -288,6 +447,9 @@ void StudioSession::startGeneration() {
         fo.policy = calm::ExitPolicy::Full;
         fo.lambda = 1.0f;
         fo.trace = false;
+        fo.verify_draft = 0;  // verify mode drafts with the calm policy only
+        fo.gate = calm::Gate::None;
+        fo.kv_mode = calm::KvMode::Propagate;  // nothing is skipped
         auto run = std::make_shared<FullRun>();
         run->model = model.get();
         run->prompt = prompt;
@@ -304,7 +466,10 @@ void StudioSession::startGeneration() {
       if (!cancelled) {
         calm::DecodeOptions untraced = options;
         untraced.trace = false;
-        outcome->calmSeconds = timed(untraced);
+        // An untraced run (verify mode) is its own first timing.
+        outcome->calmSeconds = options.trace ? timed(untraced) : outcome->calm.seconds;
+        if (!options.trace && outcome->calmSeconds < kShortRunSeconds)
+          outcome->calmSeconds = std::min(outcome->calmSeconds, timed(untraced));
         cancelled = cancel->load();
       }
       if (!cancelled) {

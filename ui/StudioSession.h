@@ -29,6 +29,14 @@
 
 namespace calm::ui {
 
+// What opening a thresholds file did.
+struct ThresholdsLoad {
+  bool applied = false;
+  QString error;    // why nothing was applied; names the file
+  QString warning;  // applied, but e.g. the file was made for another model
+  QString status;   // one line for the status bar: "λ = … from <file> (δ = …, ε = …)"
+};
+
 class StudioSession : public QObject {
   Q_OBJECT
 
@@ -55,6 +63,21 @@ class StudioSession : public QObject {
   bool lambdaIsCalibrated() const;      // taken from a calibration that matches the controls
   QString lambdaExplanation() const;    // one line for the user: where lambda comes from
   calm::DecodeOptions decodeOptions() const;  // what the next CALM run gets
+  bool verifyMode() const { return controls_.verify; }
+  // Why the per-layer views (confidence plot, heat map) have nothing to show
+  // for the current controls or the last outcome (verify mode records no
+  // trace); empty when they do.
+  QString traceUnavailableReason() const;
+  static QString verifyNoTraceText();
+  // The most new tokens the loaded model can hold (512 without a model).
+  int maxNewTokensLimit() const;
+
+  // --- a thresholds file (calm::read_thresholds) puts its lambda, tau, measure,
+  // gate, K/V mode, first exit layer, check interval and max new tokens into
+  // the controls. Never throws; on error nothing changes.
+  ThresholdsLoad openThresholds(const QString& path);
+  // The hash of the loaded model's weights (calm::file_hash), computed once; empty when unreadable.
+  QString modelHash() const;
 
   // --- generation
   void generate();                      // starts now; a run in progress is cancelled
@@ -135,6 +158,15 @@ class StudioSession : public QObject {
   std::shared_ptr<const CalibrationData> calibration_;
   std::optional<calm::CalibrationResult> calibrationResult_;
   QString calibrationError_;  // why the losses cannot be scored for the current controls
+
+  // Lambda taken from a thresholds file; forgotten when lambda is set otherwise.
+  struct ThresholdsSource {
+    QString file;  // its name, for the user
+    double lambda = 1.0, delta = 0.0, epsilon = 0.0;
+    bool sameModel = true;
+  };
+  std::optional<ThresholdsSource> thresholdsSource_;
+  mutable std::optional<QString> modelHash_;
 };
 
 }  // namespace calm::ui

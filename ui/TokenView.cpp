@@ -1,6 +1,9 @@
 #include "TokenView.h"
 
+#include <algorithm>
+
 #include <QHBoxLayout>
+#include <QKeyEvent>
 #include <QVBoxLayout>
 
 #include "ExitColorScale.h"
@@ -14,14 +17,28 @@ namespace calm::ui {
 
 TokenView::TokenView(QWidget* parent) : QWidget(parent) {
   setObjectName(QStringLiteral("tokenView"));
+  setFocusPolicy(Qt::StrongFocus);  // arrow keys move the selection
   auto* title = new QLabel(tr("<b>Output</b> &nbsp;<span style='color:#666'>one chip per token; "
-                              "hover for details, click to inspect</span>"),
+                              "hover for details, click or use ← → to inspect</span>"),
                            this);
   legend_ = new ExitLayerLegend(this);
+  verifyLegend_ = new QLabel(this);
+  verifyLegend_->setObjectName(QStringLiteral("verifyLegend"));
+  verifyLegend_->setTextFormat(Qt::RichText);
+  verifyLegend_->setText(tr("<span style='color:#444'>✓ accepted draft</span> &nbsp; "
+                            "<span style='border:2px solid #1f6feb;color:#1f6feb'>&nbsp;corrected&nbsp;</span> "
+                            "&nbsp; <span style='color:#8a8a8a'><s>rejected draft</s></span>"));
+  verifyLegend_->setToolTip(tr("Verify mode: drafts with early exits are checked by the full model in one pass. "
+                               "Accepted drafts keep their exit colour and get a check mark; where the full "
+                               "model disagrees its own token (blue border) replaces the draft, which is shown "
+                               "struck through before it."));
+  verifyLegend_->hide();
   auto* header = new QHBoxLayout;
   header->setContentsMargins(0, 0, 0, 0);
   header->addWidget(title);
   header->addStretch(1);
+  header->addWidget(verifyLegend_);
+  header->addSpacing(12);
   header->addWidget(legend_);
 
   canvas_ = new QWidget;
@@ -43,6 +60,7 @@ TokenView::TokenView(QWidget* parent) : QWidget(parent) {
   flow_->addWidget(placeholder_);
 
   scroll_ = new QScrollArea(this);
+  scroll_->setFocusPolicy(Qt::NoFocus);  // the keys are the view's, not the scroll area's
   scroll_->setWidgetResizable(true);
   scroll_->setWidget(canvas_);
   scroll_->setFrameShape(QFrame::StyledPanel);
@@ -64,6 +82,15 @@ TokenChip* TokenView::chip(int index) const {
   return index >= 0 && index < chipCount() ? chips_[static_cast<std::size_t>(index)] : nullptr;
 }
 
+RejectedDraftChip* TokenView::rejectedBefore(int index) const {
+  return index >= 0 && index < chipCount() ? rejected_[static_cast<std::size_t>(index)] : nullptr;
+}
+
+void TokenView::setVerifyMode(bool verify) {
+  verify_ = verify;
+  verifyLegend_->setVisible(verify);
+}
+
 void TokenView::setPlaceholder(const QString& text) {
   placeholder_->setText(text);
   placeholder_->setVisible(chips_.empty());
@@ -74,17 +101,50 @@ void TokenView::setToken(int index, const calm::TokenTrace& token, const QString
   const int layers = model_->config.decoder_layers;
   while (chipCount() <= index) {
     auto* c = new TokenChip(chipCount(), canvas_);
-    connect(c, &TokenChip::clicked, this, &TokenView::tokenClicked);
+    c->setFocusPolicy(Qt::NoFocus);
+    connect(c, &TokenChip::clicked, this, [this](int i) {
+      setFocus(Qt::MouseFocusReason);  // so that the arrow keys go on from here
+      emit tokenClicked(i);
+    });
     flow_->addWidget(c);
     chips_.push_back(c);
+    rejected_.push_back(nullptr);
   }
   placeholder_->hide();
   TokenChip* c = chips_[static_cast<std::size_t>(index)];
+  const QString tooltip = verify_ ? TokenTooltip::verifyHtml(*model_, token, piece, layers)
+                                  : TokenTooltip::html(*model_, token, piece, layers, measure_);
   c->setToken(TokenText::chipLabel(piece), TokenText::startsWord(piece) && index > 0, token.exit_layer,
-              ExitColorScale::forLayer(token.exit_layer, layers),
-              TokenTooltip::html(*model_, token, piece, layers, measure_));
+              ExitColorScale::forLayer(token.exit_layer, layers), tooltip);
+  c->setVerifyMark(!verify_           ? TokenChip::VerifyMark::None
+                   : token.verified   ? TokenChip::VerifyMark::Accepted
+                                      : TokenChip::VerifyMark::Corrected);
+  setRejected(index, token);
   c->setSelected(index == selected_);
   c->show();
+}
+
+void TokenView::setRejected(int index, const calm::TokenTrace& token) {
+  RejectedDraftChip*& ghost = rejected_[static_cast<std::size_t>(index)];
+  if (!verify_ || token.rejected_drafts.empty()) {
+    if (ghost) {
+      flow_->removeWidget(ghost);
+      delete ghost;
+      ghost = nullptr;
+    }
+    return;
+  }
+  if (!ghost) {
+    ghost = new RejectedDraftChip(canvas_);
+    flow_->insertWidget(flow_->indexOf(chips_[static_cast<std::size_t>(index)]), ghost);
+  }
+  bool wordStart = false;
+  const QString label = TokenTooltip::rejectedLabel(*model_, token, &wordStart);
+  const QString piece = QString::fromStdString(model_->tokenizer.piece(token.token));
+  ghost->setDrafts(label, wordStart && index > 0, TokenTooltip::rejectedHtml(*model_, token, piece));
+  // The correction follows its drafts closely, as their replacement.
+  chips_[static_cast<std::size_t>(index)]->setProperty("wordGap", false);
+  ghost->show();
 }
 
 void TokenView::showTokens(const std::vector<calm::TokenTrace>& tokens, const QStringList& pieces) {
@@ -97,6 +157,8 @@ void TokenView::showTokens(const std::vector<calm::TokenTrace>& tokens, const QS
 
 void TokenView::markStale() {
   for (TokenChip* c : chips_) c->setStale(true);
+  for (RejectedDraftChip* r : rejected_)
+    if (r) r->setStale(true);
 }
 
 void TokenView::clear() {
@@ -111,6 +173,11 @@ void TokenView::truncate(int count) {
     chips_.pop_back();
     flow_->removeWidget(c);
     delete c;
+    if (RejectedDraftChip* r = rejected_.back()) {
+      flow_->removeWidget(r);
+      delete r;
+    }
+    rejected_.pop_back();
   }
 }
 
@@ -118,6 +185,22 @@ void TokenView::setDifferences(const std::vector<bool>& different) {
   for (int i = 0; i < chipCount(); ++i)
     chips_[static_cast<std::size_t>(i)]->setDifferent(i < static_cast<int>(different.size()) &&
                                                       different[static_cast<std::size_t>(i)]);
+}
+
+void TokenView::keyPressEvent(QKeyEvent* event) {
+  const int n = chipCount();
+  int next = -1;
+  switch (event->key()) {
+    case Qt::Key_Left: next = selected_ < 0 ? n - 1 : selected_ - 1; break;
+    case Qt::Key_Right: next = selected_ < 0 ? 0 : selected_ + 1; break;
+    case Qt::Key_Home: next = 0; break;
+    case Qt::Key_End: next = n - 1; break;
+    default: QWidget::keyPressEvent(event); return;
+  }
+  event->accept();
+  if (n == 0) return;
+  next = std::clamp(next, 0, n - 1);
+  if (next != selected_) emit tokenClicked(next);
 }
 
 void TokenView::setSelected(int index) {

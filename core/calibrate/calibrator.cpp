@@ -261,6 +261,9 @@ bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string&
         o.full = without_eos(full.tokens, full.stopped_at_eos);
         o.full_seconds = full.seconds;
         o.full_flops = full.full_flops;
+        // Down the grid, each run keeps the tokens on which it agrees with
+        // the one before by construction (Decoder::shared_prefix).
+        std::optional<DecodeResult> previous;
         for (double lambda : run.settings.grid) {
           if (stop()) break;
           if (lambda >= 1.0) {  // the full model itself: no second run
@@ -270,7 +273,11 @@ bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string&
             o.flops.push_back(full.flops);
             continue;
           }
-          const DecodeResult r = decoder.generate(example.input, run.settings.decode_options(lambda), keep_going);
+          const DecodeOptions options = run.settings.decode_options(lambda);
+          const DecodeResult r =
+              previous ? decoder.resume(*previous, Decoder::shared_prefix(*previous, options), options, keep_going)
+                       : decoder.generate(example.input, options, keep_going);
+          previous = r;
           o.early.push_back(without_eos(r.tokens, r.stopped_at_eos));
           o.layers.push_back(r.average_layers());
           o.seconds.push_back(r.seconds);

@@ -1,6 +1,7 @@
 #include "decode/decoder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -170,6 +171,7 @@ struct LayerRun {
   int exit_layer = 0;    // 1-based
   int logits_layer = 0;  // the layer whose logits work.logits holds (0: none)
   float confidence = kNotMeasured;
+  float best_below = kNotMeasured;  // highest confidence at a check that did not exit
 };
 
 // Runs one position up the decoder until the exit rule fires (or to the top),
@@ -245,6 +247,7 @@ LayerRun run_layers(const Model& model, RunState& state, const DecodeOptions& o,
       run.exit_layer = i;
       break;
     }
+    if (!(run.best_below >= run.confidence)) run.best_below = run.confidence;
   }
   if (o.kv_mode == KvMode::CatchUp) {
     // Positions now complete leave the queue; this one joins it if it exited.
@@ -459,19 +462,77 @@ DecodeResult Decoder::generate(const std::string& prompt, const DecodeOptions& o
 }
 
 DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o, const TokenCallback& on_token) {
+  return run(std::move(ids), o, on_token, nullptr, 0);
+}
+
+int Decoder::shared_prefix(const DecodeResult& previous, const DecodeOptions& next) {
+  if (next.temperature > 0.0f || next.policy != ExitPolicy::Calm || next.verify_draft > 0 ||
+      next.kv_mode == KvMode::CatchUp || never_exits(next.lambda))
+    return 0;
+  const int n = static_cast<int>(previous.trace.size());
+  for (int t = 0; t < n; ++t) {
+    const float best = previous.trace[t].best_below_exit;
+    if (best >= threshold_at(next.lambda, next.tau, t, next.max_new_tokens)) return t;
+  }
+  return n;
+}
+
+DecodeResult Decoder::resume(const DecodeResult& previous, int keep, const DecodeOptions& options,
+                             const TokenCallback& on_token) {
+  if (previous.run_id != run_id_ || run_id_ == 0)
+    throw Error("resume: the previous result is not this decoder's latest run");
+  if (keep > 0 && (options.temperature > 0.0f || options.verify_draft > 0))
+    throw Error("resume: only greedy decoding without verify mode can keep tokens");
+  if (keep < 0 || keep > static_cast<int>(previous.tokens.size()))
+    throw Error("resume: cannot keep " + std::to_string(keep) + " of " + std::to_string(previous.tokens.size()) +
+                " tokens");
+  return run(previous.prompt_ids, options, on_token, &previous, keep);
+}
+
+DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const TokenCallback& on_token,
+                          const DecodeResult* previous, int keep) {
+  static std::atomic<uint64_t> next_run_id{1};
   const ModelConfig& c = model_.config;
   const int L = c.decoder_layers;
   check_options(model_, o);
   DecodeResult r;
   r.num_layers = L;
+  r.run_id = run_id_ = next_run_id.fetch_add(1);
   fit_prompt(model_, state_.max_positions, o, ids, r);
 
   const Clock::time_point start = Clock::now();
   Laps laps;
   int next_input = 0;
-  int position = run_prompt(model_, state_, ids, next_input);
-  laps.lap(r.profile.prompt);
+  int position = 0;
+  double carried_seconds = 0.0;  // of the prompt and the kept tokens, from `previous`
+  if (previous) {  // the prompt's K/V and the kept tokens' are still in the cache
+    position = c.arch == Arch::EncoderDecoder ? 0 : static_cast<int>(ids.size()) - 1;
+    next_input = c.arch == Arch::EncoderDecoder ? c.decoder_start_id : ids.back();
+    r.profile.prompt = previous->profile.prompt;
+    carried_seconds = previous->profile.prompt;
+  } else {
+    position = run_prompt(model_, state_, ids, next_input);
+    laps.lap(r.profile.prompt);
+  }
   const CostModel cost(c, state_.source_length);
+  for (int t = 0; t < keep; ++t, ++position) {
+    TokenTrace token = previous->trace[t];
+    token.threshold = threshold_at(o.lambda, o.tau, t, o.max_new_tokens);
+    r.flops += token.flops;
+    r.full_flops += cost.layer(position + 1) * L + cost.vocabulary;
+    carried_seconds += token.seconds;
+    r.tokens.push_back(token.token);
+    r.exit_layers.push_back(token.exit_layer);
+    r.trace.push_back(std::move(token));
+    next_input = r.tokens.back();
+  }
+  if (previous && keep == static_cast<int>(previous->tokens.size()) &&
+      (previous->stopped_at_eos || keep >= o.max_new_tokens)) {  // nothing left to decode
+    r.stopped_at_eos = previous->stopped_at_eos;
+    finish(model_, start, r, laps);
+    r.seconds += carried_seconds;
+    return r;
+  }
   if (o.verify_draft > 0) {
     verify_loop(model_, state_, o, position, next_input, cost, on_token, r, laps);
     finish(model_, start, r, laps);
@@ -484,7 +545,9 @@ DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o,
   const bool run_all = o.trace || o.policy == ExitPolicy::Oracle || o.kv_mode == KvMode::Exact;
   const bool deferred = o.kv_mode == KvMode::CatchUp && !run_all;  // with run_all the cache is exact at once
 
-  for (int t = 0; t < o.max_new_tokens; ++t, ++position) {
+  for (int t = keep; t < o.max_new_tokens; ++t, ++position) {
+    const double flops_before = r.flops;
+    const Clock::time_point token_start = Clock::now();
     TokenTrace token;
     token.position = t;
     token.threshold = calm_exits ? threshold_at(o.lambda, o.tau, t, o.max_new_tokens) : 1.0f;
@@ -492,6 +555,7 @@ DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o,
     if (!deferred && o.kv_mode == KvMode::CatchUp) step.kv_mode = KvMode::Exact;
     LayerRun run = run_layers(model_, state_, step, calm_exits, token.threshold, t, position, next_input, cost, w, r, laps);
     token.exit_confidence = run.confidence;
+    token.best_below_exit = run.best_below;
     int exit_layer = run.exit_layer;
 
     // Analysis: the rest of the depth as the full model would see it here.
@@ -557,10 +621,13 @@ DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o,
     token.exit_layer = exit_layer;
     r.full_flops += cost.layer(position + 1) * L + cost.vocabulary;
     laps.lap(r.profile.sampling);
+    token.flops = r.flops - flops_before;
+    token.seconds = std::chrono::duration<double>(Clock::now() - token_start).count();
     if (!emit(model_, std::move(token), r, on_token)) break;
     next_input = r.tokens.back();
   }
   finish(model_, start, r, laps);
+  r.seconds += carried_seconds;
   return r;
 }
 

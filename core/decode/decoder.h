@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,12 @@ struct TokenTrace {
   // for a corrected token the drafts it replaced (the disagreeing one first).
   bool verified = false;
   std::vector<int> rejected_drafts;
+  // The highest confidence measured at a layer that did not exit (NaN when
+  // none was): a lower threshold first changes this token's exit when it
+  // drops to this value (see Decoder::shared_prefix).
+  float best_below_exit = std::numeric_limits<float>::quiet_NaN();
+  double flops = 0.0;    // spent on this token
+  double seconds = 0.0;  // spent on this token
 };
 
 // Where the token loop's time went, in seconds.
@@ -127,6 +134,7 @@ struct DecodeResult {
   int verify_passes = 0;         // verify mode: batched verification passes
   int drafted = 0;               // drafted tokens that were verified
   int accepted = 0;              // of those, the ones the full model agreed with
+  uint64_t run_id = 0;           // which run of which Decoder made it (for resume)
 
   double average_layers() const;
 };
@@ -148,6 +156,18 @@ class Decoder {
   DecodeResult generate_ids(std::vector<int> prompt_ids, const DecodeOptions& options,
                             const TokenCallback& on_token = {});
 
+  // How many leading tokens of `previous` (a run of the same prompt and
+  // settings at a higher lambda) a run with `next` would reproduce exactly:
+  // up to the first token where a layer it did not exit at clears next's
+  // lower threshold. Greedy runs only; 0 when nothing can be shared.
+  static int shared_prefix(const DecodeResult& previous, const DecodeOptions& next);
+  // Decodes with `options`, keeping the first `keep` tokens of `previous`,
+  // which must be this decoder's latest run (its K/V for those positions are
+  // still in the cache): the calibration sweep's shortcut down its lambda
+  // grid. The kept tokens' time and FLOPs are carried over from `previous`.
+  DecodeResult resume(const DecodeResult& previous, int keep, const DecodeOptions& options,
+                      const TokenCallback& on_token = {});
+
   // Teacher forcing through the full depth: the logits of every exit at every
   // position of `decoder_ids` (T5: after encoding `encoder_ids`; Llama:
   // `encoder_ids` must be empty). Returns layers x (positions, vocab);
@@ -160,8 +180,12 @@ class Decoder {
   std::vector<int> prompt_ids(const std::string& prompt) const;
 
  private:
+  DecodeResult run(std::vector<int> ids, const DecodeOptions& options, const TokenCallback& on_token,
+                   const DecodeResult* previous, int keep);
+
   const Model& model_;
   RunState state_;
+  uint64_t run_id_ = 0;  // of the latest run; ids are unique across decoders
 };
 
 }  // namespace calm

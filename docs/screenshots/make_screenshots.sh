@@ -21,6 +21,8 @@ shot() {
 shot studio-compare --model kjv2web --example 1 --lambda 0.6 --tab comparison --select 3
 # The tokens x layers heat map with the exit path.
 shot studio-heatmap --model kjv2web --example 2 --lambda 0.5 --tab heatmap --select 6
+# Verify mode (lossless): accepted drafts checked, corrections in blue, rejected drafts struck through.
+shot studio-verify --model kjv2web --example 11 --lambda 0.1 --mode verify --draft 4 --tab comparison --select 2
 # Calibration on the bundled set; lambda then comes from it.
 shot studio-calibration --model kjv2web --example 1 --tab calibration \
   --calibrate resources/data/kjv2web/calibration.jsonl --examples 100
