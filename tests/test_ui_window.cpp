@@ -14,6 +14,7 @@
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSlider>
 #include <QStandardItemModel>
 #include <QStatusBar>
 #include <QTemporaryDir>
@@ -460,6 +461,44 @@ class TestUiWindow : public QObject {
     // The rest of the window still works.
     f.setLambda(0.5);
     QVERIFY(f.generate());
+  }
+
+  // While the lambda slider is dragged the re-decode waits for the debounce;
+  // releasing it (or confirming a typed value) starts it at once.
+  void lettingGoOfLambdaRedecodesAtOnce() {
+    Fixture f;
+    f.window.show();
+    QVERIFY(f.load(kT5));
+    f.setLambda(0.5);
+    QVERIFY(f.generate());
+    f.session.setDebounceInterval(60000);  // only letting go can start a run now
+    auto* lambda = f.window.findChild<SliderSpin*>(QStringLiteral("lambdaControl"));
+    QVERIFY(lambda && lambda->isEnabled());
+    QSignalSpy started(&f.session, &StudioSession::generationStarted);
+    QSignalSpy outcome(&f.session, &StudioSession::outcomeChanged);
+
+    QSlider* slider = lambda->slider();
+    slider->setSliderDown(true);
+    slider->setSliderPosition(40);
+    slider->setSliderPosition(30);
+    QCOMPARE(f.session.controls().manualLambda, 0.30);
+    QVERIFY(f.session.redecodePending());
+    QCOMPARE(started.count(), 0);  // still dragging
+    slider->setSliderDown(false);
+    QCOMPARE(started.count(), 1);
+    QVERIFY(!f.session.redecodePending());
+    QVERIFY(outcome.wait(kWait));
+    QCOMPARE(f.session.outcome()->options.lambda, 0.30f);
+
+    QDoubleSpinBox* spin = lambda->spinBox();
+    spin->setFocus();
+    spin->selectAll();
+    QTest::keyClicks(spin, QStringLiteral("0.65"));
+    QCOMPARE(started.count(), 1);  // typing alone changes nothing
+    QTest::keyClick(spin, Qt::Key_Return);
+    QCOMPARE(started.count(), 2);
+    QTRY_COMPARE_WITH_TIMEOUT(outcome.count(), 2, kWait);
+    QCOMPARE(f.session.outcome()->options.lambda, 0.65f);
   }
 
   void movingDeltaUpdatesLambdaWithoutTheEngine() {

@@ -143,8 +143,11 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   gate_->setMinimumContentsLength(8);
   gateThreshold_->setToolTip(tr("The gate threshold: the state cosine or classifier probability a layer "
                                 "needs before the softmax measure is computed (default 0.9)."));
+  // As wide as the λ and τ boxes above it, so the numbers line up and fit.
+  gateThreshold_->setMinimumWidth(gateThreshold_->fontMetrics().horizontalAdvance(QStringLiteral("0.0000")) + 36);
   auto* gateRow = new QHBoxLayout;
   gateRow->setContentsMargins(0, 0, 0, 0);
+  gateRow->setSpacing(6);
   gateRow->addWidget(gate_, 1);
   gateRow->addWidget(new QLabel(tr("at ≥")));
   gateRow->addWidget(gateThreshold_);
@@ -164,6 +167,7 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   checkInterval_->setToolTip(checksTip);
   auto* checksRow = new QHBoxLayout;
   checksRow->setContentsMargins(0, 0, 0, 0);
+  checksRow->setSpacing(6);
   checksRow->addWidget(new QLabel(tr("from layer")));
   checksRow->addWidget(firstExit_);
   checksRow->addWidget(new QLabel(tr("every")));
@@ -300,7 +304,10 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   setControls(shown_);
   for (QComboBox* box : {measure_, consistency_, metric_, mode_, pvalue_, gate_})
     connect(box, &QComboBox::currentIndexChanged, this, &ControlPanel::emitEdited);
-  for (SliderSpin* s : {lambda_, tau_, delta_, epsilon_}) connect(s, &SliderSpin::valueChanged, this, &ControlPanel::emitEdited);
+  for (SliderSpin* s : {lambda_, tau_, delta_, epsilon_}) {
+    connect(s, &SliderSpin::valueChanged, this, &ControlPanel::emitEdited);
+    connect(s, &SliderSpin::editingFinished, this, &ControlPanel::editingFinished);
+  }
   connect(fromCalibration_, &QRadioButton::toggled, this, &ControlPanel::emitEdited);
   for (QSpinBox* spin : {maxTokens_, firstExit_, checkInterval_, draft_})
     connect(spin, &QSpinBox::valueChanged, this, &ControlPanel::emitEdited);

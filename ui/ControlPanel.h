@@ -36,6 +36,9 @@ class ControlPanel : public QWidget {
 
  signals:
   void controlsEdited(const DecodeControls& controls);
+  // The user let go of a slider or confirmed a value typed into its box: the
+  // edit is complete, so there is nothing left to wait for.
+  void editingFinished();
 
  private:
   void emitEdited();

@@ -214,6 +214,8 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
     session_.setControls(c);
     settings_.setControls(session_.controls());
   });
+  // A slider is debounced while it moves; once released, its value is final.
+  connect(controlPanel_, &ControlPanel::editingFinished, &session_, &StudioSession::redecodeNow);
   connect(&session_, &StudioSession::controlsChanged, this, [this] {
     controlPanel_->setControls(session_.controls());
     tokenView_->setMeasure(session_.controls().measure);

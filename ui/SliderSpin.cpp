@@ -40,6 +40,8 @@ SliderSpin::SliderSpin(double minimum, double maximum, double step, int decimals
     }
     emit valueChanged(v);
   });
+  connect(slider_, &QSlider::sliderReleased, this, &SliderSpin::editingFinished);
+  connect(spin_, &QDoubleSpinBox::editingFinished, this, &SliderSpin::editingFinished);
 }
 
 int SliderSpin::toTicks(double value) const { return static_cast<int>(std::lround((value - minimum_) / step_)); }

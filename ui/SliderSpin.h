@@ -1,5 +1,7 @@
 // A slider and a spin box bound to one decimal value: drag for feel, type for
-// precision. Emits valueChanged once per change, from either.
+// precision. Emits valueChanged once per change, from either, and
+// editingFinished when the user lets go: the slider released after a drag, or
+// the spin box's text confirmed (Enter, or focus leaving it).
 #pragma once
 
 #include <QWidget>
@@ -23,6 +25,7 @@ class SliderSpin : public QWidget {
 
  signals:
   void valueChanged(double value);
+  void editingFinished();
 
  private:
   int toTicks(double value) const;

@@ -370,6 +370,12 @@ void StudioSession::generate() {
   startGeneration();
 }
 
+void StudioSession::redecodeNow() {
+  if (!debounce_.isActive()) return;
+  debounce_.stop();
+  startGeneration();
+}
+
 void StudioSession::cancelGeneration() {
   debounce_.stop();
   if (running_ == 0) return;

@@ -6,7 +6,8 @@
 // session's own thread pool. Each generation gets a cancel flag that its
 // TokenCallback checks; starting a new one cancels the previous, and results of
 // a stale run are dropped. A control change re-decodes after a short debounce
-// once the user has generated something.
+// once the user has generated something; redecodeNow() skips the rest of the
+// wait when the user is known to be done (a slider released).
 #pragma once
 
 #include <atomic>
@@ -89,6 +90,9 @@ class StudioSession : public QObject {
   const QStringList& streamedPieces() const { return streamedPieces_; }
   // Decoder::generate calls made so far (generation and timing runs).
   int engineRuns() const { return engineRuns_->load(); }
+  // A re-decode waiting for its debounce starts now; nothing happens when none waits.
+  void redecodeNow();
+  bool redecodePending() const { return debounce_.isActive(); }
   void setDebounceInterval(int ms) { debounce_.setInterval(ms); }
   int debounceInterval() const { return debounce_.interval(); }
   bool autoRedecode() const { return armed_; }  // a control change will re-decode

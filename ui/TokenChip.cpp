@@ -1,5 +1,7 @@
 #include "TokenChip.h"
 
+#include <algorithm>
+
 #include <QFontMetrics>
 #include <QMouseEvent>
 #include <QPainter>
@@ -75,7 +77,10 @@ void TokenChip::setVerifyMark(VerifyMark mark) {
 QSize TokenChip::sizeHint() const {
   const QFontMetrics fm(font());
   const int mark = mark_ == VerifyMark::Accepted ? QFontMetrics(markFont(font())).horizontalAdvance(kCheck) + 2 : 0;
-  return {fm.horizontalAdvance(label_) + 2 * kPadX + mark, fm.height() + 2 * kPadY + 2};
+  // At least about square, so that "." or "'" stays a chip one can see and click
+  // (and a corrected one's blue border does not cover its colour).
+  const int width = std::max(fm.horizontalAdvance(label_) + 2 * kPadX + mark, fm.height() + 2);
+  return {width, fm.height() + 2 * kPadY + 2};
 }
 
 void TokenChip::paintEvent(QPaintEvent*) {

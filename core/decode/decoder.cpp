@@ -153,6 +153,7 @@ struct Work {
   Matrix pending_hidden;             // (max_positions, d_model) state at caught_up
   std::vector<int> block_positions;
   std::vector<int> block_pending;    // indices into `pending` of the block's rows
+  Matrix trace_hidden, trace_normed, trace_logits;  // every layer's state and logits, for the trace
 
   Work(const ModelConfig& c, int max_positions, bool catch_up)
       : hidden(c.d_model), logits(c.vocab_size), probabilities(c.vocab_size), scratch(c.vocab_size),
@@ -498,6 +499,9 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
   DecodeResult r;
   r.num_layers = L;
   r.run_id = run_id_ = next_run_id.fetch_add(1);
+  r.tokens.reserve(o.max_new_tokens);  // nothing in the token loop allocates
+  r.exit_layers.reserve(o.max_new_tokens);
+  r.trace.reserve(o.max_new_tokens);
   fit_prompt(model_, state_.max_positions, o, ids, r);
 
   const Clock::time_point start = Clock::now();
@@ -572,8 +576,11 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
       token.confidence.assign(L, kNotMeasured);
       token.top.assign(L, {});
       std::vector<int> layer_argmax(L);
+      w.trace_hidden.resize(L, c.d_model);
+      for (int i = 1; i <= L; ++i) w.trace_hidden.row(i - 1) = w.layer_hidden[i].transpose();
+      exit_logits_rows(model_, w.trace_hidden, w.trace_normed, w.trace_logits);  // all layers in one product
       for (int i = 1; i <= L; ++i) {
-        exit_logits(model_, state_, w.layer_hidden[i], w.scratch);
+        w.scratch = w.trace_logits.row(i - 1).transpose();
         layer_argmax[i - 1] = argmax(w.scratch);
         if (!o.trace) continue;
         w.probabilities = w.scratch;
@@ -649,15 +656,11 @@ std::vector<Matrix> Decoder::layer_logits(const std::vector<int>& encoder_ids, c
     hidden.row(p) = model_.weights.embedding.row(decoder_ids[p]);
     positions[p] = p;
   }
-  Vector row(c.d_model), logits(c.vocab_size);
+  Matrix normed;
   for (int l = 0; l < c.decoder_layers; ++l) {
     if (n > 0) decoder_layer_rows(model_, state_, l, positions, hidden);
     if (layer_hidden) (*layer_hidden)[l] = hidden;
-    for (int p = 0; p < n; ++p) {
-      row = hidden.row(p).transpose();
-      exit_logits(model_, state_, row, logits);
-      out[l].row(p) = logits.transpose();
-    }
+    exit_logits_rows(model_, hidden, normed, out[l]);
   }
   return out;
 }

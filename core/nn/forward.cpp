@@ -228,6 +228,14 @@ void exit_logits(const Model& model, RunState& s, const Vector& hidden, Vector& 
   logits.noalias() = model.weights.output_projection() * s.normed;
 }
 
+void exit_logits_rows(const Model& model, const Matrix& hidden, Matrix& normed, Matrix& logits) {
+  const ModelConfig& c = model.config;
+  rms_norm_rows(hidden, model.weights.decoder_norm, c.norm_eps, normed);
+  if (c.arch == Arch::EncoderDecoder && c.tied_embeddings) normed *= 1.0f / std::sqrt(static_cast<float>(c.d_model));
+  logits.resize(hidden.rows(), c.vocab_size);
+  logits.noalias() = normed * model.weights.output_projection().transpose();
+}
+
 float classifier_probability(const Model& model, const Vector& hidden) {
   const float z = model.weights.classifier.dot(hidden) + model.weights.classifier_bias;
   return 1.0f / (1.0f + std::exp(-z));

@@ -42,6 +42,10 @@ void propagate_kv(const Model& model, RunState& state, int first_layer, int posi
 // (T5 with tied embeddings scales by d_model^-0.5 first, as T5 does).
 void exit_logits(const Model& model, RunState& state, const Vector& hidden, Vector& logits);
 
+// The same for every row of `hidden` (n, d_model) in one matrix-matrix
+// product: logits (n, vocab). For the trace, which looks at every layer.
+void exit_logits_rows(const Model& model, const Matrix& hidden, Matrix& normed, Matrix& logits);
+
 // The early-exit classifier's probability on the raw (pre-norm) hidden state.
 float classifier_probability(const Model& model, const Vector& hidden);
 
