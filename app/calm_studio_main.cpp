@@ -143,6 +143,7 @@ int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("calm-studio"));
+  QGuiApplication::setDesktopFileName(QStringLiteral("org.calmstudio.CalmStudio"));  // matches packaging/*.desktop
   QApplication::setOrganizationName(QStringLiteral("calm-studio"));
   QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
 

@@ -5,6 +5,7 @@
 #include <streambuf>
 
 #include "model/error.h"
+#include "model/json_limits.h"
 
 namespace calm {
 
@@ -42,11 +43,15 @@ bool is_blank(const std::string& line) {
 // Turns one non-blank line into an Example, or throws a plain message (without
 // the location, which the caller adds).
 Example parse_example(const std::string& line) {
+  // An example is one flat object; a deeply nested line is kept out so that
+  // nothing downstream recurses through it (printing a value recurses).
+  if (json_nesting_depth(line) > kMaxJsonDepth)
+    throw std::runtime_error("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   nlohmann::json value;
   try {
     value = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::runtime_error(std::string("not valid JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
+    throw std::runtime_error("not valid JSON: " + excerpt(e.what(), 300));
   }
   if (!value.is_object())
     throw std::runtime_error(std::string("expected a JSON object, found ") + value.type_name());

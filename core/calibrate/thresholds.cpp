@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <regex>
 #include <sstream>
+#include <string_view>
 
 #include "calibrate/report.h"
 #include "model/error.h"
@@ -193,6 +193,22 @@ std::string in_quotes(const std::string& text) {
   return q;
 }
 
+// Exactly `n` characters of [0-9a-f].
+bool is_lower_hex(const std::string& s, std::size_t n) {
+  if (s.size() != n) return false;
+  for (const char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+// `s` has `pattern`'s length, a digit where it has 'd' and its character elsewhere.
+bool matches_digits_pattern(const std::string& s, std::string_view pattern) {
+  if (s.size() != pattern.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (pattern[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != pattern[i]) return false;
+  return true;
+}
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr long long kIntMax = std::numeric_limits<int>::max();
 
@@ -212,7 +228,7 @@ Thresholds thresholds_from_json(const json& j, const std::string& source) {
   t.model_name = model.string("name");
   t.model_dir = model.string("dir");
   t.model_hash = model.string("hash");
-  if (!std::regex_match(t.model_hash, std::regex("[0-9a-f]{16}")))
+  if (!is_lower_hex(t.model_hash, 16))
     model.fail("hash", in_quotes(t.model_hash) + " is not 16 lowercase hex digits");
   t.measure = r.name("measure", [](const std::string& s) { return parse_measure(s); });
   t.tau = r.number("tau", 0.0, kInf);
@@ -237,7 +253,7 @@ Thresholds thresholds_from_json(const json& j, const std::string& source) {
   t.data_hash = cal.string("hash");
   t.examples = static_cast<std::size_t>(cal.integer("examples", 1, std::numeric_limits<long long>::max()));
   t.created = r.string("created");
-  if (!std::regex_match(t.created, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)")))
+  if (!matches_digits_pattern(t.created, "dddd-dd-ddTdd:dd:ddZ"))
     r.fail("created", in_quotes(t.created) + " is not an ISO 8601 UTC time like 2024-05-01T12:00:00Z");
   const Reader expected = r.object("expected");
   t.expected_loss = expected.number("mean_loss", 0.0, 1.0);
@@ -260,18 +276,24 @@ Thresholds read_thresholds(const std::string& path) {
   if (!ec && size > Thresholds::kMaxFileBytes)
     throw Error(path + ": " + std::to_string(size) + " bytes is too large for a thresholds file (limit " +
                 std::to_string(Thresholds::kMaxFileBytes) + ")");
-  std::string text(Thresholds::kMaxFileBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > Thresholds::kMaxFileBytes)
-    throw Error(path + ": too large for a thresholds file (limit " + std::to_string(Thresholds::kMaxFileBytes) +
-                " bytes)");
+  // Read in chunks up to one past the limit: a file that grows, or a device
+  // that never ends, cannot exhaust memory.
+  std::string text;
+  text.reserve(ec ? 0 : static_cast<std::size_t>(size) + 1);
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > Thresholds::kMaxFileBytes)
+      throw Error(path + ": too large for a thresholds file (limit " + std::to_string(Thresholds::kMaxFileBytes) +
+                  " bytes)");
+  }
+  if (in.bad()) throw Error(path + ": read failed");
   if (json_nesting_depth(text) > kMaxJsonDepth)
     throw Error(path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels; not a thresholds file");
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     throw Error(path + ": not valid JSON: " + excerpt(e.what(), 300));
   }
   return thresholds_from_json(j, path);

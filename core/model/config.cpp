@@ -3,18 +3,25 @@
 // by that library loads as it is; every error names the file and the key.
 #include "config.h"
 
-#include <fstream>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "error.h"
+#include "json_limits.h"
 
 namespace calm {
 
 namespace {
 
 using json = nlohmann::json;
+
+// Hugging Face configs are a few kilobytes (one with a huge id2label table
+// reaches a megabyte); past this the file is something else.
+constexpr std::size_t kMaxConfigBytes = 16u << 20;
+// Parsed, a value takes up to a hundred bytes: this bounds the memory parsing takes.
+constexpr std::size_t kMaxConfigValues = 1u << 20;
 
 // Looks keys up in one JSON object and turns every problem into a calm::Error
 // that names the file and the key.
@@ -25,13 +32,15 @@ class Reader {
   [[noreturn]] void fail(const std::string& key, const std::string& what) const {
     throw Error(path_ + ": key '" + key + "' " + what);
   }
+  // A string value as quoted in a message.
+  static std::string quoted(const std::string& value) { return "'" + excerpt(value) + "'"; }
 
   // `v` (the value of `key`, or an element of it) as an int that fits in 32 bits.
   int as_int(const std::string& key, const json& v) const {
-    if (!v.is_number_integer()) fail(key, "must be an integer, got " + v.dump());
+    if (!v.is_number_integer()) fail(key, "must be an integer, got " + json_excerpt(v));
     const int64_t x = v.get<int64_t>();
     if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(INT32_MAX) : (x < INT32_MIN || x > INT32_MAX))
-      fail(key, "is out of range: " + v.dump());
+      fail(key, "is out of range: " + json_excerpt(v));
     return static_cast<int>(x);
   }
 
@@ -56,22 +65,22 @@ class Reader {
   float positive_number(const std::string& key, float fallback) const {
     if (!has(key)) return fallback;
     const json& v = at(key);
-    if (!v.is_number()) fail(key, "must be a number, got " + v.dump());
+    if (!v.is_number()) fail(key, "must be a number, got " + json_excerpt(v));
     const double x = v.get<double>();
-    if (!(x > 0)) fail(key, "must be positive, got " + v.dump());
+    if (!(x > 0)) fail(key, "must be positive, got " + json_excerpt(v));
     return static_cast<float>(x);
   }
 
   bool boolean(const std::string& key, bool fallback) const {
     if (!has(key)) return fallback;
     const json& v = at(key);
-    if (!v.is_boolean()) fail(key, "must be true or false, got " + v.dump());
+    if (!v.is_boolean()) fail(key, "must be true or false, got " + json_excerpt(v));
     return v.get<bool>();
   }
 
   std::string string(const std::string& key) const {
     const json& v = at(key);
-    if (!v.is_string()) fail(key, "must be a string, got " + v.dump());
+    if (!v.is_string()) fail(key, "must be a string, got " + json_excerpt(v));
     return v.get<std::string>();
   }
   std::string string(const std::string& key, const std::string& fallback) const {
@@ -111,7 +120,7 @@ void parse_t5(const Reader& r, ModelConfig& c) {
   const std::string ff = r.string("feed_forward_proj", "relu");
   if (ff == "gated-gelu") c.feed_forward = FeedForward::GatedGelu;
   else if (ff == "relu") c.feed_forward = FeedForward::Relu;
-  else r.fail("feed_forward_proj", "is '" + ff + "'; supported: 'gated-gelu', 'relu'");
+  else r.fail("feed_forward_proj", "is " + Reader::quoted(ff) + "; supported: 'gated-gelu', 'relu'");
   c.tied_embeddings = r.boolean("tie_word_embeddings", true);
   c.norm_eps = r.positive_number("layer_norm_epsilon", 1e-6f);
   c.pad_id = r.token("pad_token_id", 0);
@@ -144,7 +153,7 @@ void parse_llama(const Reader& r, ModelConfig& c) {
   }
   c.feed_forward = FeedForward::SwiGlu;
   // Variants this engine would compute wrongly without saying so are refused.
-  if (r.string("hidden_act", "silu") != "silu") r.fail("hidden_act", "is '" + r.string("hidden_act") + "'; supported: 'silu'");
+  if (r.string("hidden_act", "silu") != "silu") r.fail("hidden_act", "is " + Reader::quoted(r.string("hidden_act")) + "; supported: 'silu'");
   if (r.has("rope_scaling")) r.fail("rope_scaling", "is set; scaled rotary positions are not supported");
   if (r.boolean("attention_bias", false)) r.fail("attention_bias", "is true; biases are not supported");
   if (r.boolean("mlp_bias", false)) r.fail("mlp_bias", "is true; biases are not supported");
@@ -183,15 +192,37 @@ void check_token(const Reader& r, const std::string& key, int id, int vocab_size
 }  // namespace
 
 ModelConfig load_config(const std::string& path) {
-  std::ifstream in(path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a config.json file");
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open file (missing or unreadable)");
-  std::stringstream text;
-  text << in.rdbuf();
+  const auto too_large = [&] {
+    return Error(path + ": larger than " + std::to_string(kMaxConfigBytes >> 20) +
+                 " MiB; a config.json is a few kilobytes, so this is not one");
+  };
+  const uint64_t size = std::filesystem::is_regular_file(path, ec) ? std::filesystem::file_size(path, ec) : 0;
+  if (!ec && size > kMaxConfigBytes) throw too_large();
+  // Read in chunks and stop past the limit, so even a file that grows (or a
+  // device that never ends) cannot exhaust memory.
+  std::string text;
+  char chunk[1 << 16];
+  text.reserve(ec ? 0 : static_cast<std::size_t>(size) + 1);
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) throw too_large();
+  }
+  if (in.bad()) throw Error(path + ": read failed");
+  const JsonExtent extent = json_extent(text, kMaxJsonDepth, kMaxConfigValues);
+  if (extent.depth > kMaxJsonDepth)
+    throw Error(path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels; not a config.json");
+  if (extent.values > kMaxConfigValues)
+    throw Error(path + ": holds more than " + std::to_string(kMaxConfigValues) +
+                " JSON values; a config.json holds a few dozen, so this is not one");
   json j;
   try {
-    j = json::parse(text.str());
-  } catch (const json::parse_error& e) {
-    throw Error(path + ": not valid JSON (" + e.what() + ")");
+    j = json::parse(text);
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
+    throw Error(path + ": not valid JSON (" + excerpt(e.what(), 300) + ")");
   }
   if (!j.is_object()) throw Error(path + ": top level is not a JSON object");
 
@@ -200,7 +231,7 @@ ModelConfig load_config(const std::string& path) {
   const std::string type = r.string("model_type");
   if (type == "t5") parse_t5(r, c);
   else if (type == "llama") parse_llama(r, c);
-  else r.fail("model_type", "is '" + type + "'; supported: 't5', 'llama'");
+  else r.fail("model_type", "is " + Reader::quoted(type) + "; supported: 't5', 'llama'");
 
   const bool t5 = c.arch == Arch::EncoderDecoder;
   check_token(r, "eos_token_id", c.eos_id, c.vocab_size, false);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "json_limits.h"
 
 namespace calm {
 
@@ -25,6 +26,8 @@ using json = nlohmann::json;
 // A real header is a few hundred bytes per tensor; anything past this is a
 // corrupt length field, and we refuse it before allocating.
 constexpr uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;
+// 400,000 tensors' worth; the largest checkpoints have a few thousand.
+constexpr size_t kMaxHeaderValues = size_t(4) << 20;
 
 size_t dtype_size(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
 
@@ -35,7 +38,7 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 }
 
 std::string tensor_prefix(const std::string& path, const std::string& name) {
-  return path + ": tensor '" + name + "'";
+  return path + ": tensor '" + excerpt(name) + "'";
 }
 
 // Reads the header length, the header and the data section; the file is read
@@ -83,7 +86,7 @@ DType parse_dtype(const json& entry, const std::string& where) {
   if (d == "F32") return DType::F32;
   if (d == "F16") return DType::F16;
   if (d == "BF16") return DType::BF16;
-  throw Error(where + ": unsupported dtype '" + d + "' (supported: F32, F16, BF16)");
+  throw Error(where + ": unsupported dtype '" + excerpt(d) + "' (supported: F32, F16, BF16)");
 }
 
 std::vector<int64_t> parse_shape(const json& entry, const std::string& where) {
@@ -92,14 +95,14 @@ std::vector<int64_t> parse_shape(const json& entry, const std::string& where) {
   std::vector<int64_t> shape;
   int64_t numel = 1;
   for (const json& dim : entry["shape"]) {
-    if (!dim.is_number_integer()) throw Error(where + ": shape " + entry["shape"].dump() + " holds a non-integer");
+    if (!dim.is_number_integer()) throw Error(where + ": shape " + json_excerpt(entry["shape"]) + " holds a non-integer");
     if (dim.is_number_unsigned() ? dim.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())
                                  : dim.get<int64_t>() < 0)
-      throw Error(where + ": shape " + entry["shape"].dump() + " holds a negative or huge dimension");
+      throw Error(where + ": shape " + json_excerpt(entry["shape"]) + " holds a negative or huge dimension");
     const int64_t d = dim.get<int64_t>();
     // The byte count (numel * 4 at most) must fit in 64 bits as well.
     if (__builtin_mul_overflow(numel, d, &numel) || numel > std::numeric_limits<int64_t>::max() / 4)
-      throw Error(where + ": shape " + entry["shape"].dump() + " overflows");
+      throw Error(where + ": shape " + json_excerpt(entry["shape"]) + " overflows");
     shape.push_back(d);
   }
   return shape;
@@ -110,7 +113,7 @@ void parse_offsets(const json& entry, const std::string& where, TensorInfo& info
   if (!off || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
       !(*off)[1].is_number_unsigned())
     throw Error(where + ": 'data_offsets' must be two non-negative integers, got " +
-                (off ? off->dump() : std::string("nothing")));
+                (off ? json_excerpt(*off) : std::string("nothing")));
   info.begin = (*off)[0].get<uint64_t>();
   info.end = (*off)[1].get<uint64_t>();
   if (info.begin > info.end)
@@ -135,11 +138,22 @@ int64_t TensorInfo::numel() const {
 SafeTensors::SafeTensors(const std::string& path) : path_(path) {
   RawFile raw = read_raw(path);
 
+  // A real header nests three levels; printing a deeper one (metadata is kept
+  // as text) would recurse once per level. It holds about ten values per
+  // tensor; a parsed value takes up to a hundred bytes, so the count bounds
+  // the memory parsing takes (100 MB of "[]," would take gigabytes).
+  const JsonExtent extent = json_extent(raw.header, kMaxJsonDepth, kMaxHeaderValues);
+  if (extent.depth > kMaxJsonDepth)
+    throw Error(path + ": header nests JSON deeper than " + std::to_string(kMaxJsonDepth) +
+                " levels; not a safetensors header");
+  if (extent.values > kMaxHeaderValues)
+    throw Error(path + ": header holds more than " + std::to_string(kMaxHeaderValues) +
+                " JSON values (a real one holds about ten per tensor); file is corrupt");
   json header;
   try {
     header = json::parse(raw.header);
-  } catch (const json::parse_error& e) {
-    throw Error(path + ": header is not valid JSON (" + e.what() + ")");
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
+    throw Error(path + ": header is not valid JSON (" + excerpt(e.what(), 300) + ")");
   }
   if (!header.is_object()) throw Error(path + ": header is not a JSON object");
 
@@ -148,7 +162,8 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
       if (!entry.is_object()) throw Error(path + ": '__metadata__' is not an object");
       // The format says string -> string; keep anything else as its JSON text.
       for (const auto& [key, value] : entry.items())
-        metadata_[key] = value.is_string() ? value.get<std::string>() : value.dump();
+        metadata_[key] = value.is_string() ? value.get<std::string>()
+                                            : value.dump(-1, ' ', false, json::error_handler_t::replace);
       continue;
     }
     const std::string where = tensor_prefix(path, name);

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora in fuzz/corpus/<target>/: small valid inputs and
+one of each kind of broken input, so the fuzzers start from the interesting
+places. Deterministic; rerun after changing it and commit the result:
+
+    python3 fuzz/make_corpus.py
+"""
+import json
+import shutil
+import struct
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "fuzz" / "corpus"
+
+
+def safetensors(header, data=b"", length=None):
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    return struct.pack("<Q", len(text) if length is None else length) + text + data
+
+
+def tensor(dtype, shape, begin, end):
+    return {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
+
+
+def write(target, name, content):
+    d = CORPUS / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+
+
+def safetensors_seeds():
+    f32 = struct.pack("<6f", 1.0, -2.5, 3.25, 0.0, 1e-30, -1e30)
+    halves = struct.pack("<4H", 0x3C00, 0xC000, 0x0001, 0x7BFF)  # 1, -2, smallest subnormal, max
+    write("safetensors", "valid-f32", safetensors(
+        {"__metadata__": {"format": "pt"}, "m": tensor("F32", [2, 3], 0, 24), "v": tensor("F32", [0, 3], 24, 24)}, f32))
+    write("safetensors", "valid-f16", safetensors({"h": tensor("F16", [4], 0, 8)}, halves))
+    write("safetensors", "valid-bf16", safetensors({"b": tensor("BF16", [2, 2], 0, 8)}, halves))
+    write("safetensors", "valid-scalar", safetensors({"s": tensor("F32", [], 0, 4)}, struct.pack("<f", 7.0)))
+    write("safetensors", "empty-header", safetensors({}))
+    write("safetensors", "nan", safetensors({"n": tensor("F32", [1], 0, 4)}, struct.pack("<I", 0x7FC00000)))
+    write("safetensors", "inf-f16", safetensors({"i": tensor("F16", [1], 0, 2)}, struct.pack("<H", 0x7C00)))
+    write("safetensors", "bad-dtype", safetensors({"w": tensor("I64", [1], 0, 8)}, bytes(8)))
+    write("safetensors", "negative-dim", safetensors({"w": tensor("F32", [-1, 4], 0, 16)}, bytes(16)))
+    write("safetensors", "overflow-shape", safetensors({"w": tensor("F32", [4294967296, 4294967296], 0, 16)}, bytes(16)))
+    write("safetensors", "offsets-mismatch", safetensors({"w": tensor("F32", [2, 2], 0, 12)}, bytes(16)))
+    write("safetensors", "offsets-past-end", safetensors({"w": tensor("F32", [4], 8, 24)}, bytes(16)))
+    write("safetensors", "offsets-reversed", safetensors({"w": tensor("F32", [0], 8, 4)}, bytes(16)))
+    write("safetensors", "header-too-long", safetensors({"w": tensor("F32", [1], 0, 4)}, bytes(4), length=1 << 60))
+    write("safetensors", "header-past-end", safetensors({"w": tensor("F32", [1], 0, 4)}, bytes(4), length=4096))
+    write("safetensors", "short", b"\x10\x00\x00")
+    write("safetensors", "not-json", struct.pack("<Q", 8) + b"{nonsens")
+    write("safetensors", "not-object", safetensors([1, 2, 3]))
+    # The first tensors of a real fixture's header, with its data cut to fit.
+    fixture = ROOT / "tests/fixtures/models/t5-relu-tied/model.safetensors"
+    if fixture.exists():
+        raw = fixture.read_bytes()
+        (n,) = struct.unpack("<Q", raw[:8])
+        header = json.loads(raw[8:8 + n])
+        small = {k: v for k, v in header.items() if k != "__metadata__" and v["data_offsets"][1] <= 2048}
+        write("safetensors", "fixture-slice", safetensors(small, raw[8 + n:8 + n + 2048]))
+
+
+def config_seeds():
+    for cfg in sorted((ROOT / "tests/fixtures/models").glob("*/config.json")):
+        write("config", cfg.parent.name + ".json", cfg.read_bytes())
+    kjv = ROOT / "resources/models/kjv2web/config.json"
+    if kjv.exists():
+        write("config", "kjv2web.json", kjv.read_bytes())
+    write("config", "missing-type.json", '{"vocab_size": 32}')
+    write("config", "unknown-type.json", '{"model_type": "gpt2"}')
+    write("config", "t5-minimal.json", json.dumps({"model_type": "t5", "vocab_size": 64, "d_model": 8, "d_kv": 4,
+                                                   "d_ff": 16, "num_layers": 1, "num_heads": 2}))
+    write("config", "llama-kv-mismatch.json", json.dumps({
+        "model_type": "llama", "vocab_size": 64, "hidden_size": 8, "intermediate_size": 16,
+        "num_hidden_layers": 1, "num_attention_heads": 3, "num_key_value_heads": 2}))
+    write("config", "llama-eos-list.json", json.dumps({
+        "model_type": "llama", "vocab_size": 64, "hidden_size": 8, "intermediate_size": 16,
+        "num_hidden_layers": 2, "num_attention_heads": 2, "eos_token_id": [2, 3], "pad_token_id": None,
+        "rms_norm_eps": 1e-5, "calm": {"classifier": {"weight": "c.w", "bias": "c.b"}}}))
+    write("config", "huge-int.json", '{"model_type": "t5", "vocab_size": 18446744073709551615}')
+    write("config", "not-object.json", "[1, 2, 3]")
+    write("config", "truncated.json", '{"model_type": "t5", "vocab_si')
+
+
+def jsonl_seeds():
+    # The first byte selects the options (see fuzz_jsonl.cpp): 0 = stop, default limit.
+    lines = []
+    cal = ROOT / "resources/data/kjv2web/calibration.jsonl"
+    if cal.exists():
+        lines = cal.read_text().splitlines()[:3]
+    body = "\n".join(lines) + "\n"
+    write("jsonl", "bundled-stop", b"\x00" + body.encode())
+    write("jsonl", "bundled-skip", b"\x01" + body.encode())
+    mixed = ('\ufeff{"input": "a", "reference": "b", "id": 1}\r\n\n   \n{"input": "c"}\n'
+             '{"input": 3}\n[1]\n{"reference": "x"}\n{"input": "d", "reference": null}\nnot json\n{"input": "e"}')
+    write("jsonl", "mixed-skip", b"\x01" + mixed.encode())
+    write("jsonl", "mixed-stop", b"\x00" + mixed.encode())
+    write("jsonl", "long-line-small-limit", b"\x0b" + b'{"input": "' + b"x" * 40 + b'"}\n{"input": "y"}\n')
+    write("jsonl", "empty", b"\x00")
+    write("jsonl", "binary", b"\x01\x00\xff\xfe\n\x00\n{\"input\":\"\\u0000\"}\n")
+
+
+def thresholds_seeds():
+    valid = {
+        "format": "calm-thresholds", "version": 1,
+        "model": {"name": "kjv2web", "dir": "/usr/share/calm-studio/models/kjv2web", "hash": "0123456789abcdef"},
+        "measure": "softmax", "tau": 4.0, "lambda": 0.35, "delta": 0.1, "epsilon": 0.05,
+        "consistency": "textual", "metric": "rougeL", "pvalue_method": "hb", "max_new_tokens": 64,
+        "first_exit_layer": 1, "check_interval": 1, "kv_mode": "propagate", "grid_step": 0.05,
+        "calibration": {"path": "/data/cal.jsonl", "hash": "fedcba9876543210", "examples": 800},
+        "created": "2024-05-01T12:00:00Z",
+        "expected": {"mean_loss": 0.07, "average_layers": 6.5, "measured_speedup": 1.2, "flops_speedup": 1.3},
+    }
+    write("thresholds", "valid.json", json.dumps(valid, indent=2) + "\n")
+    other = dict(valid, measure="state", consistency="risk", metric="bleu", pvalue_method="bentkus",
+                 kv_mode="exact", **{"lambda": 1.0})
+    write("thresholds", "valid-risk.json", json.dumps(other))
+    gated = dict(valid, kv_mode="catch-up", gate="state", gate_threshold=0.85)
+    write("thresholds", "valid-gate.json", json.dumps(gated))
+    write("thresholds", "bad-gate.json", json.dumps(dict(valid, gate="sometimes", gate_threshold=2)))
+    write("thresholds", "bad-version.json", json.dumps(dict(valid, version=2)))
+    write("thresholds", "bad-hash.json", json.dumps(dict(valid, model=dict(valid["model"], hash="XYZ"))))
+    write("thresholds", "lambda-out-of-range.json", json.dumps(dict(valid, **{"lambda": 1.5})))
+    write("thresholds", "missing-expected.json", json.dumps({k: v for k, v in valid.items() if k != "expected"}))
+    write("thresholds", "bad-date.json", json.dumps(dict(valid, created="yesterday")))
+    write("thresholds", "not-json.json", "{\"format\": ")
+
+
+if __name__ == "__main__":
+    shutil.rmtree(CORPUS, ignore_errors=True)
+    safetensors_seeds()
+    config_seeds()
+    jsonl_seeds()
+    thresholds_seeds()
+    for d in sorted(CORPUS.iterdir()):
+        print(f"{d.relative_to(ROOT)}: {len(list(d.iterdir()))} seeds")
