@@ -19,9 +19,14 @@ class TestBundledModels : public QObject {
   Q_OBJECT
 
  private slots:
-  // The app and the CLI default to it.
-  void kjv2web_is_bundled() {
-    QVERIFY(std::filesystem::exists(std::string(CALM_SOURCE_DIR) + "/resources/models/kjv2web/config.json"));
+  // Both shipped models are present (the app and the CLI default to kjv2web),
+  // each with its reference outputs, so the test below covers both.
+  void both_models_are_bundled() {
+    for (const char* name : {"kjv2web", "prose"}) {
+      const std::string root = std::string(CALM_SOURCE_DIR) + "/resources/";
+      QVERIFY2(std::filesystem::exists(root + "models/" + name + "/config.json"), name);
+      QVERIFY2(std::filesystem::exists(root + "data/" + name + "/reference_outputs.jsonl"), name);
+    }
   }
 
   void reproduces_reference_outputs_data() {
@@ -70,6 +75,43 @@ class TestBundledModels : public QObject {
     QCOMPARE(examples, 20);
     QVERIFY(near_ties <= 2);
     QVERIFY(compared >= 100);
+  }
+
+  // Verify mode is lossless on the shipped models too: over the first 40
+  // examples of each test set, with drafts by two measures at lambdas that
+  // exit often, its output is the full model's, and drafts were both accepted
+  // and rejected along the way.
+  void verify_mode_is_lossless_data() { reproduces_reference_outputs_data(); }
+  void verify_mode_is_lossless() {
+    QFETCH(QString, name);
+    const Model model = load_model(std::string(CALM_SOURCE_DIR) + "/resources/models/" + name.toStdString());
+    std::ifstream in(std::string(CALM_SOURCE_DIR) + "/resources/data/" + name.toStdString() + "/test.jsonl");
+    Decoder decoder(model);
+    DecodeOptions full;
+    full.policy = ExitPolicy::Full;
+    full.max_new_tokens = 32;
+    full.truncate_prompt = true;
+    std::string line;
+    int examples = 0, accepted = 0, rejected = 0;
+    while (examples < 40 && std::getline(in, line)) {
+      const std::string input = nlohmann::json::parse(line)["input"].get<std::string>();
+      const DecodeResult reference = decoder.generate(input, full);
+      for (Measure measure : {Measure::Softmax, Measure::Classifier}) {
+        DecodeOptions verify = full;
+        verify.policy = ExitPolicy::Calm;
+        verify.measure = measure;
+        verify.lambda = examples % 2 ? 0.2f : 0.5f;
+        verify.verify_draft = 4;
+        const DecodeResult r = decoder.generate(input, verify);
+        QVERIFY2(r.tokens == reference.tokens, qPrintable(QString("example %1 differs").arg(examples + 1)));
+        accepted += r.accepted;
+        rejected += r.drafted - r.accepted;
+      }
+      ++examples;
+    }
+    QCOMPARE(examples, 40);
+    QVERIFY(accepted > 0);
+    QVERIFY(rejected > 0);
   }
 };
 
