@@ -65,10 +65,19 @@ done
 t=$(calibrate softmax 0.25 softmax-gated --gate state --gate-threshold 0.98)
 lambda=$(/usr/bin/python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['lambda'], 3))" "$t")
 row "softmax gated by state >= 0.98, delta 0.25 (lambda $lambda)" --thresholds "$t"
+if [ "$has_classifier" -gt 0 ]; then
+  t=$(calibrate softmax 0.25 softmax-classifier-gated --gate classifier --gate-threshold 0.6)
+  lambda=$(/usr/bin/python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['lambda'], 3))" "$t")
+  row "softmax gated by classifier >= 0.6, delta 0.25 (lambda $lambda)" --thresholds "$t"
+fi
 row "local oracle (its exits replayed)" --oracle
+for measure in $measures; do  # verify mode is lossless: any lambda is safe; drafts at delta 0.25's
+  t=$(calibrate "$measure" 0.25 "$measure")
+  lambda=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['lambda'])" "$t")
+  row "verify mode (lossless), drafts of 4 by $measure at lambda $lambda" --measure "$measure" --lambda "$lambda" --verify 4
+done
 t=$(calibrate softmax 0.25 softmax)
 lambda=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['lambda'])" "$t")
-row "verify mode, drafts of 4, softmax lambda $lambda (lossless)" --lambda "$lambda" --verify 4
 row "catch-up cache, softmax lambda $lambda" --lambda "$lambda" --kv catch-up
 
 # Quality of the catch-up cache against propagation at the same lambda, on the test set.
