@@ -27,8 +27,5 @@ shot studio-verify --model kjv2web --example 11 --lambda 0.1 --mode verify --dra
 shot studio-calibration --model kjv2web --example 1 --tab calibration \
   --calibrate resources/data/kjv2web/calibration.jsonl --examples 100
 # The threshold schedule; on the decoder-only model once it is bundled.
-if [ -f resources/models/prose/config.json ]; then
-  shot studio-prose --model prose --example 0 --lambda 0.7 --tab schedule --select 2
-else
-  shot studio-schedule --model kjv2web --example 0 --lambda 0.7 --tab schedule --select 2
-fi
+shot studio-schedule --model kjv2web --example 0 --lambda 0.7 --tab schedule --select 2
+shot studio-prose --model prose --example 2 --lambda 0.3 --tab heatmap
