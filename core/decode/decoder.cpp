@@ -227,8 +227,8 @@ LayerRun run_layers(const Model& model, RunState& state, const DecodeOptions& o,
     }
     if (!calm_exits || i < o.first_exit_layer || (i - o.first_exit_layer) % o.check_interval != 0) continue;
     if (gated) {  // the cheap test first: most layers stop here
-      const float g = o.gate == Gate::State ? (i == 1 ? 0.0f : cosine_similarity(w.hidden, w.layer_hidden[i - 1]))
-                                            : classifier_probability(model, w.hidden);
+      const Measure gate = o.gate == Gate::State ? Measure::State : Measure::Classifier;
+      const float g = confidence_at(model, gate, i, w.hidden, w.layer_hidden[i - 1], w.probabilities);
       r.flops += o.gate == Gate::State ? cost.state : cost.classifier;
       laps.lap(r.profile.confidence);
       if (g < o.gate_threshold) continue;
