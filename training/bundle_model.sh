@@ -2,7 +2,9 @@
 # Ships a trained model: copies training/runs/NAME/model into resources/models/NAME,
 # measures its quality on the shipped test set (training/evaluate.py) into its
 # MODEL.md, and writes the full-model reference outputs that
-# tests/test_bundled_models.cpp reproduces.
+# tests/test_bundled_models.cpp reproduces. With weight snapshots (train.py
+# --snapshot-minutes) MODEL.md gets BLEU by training time; with
+# training/configs/NAME.trials.md, the configuration trials that chose the config.
 #   bash training/bundle_model.sh kjv2web [--limit N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +30,16 @@ cp "$run/model/config.json" "$run/model/model.safetensors" "$run/model/tokenizer
   echo '```'
   echo
   /usr/bin/python3 training/evaluate.py "$dest" --json "$dest/quality.json" "$@"
+  if [ -d "$run/snapshots" ]; then
+    echo
+    echo "## What more training buys"
+    echo
+    /usr/bin/python3 training/snapshot_curve.py "$run"
+  fi
+  if [ -f "training/configs/$name.trials.md" ]; then
+    echo
+    cat "training/configs/$name.trials.md"
+  fi
 } > "$dest/MODEL.md.new"
 mv "$dest/MODEL.md.new" "$dest/MODEL.md"
 /usr/bin/python3 training/reference_outputs.py "$dest" "resources/data/$name/test.jsonl" \

@@ -10,7 +10,9 @@
 Everything of a run lives in training/runs/<name>/ (name from the config or
 --name): tokenizer.model, ckpt.pt (stage 1: model, optimizer, schedule, RNG
 states, data position, elapsed time), stage2.pt (classifier), log.txt, and
-model/ (the exported model directory).
+model/ (the exported model directory), and with --snapshot-minutes N the
+weights every N minutes in snapshots/ (training/snapshot_curve.py turns them
+into BLEU by training time).
 
 Stage 1 schedule: linear warm-up then cosine decay to min_lr_frac * lr. With
 --minutes the total step count is sized to the wall-clock budget: after 20
@@ -37,6 +39,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+
+
+def _blas_threads_from_argv(argv):
+    """torch.set_num_threads does not reach Debian's OpenBLAS (pthread build): a
+    --threads 1 run was measured at 187% CPU. Its pool size is read from the
+    environment when the library loads, so set it before importing torch."""
+    if "--threads" in argv[:-1]:
+        n = argv[argv.index("--threads") + 1]
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            os.environ.setdefault(var, n)
+
+
+if __name__ == "__main__":
+    _blas_threads_from_argv(sys.argv)
 
 import torch  # noqa: E402
 
@@ -84,6 +100,7 @@ class Run:
         self.ckpt = os.path.join(self.dir, "ckpt.pt")
         self.stage2 = os.path.join(self.dir, "stage2.pt")
         self.log_path = os.path.join(self.dir, "log.txt")
+        self.snapshots = os.path.join(self.dir, "snapshots")
 
     def log(self, msg):
         line = time.strftime("%H:%M:%S ") + msg
@@ -272,6 +289,7 @@ def cmd_stage1(cfg, run, args):
     gen = torch.Generator().manual_seed(seed + st["step"])
     t_session = time.time()
     t_last_ckpt = time.time()
+    t_last_snapshot = time.time()
     t_log, src_log, tgt_log = time.time(), 0, 0
     ema = None
     calib_at = st["step"] + 20 if st["sec_per_step"] is None else None
@@ -288,6 +306,13 @@ def cmd_stage1(cfg, run, args):
                              "cuda": torch.cuda.get_rng_state() if dev.type == "cuda" else None},
                      "config": cfg, "model_config": config_dict(model),
                      "stage": 1}, run.ckpt)
+
+    def snapshot():
+        """Weights only, kept (not overwritten), for quality-vs-training-time curves."""
+        os.makedirs(run.snapshots, exist_ok=True)
+        save_atomic({"model": model.state_dict(), "model_config": config_dict(model),
+                     "step": st["step"], "tokens": st["tokens"], "elapsed": elapsed()},
+                    os.path.join(run.snapshots, f"step{st['step']:06d}.pt"))
 
     while True:
         if st["total"] is not None and st["step"] >= st["total"]:
@@ -337,6 +362,9 @@ def cmd_stage1(cfg, run, args):
                     f"{(src_log + tgt_log) / dt:.0f} tok/s ({tgt_log / dt:.0f} target tok/s) | "
                     f"{elapsed() / 60:.1f} min")
             t_log, src_log, tgt_log = time.time(), 0, 0
+        if args.snapshot_minutes and time.time() - t_last_snapshot >= args.snapshot_minutes * 60:
+            snapshot()
+            t_last_snapshot = time.time()
         if time.time() - t_last_ckpt >= args.ckpt_minutes * 60:
             checkpoint()
             t_last_ckpt = time.time()
@@ -344,6 +372,8 @@ def cmd_stage1(cfg, run, args):
             if ev is not None:
                 run.log(f"checkpoint step {st['step']}: held-out CE per layer {fmt_layers(ev)}")
     checkpoint()
+    if args.snapshot_minutes:
+        snapshot()
     ev = evaluate(model, valid, dev, tr.get("eval_batches", 20), amp)
     st_msg = f"stage1 done: step {st['step']}, {st['tokens']} target tokens, {elapsed() / 60:.1f} min"
     if ev is not None:
@@ -461,6 +491,8 @@ def main(argv=None):
     ap.add_argument("--max-steps", type=int)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--ckpt-minutes", type=float, help="checkpoint interval (default: config)")
+    ap.add_argument("--snapshot-minutes", type=float,
+                    help="also keep the weights every N minutes in runs/<name>/snapshots/")
     ap.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     ap.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
