@@ -26,7 +26,7 @@ DONE_RE = re.compile(r"stage1 done: step (\d+), (\d+) target tokens, ([\d.]+) mi
 
 def parse_log(text):
     """settings, [(minute, top-layer CE)], final dict."""
-    settings = " ".join(re.findall(r"--set (\S+)", text)) or "(config as is)"
+    settings = " ".join(dict.fromkeys(re.findall(r"--set (\S+)", text))) or "(config as is)"
     minute_at = {}
     points, final = [], None
     last_min = 0.0
