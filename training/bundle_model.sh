@@ -5,11 +5,13 @@
 # tests/test_bundled_models.cpp reproduces. With weight snapshots (train.py
 # --snapshot-minutes) MODEL.md gets BLEU by training time; with
 # training/configs/NAME.trials.md, the configuration trials that chose the config.
-#   bash training/bundle_model.sh kjv2web [--limit N]
+# A run trained elsewhere (a GPU machine) brings its curve as RUN/curve.md.
+#   bash training/bundle_model.sh kjv2web [--run RUN_NAME] [--limit N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name="$1"; shift
 run="training/runs/$name"
+if [ "${1:-}" = "--run" ]; then run="training/runs/$2"; shift 2; fi
 dest="resources/models/$name"
 [ -f "$run/model/model.safetensors" ] || { echo "no exported model in $run/model" >&2; exit 1; }
 rm -rf "$dest"
@@ -30,11 +32,15 @@ cp "$run/model/config.json" "$run/model/model.safetensors" "$run/model/tokenizer
   echo '```'
   echo
   /usr/bin/python3 training/evaluate.py "$dest" --json "$dest/quality.json" "$@"
-  if [ -d "$run/snapshots" ]; then
+  if [ -d "$run/snapshots" ] || [ -f "$run/curve.md" ]; then
     echo
     echo "## What more training buys"
     echo
-    /usr/bin/python3 training/snapshot_curve.py "$run"
+    if [ -d "$run/snapshots" ]; then
+      /usr/bin/python3 training/snapshot_curve.py "$run"
+    else
+      cat "$run/curve.md"
+    fi
   fi
   if [ -f "training/configs/$name.trials.md" ]; then
     echo

@@ -210,13 +210,14 @@ def t5_greedy_batch(model, srcs, max_new_tokens):
     """Greedy outputs (ids, eos excluded) for a list of encoder inputs (eos
     appended). Same maths as calm.model.greedy_generate, batched."""
     cfg = model.cfg
-    src, mask = pad(srcs, cfg.pad_token_id)
+    dev = next(model.parameters()).device
+    src, mask = (t.to(dev) for t in pad(srcs, cfg.pad_token_id))
     enc = model.encode(src, mask)
     cache = model.new_cache()
     B = len(srcs)
     outs = [[] for _ in range(B)]
-    rows = torch.arange(B)                       # original row of each live row
-    cur = torch.full((B, 1), cfg.decoder_start_token_id, dtype=torch.long)
+    rows = torch.arange(B, device=dev)           # original row of each live row
+    cur = torch.full((B, 1), cfg.decoder_start_token_id, dtype=torch.long, device=dev)
     for step in range(max_new_tokens):
         hs = model.decode_hidden(cur, enc, enc_mask=mask, cache=cache, offset=step)
         nxt = model.exit_logits(hs[-1][:, -1]).argmax(-1)     # (live,)
@@ -504,7 +505,7 @@ def main(argv=None):
                   "classifier": model.classifier is not None,
                   "torch_dtype": cfgd.get("torch_dtype"),
                   "file_bytes": os.path.getsize(os.path.join(args.model_dir, "model.safetensors"))},
-        "test": {"path": test, "examples": len(rows), "limit": args.limit},
+        "test": {"path": os.path.relpath(test, REPO), "examples": len(rows), "limit": args.limit},
         "threads": args.threads,
     }
     inputs = [r["input"] for r in rows]

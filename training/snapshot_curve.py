@@ -30,13 +30,13 @@ from calm import tokenizer as tok  # noqa: E402
 
 
 def load_snapshot(path):
-    snap = torch.load(path, map_location="cpu")
+    snap = torch.load(path, map_location="cpu", weights_only=False)
     model = build_model(config_from_dict(snap["model_config"]))
     model.load_state_dict(snap["model"])
     return model.eval(), snap
 
 
-def curve(run_dir, rows, batch_size=32, log=None):
+def curve(run_dir, rows, batch_size=32, log=None, device="cpu"):
     """One dict per snapshot, oldest first."""
     sp = tok.load(os.path.join(run_dir, "tokenizer.model"))
     inputs = [r["input"] for r in rows]
@@ -44,6 +44,7 @@ def curve(run_dir, rows, batch_size=32, log=None):
     out = []
     for path in sorted(glob.glob(os.path.join(run_dir, "snapshots", "step*.pt"))):
         model, snap = load_snapshot(path)
+        model.to(device)
         if model.arch != "t5":
             raise SystemExit(f"{path}: snapshot curves are for T5 runs (BLEU); this is {model.arch}")
         t0 = time.time()
@@ -57,8 +58,8 @@ def curve(run_dir, rows, batch_size=32, log=None):
     return out
 
 
-def markdown(points, copy, n):
-    lines = [f"BLEU and ROUGE-L of the full model on the first {n} test pairs, by training time "
+def markdown(points, copy, n, source="the test set"):
+    lines = [f"BLEU and ROUGE-L of the full model on the first {n} pairs of {source}, by training time "
              f"(copy baseline on the same pairs: BLEU {copy['bleu']:.2f}, ROUGE-L {copy['rouge_l']:.2f}).",
              "", "| step | minutes | target tokens | BLEU | ROUGE-L |", "|---:|---:|---:|---:|---:|"]
     for p in points:
@@ -74,15 +75,18 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--markdown", metavar="FILE")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (decoding only)")
+    ap.add_argument("--batch-size", type=int, default=32)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = E.read_jsonl(args.test, args.limit)
-    points = curve(args.run_dir, rows, log=lambda m: print(m, file=sys.stderr, flush=True))
+    points = curve(args.run_dir, rows, args.batch_size, device=args.device,
+                   log=lambda m: print(m, file=sys.stderr, flush=True))
     if not points:
         raise SystemExit(f"{args.run_dir}/snapshots: no stepNNNNNN.pt files "
                          "(train with --snapshot-minutes N)")
     copy = E.text_metrics([r["input"] for r in rows], [r["reference"] for r in rows])
-    md = markdown(points, copy, len(rows))
+    md = markdown(points, copy, len(rows), os.path.relpath(args.test, E.REPO))
     print(md)
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as f:

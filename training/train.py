@@ -262,9 +262,9 @@ def cmd_stage1(cfg, run, args):
 
     st = {"step": 0, "total": args.max_steps or None, "warmup": tr.get("warmup_steps", 300),
           "epoch": 0, "index": 0, "elapsed": 0.0, "sec_per_step": None, "tokens": 0,
-          "budget": budget}
+          "budget": budget, "commands": []}
     if args.resume and os.path.exists(run.ckpt):
-        ck = torch.load(run.ckpt, map_location="cpu")
+        ck = torch.load(run.ckpt, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         st.update(ck["sched"])
@@ -282,6 +282,7 @@ def cmd_stage1(cfg, run, args):
                 f"{st['elapsed'] / 60:.1f} min done), total {st['total']}")
     elif not budget and not args.max_steps:
         raise SystemExit("stage1 needs --minutes or --max-steps")
+    st["commands"] = st.get("commands", []) + [" ".join(sys.argv)]
 
     run.log(f"stage1: {cfg['name']} {cfg['arch']} {n_params / 1e6:.2f}M params, "
             f"{len(train.epoch_batches(0))} batches/epoch, device {dev}, "
@@ -378,7 +379,7 @@ def cmd_stage1(cfg, run, args):
     st_msg = f"stage1 done: step {st['step']}, {st['tokens']} target tokens, {elapsed() / 60:.1f} min"
     if ev is not None:
         st_msg += f"; held-out CE per layer {fmt_layers(ev)}"
-        ck = torch.load(run.ckpt, map_location="cpu")
+        ck = torch.load(run.ckpt, map_location="cpu", weights_only=False)
         ck["valid_ce"] = ev.tolist()
         save_atomic(ck, run.ckpt)
     run.log(st_msg)
@@ -386,7 +387,7 @@ def cmd_stage1(cfg, run, args):
 
 
 def load_stage1(run, dev):
-    ck = torch.load(run.ckpt, map_location="cpu")
+    ck = torch.load(run.ckpt, map_location="cpu", weights_only=False)
     model = build_model(config_from_dict(ck["model_config"]))
     model.load_state_dict(ck["model"])
     return model.to(dev), ck
@@ -448,7 +449,8 @@ def cmd_stage2(cfg, run, args):
 def cmd_export(cfg, run, args):
     model, ck = load_stage1(run, torch.device("cpu"))
     if os.path.exists(run.stage2) and not args.no_classifier:
-        model.add_classifier().load_state_dict(torch.load(run.stage2, map_location="cpu")["classifier"])
+        head = torch.load(run.stage2, map_location="cpu", weights_only=False)["classifier"]
+        model.add_classifier().load_state_dict(head)
     out = args.out or os.path.join(run.dir, "model")
     save_model_dir(model.eval(), out, tokenizer_path=run.tokenizer, dtype=args.dtype,
                    metadata={"calm_run": cfg["name"], "steps": str(ck["sched"]["step"])})
@@ -458,8 +460,8 @@ def cmd_export(cfg, run, args):
              f"- training data: {cfg['data']['train']}",
              f"- steps: {sched['step']}, target tokens seen: {sched['tokens']}, "
              f"wall-clock: {sched['elapsed'] / 60:.1f} min",
-             f"- command: /usr/bin/python3 training/train.py all --config <config> --minutes "
-             f"{(sched.get('budget') or 0) / 60:.0f}",
+             "- stage-1 command (each session of it, resumes included):",
+             *[f"  `{c}`" for c in sched.get("commands", ["(not recorded)"])],
              f"- weights: {args.dtype}; classifier head: {'yes' if model.classifier is not None else 'no'}"]
     if ck.get("valid_ce"):
         lines.append(f"- held-out cross-entropy per exit (1..L): {fmt_layers(ck['valid_ce'])}")
