@@ -25,7 +25,7 @@ shot studio-heatmap --model kjv2web --example 2 --lambda 0.5 --tab heatmap --sel
 shot studio-verify --model kjv2web --example 11 --lambda 0.1 --mode verify --draft 4 --tab comparison --select 2
 # Calibration on the bundled set; lambda then comes from it.
 shot studio-calibration --model kjv2web --example 1 --tab calibration \
-  --calibrate resources/data/kjv2web/calibration.jsonl --examples 100
+  --calibrate resources/data/kjv2web/calibration.jsonl --examples 300
 # The threshold schedule; on the decoder-only model once it is bundled.
 shot studio-schedule --model kjv2web --example 0 --lambda 0.7 --tab schedule --select 2
 shot studio-prose --model prose --example 2 --lambda 0.3 --tab heatmap
