@@ -149,6 +149,11 @@ int main(int argc, char** argv) {
   }
   const std::string command = rest[0];
   rest.erase(rest.begin());
+  for (const std::string& a : rest)
+    if (a == "--help" || a == "-h") {  // `calm calibrate --help`: the usage, on stdout, not an error
+      std::cout << kUsage << calm::cli::kCalibrateUsage << calm::cli::kBenchUsage;
+      return 0;
+    }
   try {
     if (command == "info") return cmd_info(Args(rest, {"model"}, {}));
     if (command == "generate")
