@@ -166,15 +166,16 @@ std::vector<Guarantee> delta_list(const Args& args, const Guarantee& base) {
 }
 
 RunSettings run_settings(const Args& args) {
+  const DecodeOptions o = decode_options(args);  // the one parser of the options generate shares
   RunSettings s;
-  s.measure = parse_name(parse_measure, args.get("measure", "softmax"));
-  s.tau = static_cast<float>(args.get_double("tau", 4.0));
-  s.max_new_tokens = args.get_int("max-new-tokens", 64);
-  s.first_exit_layer = args.get_int("first-exit-layer", 1);
-  s.check_interval = args.get_int("check-interval", 1);
-  s.kv_mode = parse_name(parse_kv_mode, args.get("kv", "propagate"));
-  s.gate = parse_name(parse_gate, args.get("gate", "none"));
-  s.gate_threshold = static_cast<float>(args.get_double("gate-threshold", 0.9));
+  s.measure = o.measure;
+  s.tau = o.tau;
+  s.max_new_tokens = o.max_new_tokens;
+  s.first_exit_layer = o.first_exit_layer;
+  s.check_interval = o.check_interval;
+  s.kv_mode = o.kv_mode;
+  s.gate = o.gate;
+  s.gate_threshold = o.gate_threshold;
   if (!(s.tau >= 0.0f)) throw UsageError("--tau must not be negative");
   if (s.max_new_tokens < 1) throw UsageError("--max-new-tokens must be at least 1");
   if (s.first_exit_layer < 1 || s.check_interval < 1)
