@@ -282,7 +282,7 @@ def cmd_stage1(cfg, run, args):
                 f"{st['elapsed'] / 60:.1f} min done), total {st['total']}")
     elif not budget and not args.max_steps:
         raise SystemExit("stage1 needs --minutes or --max-steps")
-    st["commands"] = st.get("commands", []) + [" ".join(sys.argv)]
+    st["commands"] = st.get("commands", []) + [args.command_line]
 
     run.log(f"stage1: {cfg['name']} {cfg['arch']} {n_params / 1e6:.2f}M params, "
             f"{len(train.epoch_batches(0))} batches/epoch, device {dev}, "
@@ -504,12 +504,13 @@ def main(argv=None):
     ap.add_argument("--no-classifier", action="store_true")
     ap.add_argument("--stage2-minutes", type=float)
     args = ap.parse_args(argv)
+    args.command_line = " ".join(["training/train.py"] + list(sys.argv[1:] if argv is None else argv))
     torch.set_num_threads(args.threads or 1)
     cfg = load_config(args.config, args.set, args.name)
     run = Run(cfg, args.runs_dir)
     if args.ckpt_minutes is None:
         args.ckpt_minutes = cfg["train"].get("ckpt_minutes", 10)
-    run.log("command: " + " ".join(sys.argv))
+    run.log("command: " + args.command_line)
     if args.command in ("tokenizer", "all"):
         cmd_tokenizer(cfg, run, force=args.force_tokenizer)
     if args.command in ("stage1", "all"):

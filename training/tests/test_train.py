@@ -74,6 +74,10 @@ def test_stage1_resume_snapshots_stage2_export_and_curve(tmp_path):
     model = load_model_dir(os.path.join(run_dir, "model"))
     assert model.classifier is not None
     torch.testing.assert_close(model.state_dict()[w], ck2["model"][w])
+    # MODEL.md names both stage-1 sessions (the run and its resume) as they were typed
+    assert len(ck2["sched"]["commands"]) == 2
+    md_text = open(os.path.join(run_dir, "model", "MODEL.md")).read()
+    assert md_text.count("--max-steps 4") == 1 and md_text.count("--resume --max-steps 7") == 1
 
     rows = [{"input": "In the beginning", "reference": "In the beginning"},
             {"input": "And God said", "reference": "God said"}]
