@@ -166,16 +166,8 @@ std::vector<Guarantee> delta_list(const Args& args, const Guarantee& base) {
 }
 
 RunSettings run_settings(const Args& args) {
-  const DecodeOptions o = decode_options(args);  // the one parser of the options generate shares
-  RunSettings s;
-  s.measure = o.measure;
-  s.tau = o.tau;
-  s.max_new_tokens = o.max_new_tokens;
-  s.first_exit_layer = o.first_exit_layer;
-  s.check_interval = o.check_interval;
-  s.kv_mode = o.kv_mode;
-  s.gate = o.gate;
-  s.gate_threshold = o.gate_threshold;
+  // the options generate shares go through its parser
+  RunSettings s = RunSettings::from(decode_options(args));
   if (!(s.tau >= 0.0f)) throw UsageError("--tau must not be negative");
   if (s.max_new_tokens < 1) throw UsageError("--max-new-tokens must be at least 1");
   if (s.first_exit_layer < 1 || s.check_interval < 1)

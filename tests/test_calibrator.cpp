@@ -100,6 +100,7 @@ class TestCalibrator : public QObject {
 
  private slots:
   void initTestCase();
+  void settings_round_trip_through_decode_options();
   void lambda_one_is_the_full_model();
   void outputs_match_the_decoder_and_do_not_depend_on_threads();
   void cancel_then_resume_runs_nothing_twice();
@@ -116,6 +117,34 @@ class TestCalibrator : public QObject {
 
   std::unique_ptr<Model> model_;
 };
+
+// The CLI builds its calibration settings from parsed decoding options
+// (RunSettings::from), and a calibration decodes with decode_options(lambda):
+// every exit-rule field must survive the trip.
+void TestCalibrator::settings_round_trip_through_decode_options() {
+  RunSettings s;
+  s.measure = Measure::Classifier;
+  s.tau = 2.5f;
+  s.max_new_tokens = 17;
+  s.first_exit_layer = 2;
+  s.check_interval = 3;
+  s.kv_mode = KvMode::CatchUp;
+  s.gate = Gate::State;
+  s.gate_threshold = 0.75f;
+  const DecodeOptions o = s.decode_options(0.4);
+  QCOMPARE(o.lambda, 0.4f);
+  QVERIFY(o.policy == ExitPolicy::Calm);
+  const RunSettings back = RunSettings::from(o);
+  QVERIFY(back.measure == s.measure);
+  QCOMPARE(back.tau, s.tau);
+  QCOMPARE(back.max_new_tokens, s.max_new_tokens);
+  QCOMPARE(back.first_exit_layer, s.first_exit_layer);
+  QCOMPARE(back.check_interval, s.check_interval);
+  QVERIFY(back.kv_mode == s.kv_mode);
+  QVERIFY(back.gate == s.gate);
+  QCOMPARE(back.gate_threshold, s.gate_threshold);
+  QCOMPARE(back.to_json().dump(), s.to_json().dump());
+}
 
 void TestCalibrator::initTestCase() {
   model_ = std::make_unique<Model>(load_model(fixture_models_dir() + "/t5-gated-untied-f32"));

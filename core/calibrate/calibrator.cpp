@@ -42,6 +42,19 @@ DecodeOptions RunSettings::decode_options(double lambda) const {
   return o;
 }
 
+RunSettings RunSettings::from(const DecodeOptions& o) {
+  RunSettings s;
+  s.measure = o.measure;
+  s.tau = o.tau;
+  s.max_new_tokens = o.max_new_tokens;
+  s.first_exit_layer = o.first_exit_layer;
+  s.check_interval = o.check_interval;
+  s.kv_mode = o.kv_mode;
+  s.gate = o.gate;
+  s.gate_threshold = o.gate_threshold;
+  return s;
+}
+
 nlohmann::json RunSettings::to_json() const {
   nlohmann::json j = {{"measure", measure_name(measure)},
                       {"tau", tau},

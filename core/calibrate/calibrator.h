@@ -43,6 +43,9 @@ struct RunSettings {
   std::vector<double> grid = lambda_grid();  // strictly descending, from 1
 
   DecodeOptions decode_options(double lambda) const;
+  // The exit-rule fields of decoding options (the inverse of decode_options);
+  // the grid stays the default.
+  static RunSettings from(const DecodeOptions& o);
   nlohmann::json to_json() const;
 };
 
