@@ -139,19 +139,21 @@ std::set<std::string> with_decode_options(std::set<std::string> names) {
   return names;
 }
 
+void print_usage(std::ostream& out) { out << kUsage << calm::cli::kCalibrateUsage << calm::cli::kBenchUsage; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> rest(argv + 1, argv + argc);
   if (rest.empty() || rest[0] == "--help" || rest[0] == "-h" || rest[0] == "help") {
-    std::cout << kUsage << calm::cli::kCalibrateUsage << calm::cli::kBenchUsage;
+    print_usage(std::cout);
     return rest.empty() ? 2 : 0;
   }
   const std::string command = rest[0];
   rest.erase(rest.begin());
   for (const std::string& a : rest)
     if (a == "--help" || a == "-h") {  // `calm calibrate --help`: the usage, on stdout, not an error
-      std::cout << kUsage << calm::cli::kCalibrateUsage << calm::cli::kBenchUsage;
+      print_usage(std::cout);
       return 0;
     }
   try {
@@ -164,7 +166,8 @@ int main(int argc, char** argv) {
     if (command == "validate") return calm::cli::cmd_validate(rest);
     throw UsageError("unknown command '" + command + "'");
   } catch (const UsageError& e) {
-    std::cerr << "calm: " << e.what() << "\n\n" << kUsage << calm::cli::kCalibrateUsage << calm::cli::kBenchUsage;
+    std::cerr << "calm: " << e.what() << "\n\n";
+    print_usage(std::cerr);
     return 2;
   } catch (const calm::Error& e) {
     std::cerr << "calm: " << e.what() << "\n";

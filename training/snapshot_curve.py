@@ -27,10 +27,11 @@ import torch  # noqa: E402
 import evaluate as E  # noqa: E402
 from calm.model import build_model, config_from_dict  # noqa: E402
 from calm import tokenizer as tok  # noqa: E402
+from train import load_checkpoint  # noqa: E402
 
 
 def load_snapshot(path):
-    snap = torch.load(path, map_location="cpu", weights_only=False)
+    snap = load_checkpoint(path)
     model = build_model(config_from_dict(snap["model_config"]))
     model.load_state_dict(snap["model"])
     return model.eval(), snap

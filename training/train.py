@@ -125,6 +125,13 @@ def model_config(cfg, sp):
     return LlamaConfig(**m)
 
 
+def load_checkpoint(path):
+    """A .pt file of this project (checkpoint, snapshot, classifier) on the CPU. It
+    holds RNG states and plain dicts besides tensors, which newer torch refuses to
+    unpickle by default."""
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def save_atomic(obj, path):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -264,7 +271,7 @@ def cmd_stage1(cfg, run, args):
           "epoch": 0, "index": 0, "elapsed": 0.0, "sec_per_step": None, "tokens": 0,
           "budget": budget, "commands": []}
     if args.resume and os.path.exists(run.ckpt):
-        ck = torch.load(run.ckpt, map_location="cpu", weights_only=False)
+        ck = load_checkpoint(run.ckpt)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         st.update(ck["sched"])
@@ -379,7 +386,7 @@ def cmd_stage1(cfg, run, args):
     st_msg = f"stage1 done: step {st['step']}, {st['tokens']} target tokens, {elapsed() / 60:.1f} min"
     if ev is not None:
         st_msg += f"; held-out CE per layer {fmt_layers(ev)}"
-        ck = torch.load(run.ckpt, map_location="cpu", weights_only=False)
+        ck = load_checkpoint(run.ckpt)
         ck["valid_ce"] = ev.tolist()
         save_atomic(ck, run.ckpt)
     run.log(st_msg)
@@ -387,7 +394,7 @@ def cmd_stage1(cfg, run, args):
 
 
 def load_stage1(run, dev):
-    ck = torch.load(run.ckpt, map_location="cpu", weights_only=False)
+    ck = load_checkpoint(run.ckpt)
     model = build_model(config_from_dict(ck["model_config"]))
     model.load_state_dict(ck["model"])
     return model.to(dev), ck
@@ -449,7 +456,7 @@ def cmd_stage2(cfg, run, args):
 def cmd_export(cfg, run, args):
     model, ck = load_stage1(run, torch.device("cpu"))
     if os.path.exists(run.stage2) and not args.no_classifier:
-        head = torch.load(run.stage2, map_location="cpu", weights_only=False)["classifier"]
+        head = load_checkpoint(run.stage2)["classifier"]
         model.add_classifier().load_state_dict(head)
     out = args.out or os.path.join(run.dir, "model")
     save_model_dir(model.eval(), out, tokenizer_path=run.tokenizer, dtype=args.dtype,
