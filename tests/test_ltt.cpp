@@ -174,12 +174,21 @@ void TestLtt::new_delta_epsilon_reuse_the_table() {
 }
 
 void TestLtt::method_matters() {
-  // n = 100, all losses 0, delta = 0.1: Hoeffding gives exp(-2 * 100 * 0.01) =
-  // 0.135 > 0.05 (fails), Hoeffding-Bentkus 0.9^100 = 2.7e-5 (passes).
-  const auto table = table_from_counts({1.0, 0.5}, {0, 0}, 100);
-  QVERIFY(!choose_lambda(table, 0.1, 0.05, PValueMethod::Hoeffding).chosen_index.has_value());
-  QCOMPARE(choose_lambda(table, 0.1, 0.05, PValueMethod::HoeffdingBentkus).lambda, 0.5);
-  QCOMPARE(choose_lambda(table, 0.1, 0.05, PValueMethod::Bentkus).lambda, 0.5);
+  // n = 100, delta = 0.1, 4 of 100 examples lost 1 at lambda 0.5 (mean 0.04).
+  // Hoeffding exp(-100 h(0.04, 0.1)) = 0.0796 > 0.07 (fails); Bentkus
+  // e * P[Bin(100, 0.1) <= 4] = e * 0.02371 = 0.0645 <= 0.07 (passes), and so
+  // does Hoeffding-Bentkus, their minimum (values from mpmath at 30 digits).
+  const auto table = table_from_counts({1.0, 0.5}, {0, 4}, 100);
+  QCOMPARE(choose_lambda(table, 0.1, 0.07, PValueMethod::Hoeffding).lambda, 1.0);
+  QCOMPARE(choose_lambda(table, 0.1, 0.07, PValueMethod::HoeffdingBentkus).lambda, 0.5);
+  QCOMPARE(choose_lambda(table, 0.1, 0.07, PValueMethod::Bentkus).lambda, 0.5);
+  QVERIFY(std::fabs(hoeffding_pvalue(0.04, 100, 0.1) - 0.0796164060104119) <= 1e-12);
+  // Every loss 0 at risk delta 0.05 (the audit's case): the quadratic form
+  // exp(-2 * 100 * 0.05^2) = 0.61 rejected even lambda = 1; the Learn-then-Test
+  // form gives 0.95^100 = 0.00592 and passes.
+  const auto zero = table_from_counts({1.0}, {0}, 100);
+  QCOMPARE(choose_lambda(zero, 0.05, 0.05, PValueMethod::Hoeffding).chosen_index, std::optional<std::size_t>{0});
+  QVERIFY(std::fabs(hoeffding_pvalue(0.0, 100, 0.05) - 0.00592052922033403) <= 1e-15);
 }
 
 void TestLtt::p_value_equal_to_epsilon_passes() {

@@ -149,13 +149,6 @@ std::int64_t loss_count_ceiling(double mean_loss, std::int64_t n) {
   return std::clamp(static_cast<std::int64_t>(k), std::int64_t{0}, n);
 }
 
-double hoeffding_pvalue(double mean_loss, std::int64_t n, double delta) {
-  check_pvalue_args(mean_loss, n, delta);
-  if (mean_loss >= delta || n == 0) return 1.0;
-  const double gap = delta - mean_loss;
-  return std::exp(-2.0 * static_cast<double>(n) * gap * gap);
-}
-
 namespace {
 
 // log of the Bentkus p-value before clipping: 1 + log P[Bin(n, delta) <= k].
@@ -171,6 +164,14 @@ double kl_bernoulli(double a, double b) {
   return first + second;
 }
 
+// log of the Hoeffding p-value exp(-n h(E, delta)) for E < delta: the
+// Chernoff form of Hoeffding's inequality that Learn then Test uses. It is
+// never above the quadratic form exp(-2 n (delta - E)^2), since
+// h(a, b) >= 2 (a - b)^2 (Pinsker).
+double log_hoeffding(double mean_loss, std::int64_t n, double delta) {
+  return -static_cast<double>(n) * kl_bernoulli(mean_loss, delta);
+}
+
 }  // namespace
 
 double bentkus_pvalue(double mean_loss, std::int64_t n, double delta) {
@@ -179,12 +180,17 @@ double bentkus_pvalue(double mean_loss, std::int64_t n, double delta) {
   return std::exp(std::min(0.0, log_bentkus(mean_loss, n, delta)));
 }
 
+double hoeffding_pvalue(double mean_loss, std::int64_t n, double delta) {
+  check_pvalue_args(mean_loss, n, delta);
+  if (mean_loss >= delta || n == 0) return 1.0;
+  return std::exp(log_hoeffding(mean_loss, n, delta));
+}
+
 double hoeffding_bentkus_pvalue(double mean_loss, std::int64_t n, double delta) {
   check_pvalue_args(mean_loss, n, delta);
   if (mean_loss >= delta || n == 0) return 1.0;
   // Compare in log space so neither bound underflows before the minimum is taken.
-  const double log_hoeffding = -static_cast<double>(n) * kl_bernoulli(mean_loss, delta);
-  return std::exp(std::min({0.0, log_hoeffding, log_bentkus(mean_loss, n, delta)}));
+  return std::exp(std::min({0.0, log_hoeffding(mean_loss, n, delta), log_bentkus(mean_loss, n, delta)}));
 }
 
 double pvalue(PValueMethod method, double mean_loss, std::int64_t n, double delta) {

@@ -17,7 +17,9 @@ enum class PValueMethod { Hoeffding, Bentkus, HoeffdingBentkus };
 PValueMethod parse_pvalue_method(std::string_view name);
 const char* pvalue_method_name(PValueMethod method);  // "hoeffding", "bentkus", "hb"
 
-// exp(-2 n max(0, delta - E)^2)
+// exp(-n h(min(E, delta), delta)), h below: Hoeffding's inequality in its
+// Chernoff (relative-entropy) form, as Learn then Test states it. The looser
+// exp(-2 n (delta - E)^2) is an upper bound on it (Pinsker).
 double hoeffding_pvalue(double mean_loss, std::int64_t n, double delta);
 
 // e * P[Binomial(n, delta) <= ceil(n E)]
