@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "calibrate/sampling.h"
 #include "calibrate/thresholds.h"
 #include "cli_common.h"
 #include "nn/forward.h"
@@ -105,7 +106,7 @@ std::string fixed(double x, int digits) {
 }  // namespace
 
 int cmd_bench(const std::vector<std::string>& argv) {
-  std::set<std::string> valued{"model", "data", "limit", "repeats", "threads", "thresholds"};
+  std::set<std::string> valued{"model", "data", "limit", "limit-seed", "repeats", "threads", "thresholds"};
   valued.insert(kDecodeOptionNames.begin(), kDecodeOptionNames.end());
   const Args args(argv, valued, {"json", "oracle", "skip-bad-lines", "truncate"});
   const int repeats = args.get_int("repeats", 3);
@@ -118,7 +119,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   const Model model = load_model_arg(args);
   const std::string data = data_file(args, "data", model, "test");
   std::vector<Example> examples = read_examples(data, args);
-  if (!args.has("limit") && examples.size() > 50) examples.resize(50);
+  if (!args.has("limit")) examples = random_examples(std::move(examples), 50, limit_seed_of(args));
 
   DecodeOptions calm_options;
   std::string setting;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "calibrate/calibrator.h"
 #include "calibrate/jsonl.h"
@@ -29,29 +31,41 @@ namespace calm::cli {
 const char* const kCalibrateUsage = R"(
 calibration:
   calm calibrate [--model DIR|NAME] [--data cal.jsonl] --delta D --out thresholds.json
-                [--consistency textual|risk] [--metric rougeL|bleu|f1|token|exact] [--epsilon E]
+                [--consistency textual|risk] [--metric rougeL|bleu|f1|token|exact]
+                [--metric-unit words|pieces] [--epsilon E]
                 [--measure softmax|softmax-max|state|classifier] [--tau T] [--max-new-tokens N]
                 [--first-exit-layer K] [--check-interval K] [--grid-step S] [--pvalue hb|hoeffding|bentkus]
                 [--kv propagate|exact|catch-up] [--gate none|state|classifier] [--gate-threshold G]
                 [--threads N] [--cache FILE] [--report report.json] [--settings LIST]
-                [--skip-bad-lines] [--limit N]
+                [--skip-bad-lines] [--limit N [--limit-seed S]]
   calm eval     [--model DIR|NAME] [--data test.jsonl] --thresholds thresholds.json
-                [--threads N] [--limit N] [--skip-bad-lines] [--force] [--json]
+                [--threads N] [--limit N [--limit-seed S]] [--skip-bad-lines] [--force] [--json]
   calm validate [--model DIR|NAME] [--data cal.jsonl [--data2 test.jsonl]] --delta D[,D...] | --settings LIST
                 [--consistency ...] [--metric ...] [--epsilon E] [--measure ...] [--tau T]
-                [--max-new-tokens N] [--grid-step S] [--pvalue ...] [--splits 50] [--seed 0]
-                [--cache FILE] [--threads N] [--limit N] [--skip-bad-lines]
+                [--max-new-tokens N] [--grid-step S] [--pvalue ...] [--splits 200] [--seed 0]
+                [--methods hb,wsr,crc,empirical-mean,...] [--calibration-size N]
+                [--cache FILE] [--threads N] [--limit N [--limit-seed S]] [--skip-bad-lines]
 
-calibrate picks the smallest lambda whose outputs stay within delta of the full model with
-probability 1 - epsilon (defaults: textual, rougeL, epsilon 0.05, softmax, tau 4, hb, step 0.05),
-on the model's bundled calibration set unless --data is given. Finished examples go to a cache
+calibrate walks the lambda grid down from 1 and keeps the last lambda the fixed sequence of tests
+passed: with probability at least 1 - epsilon over the draw of the calibration set, the expected
+loss at that lambda over new inputs from the same distribution is at most delta (the average loss,
+not each output's). Defaults: textual, rougeL, epsilon 0.05, softmax, tau 4, hb, step 0.05, the
+model's bundled calibration set unless --data is given. Finished examples go to a cache
 (default: the --out path with .cache.jsonl for .json); Ctrl+C stops (exit code 3) and the same
 command resumes. --report also writes a CSV next to the JSON.
 eval runs the full model and CALM at the thresholds file's lambda on a test set (default: the
 bundled test set) and compares quality, layers and speed.
-validate pools --data and --data2 (default: the bundled calibration and test sets; --limit N
-takes the first N of each), runs the model once, and over --splits random 80/20 splits reports
-how often the test loss exceeded delta. --delta may be repeated or a comma list.
+--limit N draws N examples of each data file at random (seed --limit-seed, default 0; recorded
+in the report, the cache and the thresholds file), never the first N lines.
+validate pools --data and --data2 (default: the bundled calibration and test sets), runs the model
+once, and over --splits random splits (--calibration-size examples, default 80%, for calibration)
+reports, per --methods (default: --pvalue's), how often the chosen lambda's true risk (its mean
+loss over the whole pool) and its test-part loss exceeded delta, with Clopper-Pearson intervals.
+--methods takes hb, hoeffding, bentkus, wsr (Learn then Test), crc (conformal risk control) and
+empirical-mean (no guarantee: a control that should fail). --delta may be repeated or a comma list.
+Metrics score words: the output is detokenized, lowercased and split on everything that is not a
+letter or digit (Unicode-aware); --metric-unit pieces scores the tokenizer's pieces instead (how
+results before words were scored were computed).
 --settings is a comma list of consistency:delta[:epsilon[:metric]], or "paper" for textual 0.1,
 textual 0.25, risk 0.02, risk 0.05.
 )";
@@ -126,6 +140,7 @@ Guarantee base_guarantee(const Args& args) {
   g.metric = parse_name([](const std::string& s) { return parse_metric(s); }, args.get("metric", "rougeL"));
   g.epsilon = open_unit("epsilon", args.get_double("epsilon", 0.05));
   g.method = parse_name([](const std::string& s) { return parse_pvalue_method(s); }, args.get("pvalue", "hb"));
+  g.unit = parse_name([](const std::string& s) { return parse_text_unit(s); }, args.get("metric-unit", "words"));
   return g;
 }
 
@@ -152,7 +167,7 @@ std::vector<Guarantee> settings_list(const std::string& text, const Guarantee& b
 
 bool same_guarantee(const Guarantee& a, const Guarantee& b) {
   return a.consistency == b.consistency && a.metric == b.metric && a.delta == b.delta && a.epsilon == b.epsilon &&
-         a.method == b.method;
+         a.method == b.method && a.unit == b.unit;
 }
 
 std::vector<Guarantee> delta_list(const Args& args, const Guarantee& base) {
@@ -175,6 +190,8 @@ RunSettings run_settings(const Args& args) {
   const double step = args.get_double("grid-step", 0.05);
   if (!(step > 0.0 && step <= 1.0)) throw UsageError("--grid-step must be in (0, 1]");
   s.grid = lambda_grid(step);
+  s.limit = static_cast<size_t>(limit_of(args));
+  s.limit_seed = limit_seed_of(args);
   return s;
 }
 
@@ -246,8 +263,10 @@ class ProgressLine {
   Clock::time_point start_ = Clock::now(), last_;
 };
 
-// Runs (or resumes) `run`; false when Ctrl+C cancelled it.
-bool execute(const Model& model, CalibrationRun& run, const std::string& cache, int threads, const std::string& label) {
+// Runs (or resumes) `run`; false when Ctrl+C cancelled it. `resumed`, when
+// given, receives how many examples came from the cache.
+bool execute(const Model& model, CalibrationRun& run, const std::string& cache, int threads, const std::string& label,
+             size_t* resumed = nullptr) {
   if (threads < 0) throw UsageError("--threads must not be negative");
   bool complete = false;
   {
@@ -256,7 +275,11 @@ bool execute(const Model& model, CalibrationRun& run, const std::string& cache, 
     const auto previous = std::signal(SIGINT, on_sigint);
     try {
       complete = Calibrator::run(model, run, cache, threads,
-                                 [&](const CalibrationProgress& p) { line.update(p); }, &g_cancel);
+                                 [&](const CalibrationProgress& p) {
+                                   line.update(p);
+                                   if (resumed) *resumed = p.resumed;
+                                 },
+                                 &g_cancel);
     } catch (...) {
       std::signal(SIGINT, previous);
       throw;
@@ -287,7 +310,8 @@ std::string general(double x) {
 }
 
 std::string guarantee_text(const Guarantee& g) {
-  return std::string(consistency_name(g.consistency)) + " " + metric_name(g.metric) + ", delta " + general(g.delta) +
+  return std::string(consistency_name(g.consistency)) + " " + metric_name(g.metric) + " on " +
+         text_unit_name(g.unit) + ", delta " + general(g.delta) +
          ", epsilon " + general(g.epsilon) + " (" + pvalue_method_name(g.method) + ")";
 }
 
@@ -315,7 +339,7 @@ void print_grid(const CalibrationReport& report, const ReportChoice& c) {
 std::string choice_text(const CalibrationReport& report, const ReportChoice& c) {
   const GridPointStats& s = report.grid[c.chosen_point];
   return "lambda " + general(c.result.lambda) + (c.result.chosen_index ? "" : " (no lambda passed: never exit)") +
-         " for " + guarantee_text(c.guarantee) + ": expected loss " +
+         " for " + guarantee_text(c.guarantee) + ": calibration mean loss " +
          fixed(c.result.points[c.chosen_point].mean_loss, 4) + ", " + fixed(s.average_layers, 2) + " of " +
          std::to_string(report.num_layers) + " layers, " + fixed(s.measured_speedup, 2) + "x measured, " +
          fixed(s.flops_speedup, 2) + "x FLOPs speedup";
@@ -335,7 +359,7 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
   const Args args(merge_repeated(argv, {"settings"}),
                   {"model", "data", "consistency", "metric", "delta", "epsilon", "measure", "tau", "max-new-tokens",
                    "first-exit-layer", "check-interval", "grid-step", "pvalue", "threads", "cache", "report",
-                   "settings", "limit", "out", "kv", "gate", "gate-threshold"},
+                   "settings", "limit", "limit-seed", "metric-unit", "out", "kv", "gate", "gate-threshold"},
                   {"skip-bad-lines"});
   if (!args.has("out")) throw UsageError("calibrate needs --out thresholds.json");
   if (!args.has("delta")) throw UsageError("calibrate needs --delta (e.g. 0.1 for textual, 0.02 for risk)");
@@ -357,18 +381,24 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
   CalibrationRun run = Calibrator::prepare(model, data, std::move(examples), settings);
   const std::string out = args.get("out");
   const std::string cache = args.get("cache", default_cache(out));
-  if (!execute(model, run, cache, threads, "calibrate")) return 3;
+  size_t resumed = 0;
+  if (!execute(model, run, cache, threads, "calibrate", &resumed)) return 3;
 
   const CalibrationReport report = build_report(run, model.tokenizer, model.config.decoder_layers, guarantees);
   const ReportChoice& c = report.choices.front();
   // tau and the grid step as typed: the float in the settings would print as 0.30000001.
-  const Thresholds t = thresholds_from_report(run, report, absolute(model.dir), absolute(data),
-                                              args.get_double("tau", 4.0), args.get_double("grid-step", 0.05));
+  Thresholds t = thresholds_from_report(run, report, absolute(model.dir), absolute(data),
+                                        args.get_double("tau", 4.0), args.get_double("grid-step", 0.05));
+  // Every loss was already in the cache: this delta and epsilon are asked of
+  // losses that could have been seen, so the answer is exploratory.
+  t.exploratory = resumed == run.examples.size();
   write_thresholds(t, out);
 
   std::cout << "model:   " << model.name << " (" << model.dir << ", hash " << run.model_hash << ", "
             << model.config.decoder_layers << " decoder layers)\n"
-            << "data:    " << data << " (" << run.examples.size() << " examples, hash " << run.data_hash << ")\n"
+            << "data:    " << data << " (" << run.examples.size() << " examples"
+            << (settings.limit ? ", a random subset drawn with seed " + std::to_string(settings.limit_seed) : "")
+            << ", hash " << run.data_hash << ")\n"
             << "run:     " << measure_name(settings.measure) << " measure, tau " << general(settings.tau) << ", "
             << settings.max_new_tokens << " new tokens at most, " << settings.grid.size() << " grid points\n"
             << "losses:  " << guarantee_text(main) << "\n";
@@ -376,6 +406,11 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
   std::cout << "chosen:  " << choice_text(report, c) << "\n";
   for (size_t k = 1; k < report.choices.size(); ++k)
     std::cout << "also:    " << choice_text(report, report.choices[k]) << "\n";
+  std::cout << "guarantee: " << guarantee_sentence(t) << "\n";
+  if (t.exploratory)
+    std::cout << "note:    every example came from the cache " << cache
+              << ", so these losses may have been seen before delta and epsilon were chosen: the thresholds file "
+                 "is marked exploratory. Delete the cache (or calibrate on other examples) to certify.\n";
   std::cout << "wrote " << out << "\n";
   if (args.has("report")) {
     const std::string csv = csv_path_for(args.get("report"));
@@ -388,7 +423,7 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
 // ---- calm eval -------------------------------------------------------------
 
 int cmd_eval(const std::vector<std::string>& argv) {
-  const Args args(argv, {"model", "data", "thresholds", "threads", "limit"}, {"json", "force", "skip-bad-lines"});
+  const Args args(argv, {"model", "data", "thresholds", "threads", "limit", "limit-seed"}, {"json", "force", "skip-bad-lines"});
   if (!args.has("thresholds")) throw UsageError("eval needs --thresholds thresholds.json");
   const int threads = args.get_int("threads", 0);
   limit_of(args);
@@ -411,15 +446,19 @@ int cmd_eval(const std::vector<std::string>& argv) {
   if (!execute(model, run, "", threads, "eval")) return 3;
 
   const size_t p = run.settings.grid.size() - 1;  // CALM's point; 0 is the full model
-  const LossTable table = run.loss_table(model.tokenizer, t.consistency, t.metric);
+  const LossTable table = run.loss_table(model.tokenizer, t.consistency, t.metric, {}, t.metric_unit);
   const double loss = table.mean_loss(p), loss_se = standard_error(table.losses[p]);
   std::vector<TokenIds> full, early, refs;
   double full_sim = 0.0, early_sim = 0.0;
+  WordIds words;  // the thresholds file's unit, as in the loss table
+  const bool pieces = t.metric_unit == TextUnit::Pieces;
+  const auto units = [&](const std::vector<int>& ids) { return pieces ? ids : words(model.tokenizer.decode(ids)); };
   for (size_t i = 0; i < run.examples.size(); ++i) {
     if (!run.examples[i].reference) continue;
-    refs.push_back(model.tokenizer.encode(*run.examples[i].reference));
-    full.push_back(run.outputs[i]->full);
-    early.push_back(run.outputs[i]->early[p]);
+    const std::string& ref = *run.examples[i].reference;
+    refs.push_back(pieces ? model.tokenizer.encode(ref) : words(ref));
+    full.push_back(units(run.outputs[i]->full));
+    early.push_back(units(run.outputs[i]->early[p]));
     full_sim += similarity(t.metric, full.back(), refs.back());
     early_sim += similarity(t.metric, early.back(), refs.back());
   }
@@ -437,6 +476,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
                         {"vs_full",
                          {{"consistency", consistency_name(t.consistency)},
                           {"metric", metric_name(t.metric)},
+                          {"metric_unit", text_unit_name(t.metric_unit)},
                           {"mean_loss", loss},
                           {"mean_loss_se", loss_se},
                           {"delta", t.delta},
@@ -448,6 +488,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
                         {"flops_speedup", flops_speedup}};
     if (with_refs)
       j["vs_references"] = {{"metric", metric_name(t.metric)},
+                            {"metric_unit", text_unit_name(t.metric_unit)},
                             {"full", full_sim / static_cast<double>(with_refs)},
                             {"calm", early_sim / static_cast<double>(with_refs)},
                             {"corpus_bleu_full", corpus_bleu(full, refs)},
@@ -459,7 +500,8 @@ int cmd_eval(const std::vector<std::string>& argv) {
             << "thresholds:  " << args.get("thresholds") << ": lambda " << general(t.lambda) << ", "
             << measure_name(t.measure) << " measure, tau " << general(t.tau) << "\n"
             << "data:        " << data << " (" << n << " examples, " << with_refs << " with references)\n"
-            << "vs full:     mean " << consistency_name(t.consistency) << " " << metric_name(t.metric) << " loss "
+            << "vs full:     mean " << consistency_name(t.consistency) << " " << metric_name(t.metric) << " (on "
+            << text_unit_name(t.metric_unit) << ") loss "
             << fixed(loss, 4) << " +- " << fixed(loss_se, 4) << ": "
             << (loss <= t.delta ? "within" : "NOT within") << " delta " << general(t.delta) << "\n";
   if (with_refs)
@@ -478,7 +520,7 @@ int cmd_validate(const std::vector<std::string>& argv) {
   const Args args(merge_repeated(argv, {"delta", "settings"}),
                   {"model", "data", "data2", "consistency", "metric", "delta", "epsilon", "measure", "tau",
                    "max-new-tokens", "first-exit-layer", "check-interval", "grid-step", "pvalue", "splits", "seed",
-                   "cache", "threads", "limit", "settings", "kv", "gate", "gate-threshold"},
+                   "cache", "threads", "limit", "limit-seed", "metric-unit", "settings", "methods", "calibration-size", "kv", "gate", "gate-threshold"},
                   {"skip-bad-lines"});
   const Guarantee base = base_guarantee(args);
   std::vector<Guarantee> guarantees;
@@ -487,8 +529,12 @@ int cmd_validate(const std::vector<std::string>& argv) {
     for (const Guarantee& g : settings_list(args.get("settings"), base)) guarantees.push_back(g);
   if (guarantees.empty()) throw UsageError("validate needs --delta D[,D...] or --settings LIST (e.g. paper)");
   const RunSettings settings = run_settings(args);
-  const int splits_count = args.get_int("splits", 50), threads = args.get_int("threads", 0);
+  const int splits_count = args.get_int("splits", 200), threads = args.get_int("threads", 0);
   if (splits_count < 1) throw UsageError("--splits must be at least 1");
+  std::vector<std::string> methods = split_commas(args.get("methods", pvalue_method_name(base.method)));
+  for (const std::string& m : methods)
+    if (m != "crc" && m != "empirical-mean") parse_name([](const std::string& s) { return parse_pvalue_method(s); }, m);
+  if (methods.empty()) throw UsageError("--methods lists no method");
   const int seed = args.get_int("seed", 0);
   if (args.has("data2") && !args.has("data")) throw UsageError("--data2 needs --data");
   limit_of(args);
@@ -511,37 +557,102 @@ int cmd_validate(const std::vector<std::string>& argv) {
   CalibrationRun run = Calibrator::prepare(model, pooled_name, std::move(pooled), settings);
   if (!execute(model, run, args.get("cache"), threads, "validate")) return 3;
 
-  const auto splits = random_splits(run.examples.size(), splits_count, static_cast<uint64_t>(seed));
-  std::map<std::pair<Consistency, Metric>, LossTable> tables;
+  const size_t calibration_size =
+      args.has("calibration-size") ? static_cast<size_t>(args.get_int("calibration-size", 0))
+                                   : std::clamp<size_t>(static_cast<size_t>(std::llround(0.8 * run.examples.size())),
+                                                        1, run.examples.size() - 1);
+  if (calibration_size < 1 || calibration_size >= run.examples.size())
+    throw UsageError("--calibration-size must be from 1 to " + std::to_string(run.examples.size() - 1));
+  const auto splits = random_splits_of_size(run.examples.size(), splits_count, static_cast<uint64_t>(seed),
+                                            calibration_size);
+  std::map<std::tuple<Consistency, Metric, TextUnit>, LossTable> tables;
   std::vector<ValidationSummary> rows;
   for (const Guarantee& g : guarantees) {
-    const auto key = std::make_pair(g.consistency, g.metric);
-    if (!tables.count(key)) tables[key] = run.loss_table(model.tokenizer, g.consistency, g.metric);
-    ValidationSummary v = validate_guarantee(tables[key], g, splits);
-    add_speedups(v, run, splits);
-    rows.push_back(v);
+    const auto key = std::make_tuple(g.consistency, g.metric, g.unit);
+    if (!tables.count(key)) tables[key] = run.loss_table(model.tokenizer, g.consistency, g.metric, {}, g.unit);
+    for (const std::string& method : methods) {
+      Guarantee gm = g;
+      LambdaSelector select;
+      if (method == "crc") {
+        select = crc_selector(g.delta);
+      } else if (method == "empirical-mean") {
+        select = empirical_mean_selector(g.delta);
+      } else {
+        gm.method = parse_pvalue_method(method);
+        select = ltt_selector(g.delta, g.epsilon, gm.method);
+      }
+      ValidationSummary v = validate_selector(tables[key], select, method, gm, splits);
+      add_speedups(v, run, splits);
+      rows.push_back(v);
+    }
   }
 
   const int L = model.config.decoder_layers;
   std::cout << "Model `" << model.name << "` (hash " << run.model_hash << ", " << L << " decoder layers); "
-            << run.examples.size() << " pooled examples from " << pooled_name << "; " << splits_count
-            << " random splits of " << rows.front().calibration_size << " calibration / " << rows.front().test_size
-            << " test (seed " << seed << "); " << measure_name(settings.measure) << " measure, tau "
-            << general(settings.tau) << ", " << settings.max_new_tokens << " new tokens at most, grid step "
-            << general(args.get_double("grid-step", 0.05)) << ", p-value " << pvalue_method_name(base.method)
-            << ".\n\n"
-            << "| consistency | metric | delta | epsilon | test loss > delta (fraction of splits) | mean lambda "
-               "| mean test loss | average layers | layers saved | measured speedup | FLOPs speedup |\n"
-            << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+            << run.examples.size() << " pooled examples from " << pooled_name
+            << (settings.limit ? " (" + std::to_string(settings.limit) + " of each drawn at random, seed " +
+                                     std::to_string(settings.limit_seed) + ")"
+                               : "")
+            << "; " << splits_count << " random splits of " << rows.front().calibration_size << " calibration / "
+            << rows.front().test_size << " test (seed " << seed << "); " << measure_name(settings.measure)
+            << " measure, tau " << general(settings.tau) << ", " << settings.max_new_tokens
+            << " new tokens at most, grid step " << general(args.get_double("grid-step", 0.05)) << ".\n\n"
+            << "True risk: the mean loss of a lambda over all pooled examples, the population the calibration "
+               "parts are drawn from. LTT methods (hb, hoeffding, bentkus, wsr) promise P[true risk of the chosen "
+               "lambda > delta] <= epsilon; crc promises mean true risk <= delta; empirical-mean promises nothing "
+               "(a deliberately broken selector). Intervals: Clopper-Pearson 95%.\n\n"
+            << "| consistency | metric | delta | epsilon | method | true risk > delta (splits, 95% CI) "
+               "| mean true risk +- se | test-part loss > delta (splits, 95% CI) | mean lambda | average layers "
+               "| measured speedup | FLOPs speedup |\n"
+            << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  const auto ci_text = [](size_t k, int n, const Interval& ci) {
+    return std::to_string(k) + "/" + std::to_string(n) + " = " + fixed(static_cast<double>(k) / n, 3) + " [" +
+           fixed(ci.lower, 3) + ", " + fixed(ci.upper, 3) + "]";
+  };
   for (const auto& v : rows) {
     const Guarantee& g = v.guarantee;
-    std::cout << "| " << consistency_name(g.consistency) << " | " << metric_name(g.metric) << " | "
-              << general(g.delta) << " | " << general(g.epsilon) << " | " << v.violations << "/" << v.splits << " = "
-              << fixed(v.violation_fraction, 3) << " +- " << fixed(v.violation_se, 3) << " | "
-              << fixed(v.mean_lambda, 3) << " | " << fixed(v.mean_test_loss, 4) << " | "
-              << fixed(v.mean_test_layers, 2) << " of " << L << " | " << fixed(L - v.mean_test_layers, 2) << " ("
-              << fixed(100.0 * (L - v.mean_test_layers) / L, 1) << "%) | " << fixed(v.measured_speedup, 2) << "x | "
+    std::cout << "| " << consistency_name(g.consistency) << " | " << metric_name(g.metric) << " ("
+              << text_unit_name(g.unit) << ") | " << general(g.delta) << " | " << general(g.epsilon) << " | "
+              << v.selector << " | " << ci_text(v.true_violations, v.splits, v.true_violation_ci) << " | "
+              << fixed(v.mean_true_risk, 4) << " +- " << fixed(v.true_risk_se, 4) << " | "
+              << ci_text(v.violations, v.splits, v.violation_ci) << " | " << fixed(v.mean_lambda, 3) << " | "
+              << fixed(v.mean_test_layers, 2) << " of " << L << " | " << fixed(v.measured_speedup, 2) << "x | "
               << fixed(v.flops_speedup, 2) << "x |\n";
+  }
+  // How close to delta the design is: the most aggressive lambda an oracle
+  // that knew the true risks could take, and the true risk one step further.
+  std::cout << "\nTrue risk near delta (the design's power: a violation needs a lambda whose true risk is above "
+               "delta but whose calibration mean can fall below it):\n\n";
+  for (const auto& v : rows) {
+    if (v.selector != methods.front()) continue;
+    size_t oracle = 0;
+    while (oracle + 1 < v.pool_risk.size() && v.pool_risk[oracle + 1] <= v.guarantee.delta) ++oracle;
+    std::cout << "- " << consistency_name(v.guarantee.consistency) << " " << metric_name(v.guarantee.metric)
+              << ", delta " << general(v.guarantee.delta) << ": the fixed sequence's last lambda with true risk <= "
+              << "delta is " << general(settings.grid[oracle]) << " (true risk " << fixed(v.pool_risk[oracle], 4)
+              << ")";
+    if (oracle + 1 < v.pool_risk.size())
+      std::cout << "; the next, " << general(settings.grid[oracle + 1]) << ", has true risk "
+                << fixed(v.pool_risk[oracle + 1], 4);
+    std::cout << "\n";
+  }
+  // The distribution of the chosen lambda's true risk, relative to delta.
+  const double edges[] = {0.0, 0.5, 0.8, 0.9, 1.0, 1.1, 1.25};
+  std::cout << "\nTrue risk of the chosen lambda / delta, splits per bin:\n\n"
+            << "| consistency | delta | method | < 0.5 | 0.5-0.8 | 0.8-0.9 | 0.9-1.0 | 1.0-1.1 | 1.1-1.25 | >= 1.25 |\n"
+            << "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& v : rows) {
+    int bins[7] = {0, 0, 0, 0, 0, 0, 0};
+    for (const auto& o : v.outcomes) {
+      const double r = o.true_risk / v.guarantee.delta;
+      int b = 0;
+      while (b < 6 && r >= edges[b + 1] && !(b + 1 == 4 && r == 1.0)) ++b;  // exactly delta is not a violation
+      ++bins[b];
+    }
+    std::cout << "| " << consistency_name(v.guarantee.consistency) << " " << metric_name(v.guarantee.metric) << " | "
+              << general(v.guarantee.delta) << " | " << v.selector;
+    for (int b : bins) std::cout << " | " << b;
+    std::cout << " |\n";
   }
   std::cout << "\nCommand: `" << command_line("validate", argv) << "`\n";
   return 0;

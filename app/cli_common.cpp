@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "calibrate/sampling.h"
 #include "model/catalog.h"
 
 namespace calm::cli {
@@ -14,6 +15,12 @@ int limit_of(const Args& args) {
   const int limit = args.get_int("limit", 0);
   if (limit < 0 || (args.has("limit") && limit == 0)) throw UsageError("--limit needs a positive count");
   return limit;
+}
+
+uint64_t limit_seed_of(const Args& args) {
+  const int seed = args.get_int("limit-seed", 0);
+  if (seed < 0) throw UsageError("--limit-seed must not be negative");
+  return static_cast<uint64_t>(seed);
 }
 
 std::string data_file(const Args& args, const std::string& option, const Model& model, const std::string& split) {
@@ -31,8 +38,7 @@ std::vector<Example> read_examples(const std::string& path, const Args& args) {
   JsonlResult r = read_jsonl(path, options);
   for (const auto& p : r.problems) std::cerr << "calm: skipped " << p.message << "\n";
   if (!r.problems.empty()) std::cerr << "calm: skipped " << r.problems.size() << " bad lines of " << path << "\n";
-  const int limit = limit_of(args);
-  if (limit > 0 && r.examples.size() > static_cast<size_t>(limit)) r.examples.resize(static_cast<size_t>(limit));
+  r.examples = random_examples(std::move(r.examples), static_cast<size_t>(limit_of(args)), limit_seed_of(args));
   if (r.examples.empty()) throw Error(path + ": no usable examples");
   return std::move(r.examples);
 }

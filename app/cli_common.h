@@ -28,11 +28,14 @@ Model load_model_arg(const Args& args);
 
 // --limit N (0 when absent); a usage error unless positive.
 int limit_of(const Args& args);
+// --limit-seed S (default 0): which random subset --limit takes.
+uint64_t limit_seed_of(const Args& args);
 
 // The file `option` names, or the model's bundled `split` set ("calibration", "test").
 std::string data_file(const Args& args, const std::string& option, const Model& model, const std::string& split);
 
-// The examples of a JSONL file, honouring --skip-bad-lines and --limit.
+// The examples of a JSONL file, honouring --skip-bad-lines, and --limit N
+// with --limit-seed S: N examples drawn at random (seeded), not the first N.
 std::vector<Example> read_examples(const std::string& path, const Args& args);
 
 // The decoding options of `calm generate` and `calm bench`; the option names

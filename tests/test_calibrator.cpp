@@ -312,6 +312,18 @@ void TestCalibrator::loss_table_and_speedups() {
   const LossTable two = run.loss_table(model_->tokenizer, Consistency::Textual, Metric::Token, {1, 4});
   QCOMPARE(two.examples(), size_t{2});
   QCOMPARE(two.losses.back()[1], table.losses.back()[4]);
+  // Words (the default) score the detokenized text; pieces the ids as generated.
+  const LossTable words = run.loss_table(model_->tokenizer, Consistency::Textual, Metric::RougeL);
+  const LossTable pieces =
+      run.loss_table(model_->tokenizer, Consistency::Textual, Metric::RougeL, {}, TextUnit::Pieces);
+  for (size_t p = 0; p < run.settings.grid.size(); ++p)
+    for (size_t k = 0; k < kExamples; ++k) {
+      const ExampleOutputs& o = *run.outputs[k];
+      WordIds ids;
+      const TokenIds early = ids(model_->tokenizer.decode(o.early[p]));
+      QCOMPARE(words.losses[p][k], textual_loss(Metric::RougeL, early, ids(model_->tokenizer.decode(o.full))));
+      QCOMPARE(pieces.losses[p][k], textual_loss(Metric::RougeL, o.early[p], o.full));
+    }
 }
 
 QTEST_APPLESS_MAIN(TestCalibrator)

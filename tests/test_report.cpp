@@ -50,8 +50,9 @@ CalibrationRun hand_built_run() {
 //    0.0256; lambda 0 (mean 0.5) fails with p = exp(-4 h(0.5, 0.6)) =
 //    (0.6/0.5)^2 (0.4/0.5)^2 = 0.9216 (Bentkus: e P[Bin(4, 0.6) <= 2] = 1.43).
 std::vector<Guarantee> guarantees() {
-  Guarantee a{Consistency::Textual, Metric::Token, 0.1, 0.05, PValueMethod::HoeffdingBentkus};
-  Guarantee b{Consistency::Textual, Metric::Token, 0.6, 0.5, PValueMethod::HoeffdingBentkus};
+  // Scored on the piece ids as built (the run has no tokenizer to detokenize with).
+  Guarantee a{Consistency::Textual, Metric::Token, 0.1, 0.05, PValueMethod::HoeffdingBentkus, TextUnit::Pieces};
+  Guarantee b{Consistency::Textual, Metric::Token, 0.6, 0.5, PValueMethod::HoeffdingBentkus, TextUnit::Pieces};
   return {a, b};
 }
 
@@ -140,14 +141,14 @@ void TestReport::csv_contents() {
   std::stringstream in(csv);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   QCOMPARE(lines.size(), size_t{1 + 2 * 3});  // header, then 2 guarantees x 3 grid points
-  QCOMPARE(lines[0], std::string("consistency,metric,delta,epsilon,pvalue_method,measure,tau,lambda,mean_loss,"
+  QCOMPARE(lines[0], std::string("consistency,metric,metric_unit,delta,epsilon,pvalue_method,measure,tau,lambda,mean_loss,"
                                  "mean_loss_se,p_value,passed,tested,chosen,average_layers,measured_speedup,"
                                  "flops_speedup"));
-  QCOMPARE(lines[1], std::string("textual,token,0.1,0.05,hb,softmax,4,1,0,0,0.6561,0,1,0,3,1,1"));
-  QCOMPARE(lines[2], std::string("textual,token,0.1,0.05,hb,softmax,4,0.5,0,0,0.6561,0,0,0,2,2,1.5"));
-  QCOMPARE(lines[5], std::string("textual,token,0.6,0.5,hb,softmax,4,0.5,0,0,0.0256,1,1,1,2,2,1.5"));
+  QCOMPARE(lines[1], std::string("textual,token,pieces,0.1,0.05,hb,softmax,4,1,0,0,0.6561,0,1,0,3,1,1"));
+  QCOMPARE(lines[2], std::string("textual,token,pieces,0.1,0.05,hb,softmax,4,0.5,0,0,0.6561,0,0,0,2,2,1.5"));
+  QCOMPARE(lines[5], std::string("textual,token,pieces,0.6,0.5,hb,softmax,4,0.5,0,0,0.0256,1,1,1,2,2,1.5"));
   // se of {0, 0, 1, 1}: sample variance 1/3, over n = 4: sqrt(1/12) = 0.2886751346.
-  QCOMPARE(lines[6], std::string("textual,token,0.6,0.5,hb,softmax,4,0,0.5,0.2886751346,0.9216,0,1,0,1,4,3"));
+  QCOMPARE(lines[6], std::string("textual,token,pieces,0.6,0.5,hb,softmax,4,0,0.5,0.2886751346,0.9216,0,1,0,1,4,3"));
 }
 
 void TestReport::files_written_whole() {
@@ -179,7 +180,7 @@ void TestReport::refusals() {
   // Risk consistency with an example lacking its reference names file:line.
   CalibrationRun run = hand_built_run();
   run.examples[0].reference.reset();
-  Guarantee risk{Consistency::Risk, Metric::Token, 0.1, 0.05, PValueMethod::HoeffdingBentkus};
+  Guarantee risk{Consistency::Risk, Metric::Token, 0.1, 0.05, PValueMethod::HoeffdingBentkus, TextUnit::Pieces};
   try {
     build_report(run, none, 3, {risk});
     QFAIL("no error");

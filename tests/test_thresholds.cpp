@@ -37,10 +37,10 @@ Thresholds sample() {
   t.data_hash = "fedcba9876543210";
   t.examples = 1500;
   t.created = "2024-05-01T12:34:56Z";
-  t.expected_loss = 0.0123;
-  t.expected_layers = 3.75;
-  t.expected_speedup = 2.25;
-  t.expected_flops_speedup = 2.5;
+  t.calibration_mean_loss = 0.0123;
+  t.calibration_layers = 3.75;
+  t.calibration_speedup = 2.25;
+  t.calibration_flops_speedup = 2.5;
   return t;
 }
 
@@ -85,6 +85,8 @@ class TestThresholds : public QObject {
   void invalid_field_names_the_key_data();
   void invalid_field_names_the_key();
   void every_missing_key_is_named();
+  void guarantee_is_stated();
+  void files_written_before_the_rename_load();
   void not_json_or_not_an_object();
   void oversized_file_refused();
   void missing_file_named();
@@ -117,10 +119,10 @@ void TestThresholds::round_trip() {
   QCOMPARE(r.data_hash, t.data_hash);
   QCOMPARE(r.examples, t.examples);
   QCOMPARE(r.created, t.created);
-  QCOMPARE(r.expected_loss, t.expected_loss);
-  QCOMPARE(r.expected_layers, t.expected_layers);
-  QCOMPARE(r.expected_speedup, t.expected_speedup);
-  QCOMPARE(r.expected_flops_speedup, t.expected_flops_speedup);
+  QCOMPARE(r.calibration_mean_loss, t.calibration_mean_loss);
+  QCOMPARE(r.calibration_layers, t.calibration_layers);
+  QCOMPARE(r.calibration_speedup, t.calibration_speedup);
+  QCOMPARE(r.calibration_flops_speedup, t.calibration_flops_speedup);
   // The file names its format first, and no temporary file is left behind.
   std::ifstream in(path);
   std::string first, second;
@@ -173,6 +175,8 @@ void TestThresholds::invalid_field_names_the_key_data() {
   row("epsilon", "-0.5", "outside");
   row("consistency", R"("semantic")", "semantic");
   row("metric", R"("meteor")", "meteor");
+  row("metric_unit", R"("letters")", "letters");
+  row("certification", R"("maybe")", "neither");
   row("pvalue_method", R"("wilson")", "wilson");
   row("max_new_tokens", "0", "outside");
   row("max_new_tokens", "2.5", "whole");
@@ -188,10 +192,10 @@ void TestThresholds::invalid_field_names_the_key_data() {
   row("calibration.examples", "-3", "outside");
   row("created", R"("yesterday")", "ISO 8601");
   row("created", R"("2024-05-01 12:00:00")", "ISO 8601");
-  row("expected.mean_loss", "1.2", "outside");
-  row("expected.average_layers", "-1", "outside");
-  row("expected.measured_speedup", R"("fast")", "number");
-  row("expected.flops_speedup", "true", "number");
+  row("on_calibration_set.mean_loss", "1.2", "outside");
+  row("on_calibration_set.average_layers", "-1", "outside");
+  row("on_calibration_set.measured_speedup", R"("fast")", "number");
+  row("on_calibration_set.flops_speedup", "true", "number");
 }
 
 void TestThresholds::invalid_field_names_the_key() {
@@ -217,13 +221,60 @@ void TestThresholds::every_missing_key_is_named() {
     if (value.is_object())
       for (const auto& inner : value.items()) keys.push_back(name + "." + inner.key());
   }
-  QCOMPARE(keys.size(), size_t{19 + 3 + 3 + 4});  // top level, model, calibration, expected
+  QCOMPARE(keys.size(), size_t{22 + 3 + 3 + 4});  // top level, model, calibration, on_calibration_set
   for (const std::string& key : keys) {
+    if (key == "guarantee") continue;    // informational, checked in guarantee_is_stated
+    if (key == "metric_unit") continue;  // optional, checked in files_written_before_the_rename_load
+    if (key == "certification") continue;  // optional, checked in guarantee_is_stated
     json j = full;
     edit(j, key, nullptr, true);
     const QString message = error_reading(write_json(dir, j.dump()));
     QVERIFY2(message.contains(QString::fromStdString("key \"" + key + "\": missing")), qPrintable(message));
   }
+}
+
+void TestThresholds::guarantee_is_stated() {
+  QTemporaryDir dir;
+  json j = thresholds_to_json(sample());
+  const std::string sentence = j.at("guarantee").get<std::string>();
+  // The sample has epsilon 0.1 and risk bleu: the probability is over the
+  // calibration draw, the bound is on the expected loss over new inputs.
+  QVERIFY2(sentence.find("probability at least 0.9 over the draw of the calibration set") != std::string::npos,
+           sentence.c_str());
+  QVERIFY2(sentence.find("the expected risk bleu loss (on words) at lambda 0.35") != std::string::npos, sentence.c_str());
+  QVERIFY2(sentence.find("over new inputs") != std::string::npos, sentence.c_str());
+  // It is not read back: a file without it loads.
+  j.erase("guarantee");
+  QCOMPARE(read_thresholds(write_json(dir, j.dump())).lambda, sample().lambda);
+  // Certified unless chosen after seeing the losses; an exploratory file says
+  // so, states no guarantee, and reads back as exploratory.
+  QCOMPARE(j.at("certification").get<std::string>(), std::string("certified"));
+  Thresholds exploring = sample();
+  exploring.exploratory = true;
+  const json e = thresholds_to_json(exploring);
+  QCOMPARE(e.at("certification").get<std::string>(), std::string("exploratory"));
+  QVERIFY(e.at("guarantee").get<std::string>().rfind("None:", 0) == 0);
+  QVERIFY(read_thresholds(write_json(dir, e.dump())).exploratory);
+  j.erase("certification");  // files before the key: written by the CLI, certified
+  QVERIFY(!read_thresholds(write_json(dir, j.dump())).exploratory);
+}
+
+void TestThresholds::files_written_before_the_rename_load() {
+  // Files written before "on_calibration_set" kept the same object as "expected".
+  QTemporaryDir dir;
+  json j = thresholds_to_json(sample());
+  j["expected"] = j.at("on_calibration_set");
+  j.erase("on_calibration_set");
+  j.erase("guarantee");
+  j.erase("metric_unit");
+  const Thresholds r = read_thresholds(write_json(dir, j.dump()));
+  QVERIFY(r.metric_unit == TextUnit::Pieces);  // they scored piece ids
+  QVERIFY(sample().metric_unit == TextUnit::Words);
+  QCOMPARE(r.calibration_mean_loss, sample().calibration_mean_loss);
+  QCOMPARE(r.calibration_flops_speedup, sample().calibration_flops_speedup);
+  // An old file's bad value is named by its old key.
+  j["expected"]["mean_loss"] = 2.0;
+  QVERIFY(error_reading(write_json(dir, j.dump())).contains("key \"expected.mean_loss\""));
 }
 
 void TestThresholds::not_json_or_not_an_object() {

@@ -564,6 +564,9 @@ class TestUiSession : public QObject {
     QVERIFY(session.calibration()->run.complete());
     QCOMPARE(session.calibration()->table(c.consistency, c.metric)->grid_size(), std::size_t(11));
     QVERIFY(session.calibrationResult());
+    // Calibrated with the controls fixed first: certified, until they move.
+    QVERIFY(session.calibration()->certifies(c));
+    QVERIFY(!CalibrationExport::thresholds(*session.calibration(), c).exploratory);
     QVERIFY(progress.count() > 0);
     QCOMPARE(progress.last().at(0).toInt(), progress.last().at(1).toInt());
     // 6 full runs + 6 x 10 CALM runs (lambda = 1 is the full run itself).
@@ -599,6 +602,8 @@ class TestUiSession : public QObject {
     QCOMPARE(t.metric, calm::Metric::Bleu);
     QCOMPARE(t.examples, std::size_t(6));
     QCOMPARE(t.max_new_tokens, 8);
+    QVERIFY(t.exploratory);  // delta, metric and consistency were moved after the results came in
+    QVERIFY(t.metric_unit == calm::TextUnit::Words);
     const QString reportPath = dir.filePath(QStringLiteral("report.json"));
     QCOMPARE(CalibrationExport::writeReport(*session.calibration(), session.controls(), reportPath), QString());
     QVERIFY(QFile::exists(reportPath));

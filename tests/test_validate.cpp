@@ -13,6 +13,7 @@
 #include <cmath>
 #include <set>
 
+#include "calibrate/sampling.h"
 #include "calibrate/validate.h"
 #include "model/error.h"
 
@@ -31,6 +32,24 @@ LossTable known_table() {
 
 const Guarantee kGuarantee{Consistency::Textual, Metric::Token, 0.15, 0.5, PValueMethod::HoeffdingBentkus};
 
+// A pool of 2,000 examples with binary losses and a known true risk: example i
+// loses at grid point j (lambda 1 - 0.05 j) when u_i < 0.01 j, with the u_i
+// spread evenly over [0, 1) in a random order. So the pool risk at point j is
+// exactly 0.01 j, rising by 0.01 per point: with delta 0.1 point 10 sits at
+// delta and point 11 (risk 0.11) just above it. Losses are monotone in lambda.
+LossTable rising_risk_pool() {
+  const std::size_t n = 2000;
+  const std::vector<std::size_t> order = random_subset(n, n, 99);
+  LossTable t;
+  t.lambdas = lambda_grid(0.05);
+  for (std::size_t j = 0; j < t.lambdas.size(); ++j) {
+    std::vector<double> row(n);
+    for (std::size_t i = 0; i < n; ++i) row[i] = (static_cast<double>(order[i]) + 0.5) / n < 0.01 * j ? 1.0 : 0.0;
+    t.losses.push_back(row);
+  }
+  return t;
+}
+
 bool in_test(const Split& s, size_t i) { return std::find(s.test.begin(), s.test.end(), i) != s.test.end(); }
 
 }  // namespace
@@ -40,6 +59,8 @@ class TestValidate : public QObject {
 
  private slots:
   void splits_partition_and_repeat();
+  void clopper_pearson_matches_scipy();
+  void broken_selector_fails_where_valid_ones_hold();
   void hand_made_splits_give_the_known_fraction();
   void random_splits_give_the_known_fraction();
   void speedups_from_a_run();
@@ -88,6 +109,53 @@ void TestValidate::hand_made_splits_give_the_known_fraction() {
   QCOMPARE(v.outcomes[0].chosen_point, size_t{1});
   QVERIFY(v.outcomes[0].violated && !v.outcomes[1].violated);
   QCOMPARE(v.outcomes[1].lambda, 1.0);
+}
+
+void TestValidate::clopper_pearson_matches_scipy() {
+  // Reference: scipy.stats.beta.ppf(0.025, k, n - k + 1) and
+  // beta.ppf(0.975, k + 1, n - k); the ends in closed form (0 of 50:
+  // 1 - 0.025^(1/50) = 0.0711; 1 of 1: lower 0.025).
+  struct Case { size_t k, n; double lower, upper; };
+  const Case cases[] = {{0, 50, 0.0, 0.07112173646419764},
+                        {3, 50, 0.01254858783533406, 0.16548194660377288},
+                        {50, 50, 0.9288782635358024, 1.0},
+                        {10, 200, 0.02423416547210855, 0.09002753770135137},
+                        {1, 1, 0.025, 1.0}};
+  for (const Case& c : cases) {
+    const Interval ci = clopper_pearson(c.k, c.n);
+    QVERIFY2(std::fabs(ci.lower - c.lower) < 1e-9, qPrintable(QString::number(ci.lower, 'g', 17)));
+    QVERIFY2(std::fabs(ci.upper - c.upper) < 1e-9, qPrintable(QString::number(ci.upper, 'g', 17)));
+  }
+  QVERIFY(std::fabs(clopper_pearson(0, 50).upper - (1.0 - std::pow(0.025, 1.0 / 50))) < 1e-12);
+  QVERIFY_THROWS_EXCEPTION(Error, clopper_pearson(3, 2));
+}
+
+void TestValidate::broken_selector_fails_where_valid_ones_hold() {
+  // 400 splits of 200 calibration examples from the pool above, delta 0.1,
+  // epsilon 0.05. The empirical mean at point 11 (true risk 0.11) has
+  // standard deviation about sqrt(0.11 * 0.89 / 200) = 0.022, so it is at
+  // most 0.1 in about a third of the draws: the broken selector then picks a
+  // lambda whose true risk exceeds delta, far more often than epsilon allows.
+  const LossTable pool = rising_risk_pool();
+  QVERIFY(std::fabs(pool.mean_loss(11) - 0.11) < 1e-12);
+  const Guarantee g{Consistency::Textual, Metric::Token, 0.1, 0.05, PValueMethod::HoeffdingBentkus};
+  const auto splits = random_splits_of_size(pool.examples(), 400, 5, 200);
+  const ValidationSummary broken = validate_selector(pool, empirical_mean_selector(g.delta), "empirical-mean", g, splits);
+  QVERIFY2(broken.true_violation_ci.lower > g.epsilon, qPrintable(QString::number(broken.true_violation_fraction)));
+  // The certified selectors stay within epsilon on the same design (their
+  // intervals reach below it), and CRC's mean true risk is at most delta.
+  for (PValueMethod m : {PValueMethod::HoeffdingBentkus, PValueMethod::Hoeffding, PValueMethod::Bentkus,
+                         PValueMethod::Wsr}) {
+    Guarantee gm = g;
+    gm.method = m;
+    const ValidationSummary v = validate_guarantee(pool, gm, splits);
+    QVERIFY2(v.true_violation_ci.lower <= g.epsilon, pvalue_method_name(m));
+    QVERIFY(v.true_violation_fraction <= broken.true_violation_fraction);
+  }
+  const ValidationSummary crc = validate_selector(pool, crc_selector(g.delta), "crc", g, splits);
+  QVERIFY2(crc.mean_true_risk - 2.0 * crc.true_risk_se <= g.delta, qPrintable(QString::number(crc.mean_true_risk)));
+  QCOMPARE(crc.selector, std::string("crc"));
+  QCOMPARE(crc.pool_risk.size(), pool.grid_size());
 }
 
 void TestValidate::random_splits_give_the_known_fraction() {

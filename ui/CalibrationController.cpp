@@ -8,6 +8,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "calibrate/jsonl.h"
+#include "calibrate/sampling.h"
 #include "model/error.h"
 
 namespace calm::ui {
@@ -49,7 +50,11 @@ void CalibrationController::start(std::shared_ptr<const calm::Model> model, cons
       const std::string path = dataset.toStdString();
       calm::JsonlResult set = calm::read_jsonl(path);  // stops at the first bad line
       if (set.examples.empty()) throw calm::Error(path + ": no examples in the file");
-      if (maxExamples > 0 && static_cast<int>(set.examples.size()) > maxExamples) set.examples.resize(maxExamples);
+      // A random subset (seed 0), never the first lines: Learn then Test needs exchangeable examples.
+      const std::size_t limit = maxExamples > 0 && static_cast<int>(set.examples.size()) > maxExamples
+                                    ? static_cast<std::size_t>(maxExamples)
+                                    : 0;
+      set.examples = calm::random_examples(std::move(set.examples), limit, 0);
       if (controls.consistency == calm::Consistency::Risk) calm::require_references(set.examples, path);
       calm::RunSettings settings;
       settings.measure = controls.measure;
@@ -61,6 +66,7 @@ void CalibrationController::start(std::shared_ptr<const calm::Model> model, cons
       settings.gate = controls.gate;
       settings.gate_threshold = static_cast<float>(controls.gateThreshold);
       settings.grid = calm::lambda_grid(step);
+      settings.limit = limit;
       const int count = static_cast<int>(set.examples.size());
       calm::CalibrationRun run = calm::Calibrator::prepare(*model, path, std::move(set.examples), settings);
       QMetaObject::invokeMethod(this, [this, serial, dataset, count] {
@@ -81,6 +87,7 @@ void CalibrationController::start(std::shared_ptr<const calm::Model> model, cons
         data->model = model;
         data->modelDir = modelDir;
         data->dataset = dataset;
+        data->askedFor = controls;
         data->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
       }
     } catch (const std::exception& e) {

@@ -47,4 +47,9 @@ double CalibrationData::gridStep() const {
   return g.size() >= 2 ? g[0] - g[1] : 0.05;
 }
 
+bool CalibrationData::certifies(const DecodeControls& c) const {
+  return c.delta == askedFor.delta && c.epsilon == askedFor.epsilon && c.consistency == askedFor.consistency &&
+         c.metric == askedFor.metric && c.pvalueMethod == askedFor.pvalueMethod;
+}
+
 }  // namespace calm::ui

@@ -24,6 +24,12 @@ struct CalibrationData {
   QString modelDir;
   QString dataset;     // the JSONL file
   double seconds = 0.0;  // how long the run took
+  // The controls when the run started: the guarantee asked for before any
+  // loss was seen. A result for another delta, epsilon, consistency, metric
+  // or p-value method is chosen after seeing the losses: exploratory.
+  DecodeControls askedFor;
+
+  bool certifies(const DecodeControls& controls) const;
 
   // Whether the outputs answer for `controls` on the model in `dir`: the run
   // settings (measure, tau, max new tokens, K/V mode, exit checks, gate) must be the same.

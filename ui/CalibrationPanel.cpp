@@ -163,8 +163,10 @@ void CalibrationPanel::showResult(const CalibrationData* data, const std::option
     return;
   }
   if (!data || !result) {
-    summary_->setText(tr("<span style='color:#666'>Calibration picks the most aggressive λ whose average loss "
-                         "stays below δ with probability 1 − ε. Choose a set and press Calibrate; afterwards "
+    summary_->setText(tr("<span style='color:#666'>Calibration walks λ down from 1 and keeps the last λ the fixed "
+                         "sequence of tests passed: with probability at least 1 − ε over the draw of the "
+                         "calibration set, its expected loss on new inputs is at most δ (a statement about "
+                         "the average, not about each output). Choose a set and press Calibrate; afterwards "
                          "moving δ or ε updates everything at once, without running the model again.</span>"));
     plots_->clear(tr("Run a calibration to see these plots."));
     return;
@@ -173,7 +175,7 @@ void CalibrationPanel::showResult(const CalibrationData* data, const std::option
   QString text;
   if (r.chosen_index) {
     const auto& g = r.points[*r.chosen_index];
-    text = tr("<b>Chosen λ = %1</b> for δ = %2, ε = %3: mean loss %4, about <b>%5 of %6 layers</b> per token.")
+    text = tr("<b>Chosen λ = %1</b> for δ = %2, ε = %3: calibration mean loss %4, about <b>%5 of %6 layers</b> per token.")
                .arg(r.lambda, 0, 'f', 3)
                .arg(r.delta, 0, 'g', 3)
                .arg(r.epsilon, 0, 'g', 3)
@@ -195,6 +197,11 @@ void CalibrationPanel::showResult(const CalibrationData* data, const std::option
               .arg(QString::fromUtf8(calm::measure_name(data->run.settings.measure)))
               .arg(data->run.settings.tau, 0, 'g', 3)
               .arg(data->seconds, 0, 'f', 1);
+  if (!data->certifies(controls))
+    text += tr("<br><span style='color:#b54708'><b>Exploratory, not certified</b>: δ, ε, the consistency, metric "
+               "or p-value were changed after these results were shown, and a choice made by looking at the "
+               "calibration losses voids the guarantee. An exported thresholds file says “exploratory”. To "
+               "certify, fix them first, then calibrate (ideally on examples you have not looked at).</span>");
   if (!mismatch.isEmpty())
     text += tr("<br><span style='color:#b42318'>This calibration does not set λ now (%1). Calibrate again, or "
                "set the controls back.</span>")

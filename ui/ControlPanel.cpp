@@ -191,9 +191,12 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   consistency_->addItem(tr("Risk (match the references)"), int(calm::Consistency::Risk));
   const QString consistencyTip =
       tr("<p>What the calibration guarantees.</p><ul>"
-         "<li><b>Textual</b>: CALM's text stays within δ of what the full model writes. Needs no references.</li>"
-         "<li><b>Risk</b>: CALM loses at most δ quality against the reference answers, beyond the full "
-         "model's own mistakes.</li></ul>");
+         "<li><b>Textual</b>: CALM's expected distance from what the full model writes is at most δ. "
+         "Needs no references.</li>"
+         "<li><b>Risk</b>: CALM's expected loss of quality against the reference answers, beyond the full "
+         "model's own mistakes, is at most δ.</li></ul>"
+         "<p>Both hold with probability 1 − ε over the draw of the calibration set, for the average over "
+         "new inputs, not for each output.</p>");
   consistency_->setToolTip(consistencyTip);
   metric_ = new QComboBox;
   metric_->setObjectName(QStringLiteral("metricBox"));
@@ -213,16 +216,16 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   delta_ = new SliderSpin(0.01, 0.5, 0.01, 2);
   delta_->setObjectName(QStringLiteral("deltaControl"));
   const QString deltaTip =
-      tr("<p><b>δ (delta)</b>: the tolerance. The largest average loss you accept: distance from the full "
-         "model (textual) or quality lost against the references (risk).</p>"
+      tr("<p><b>δ (delta)</b>: the tolerance. The largest expected loss over new inputs you accept: "
+         "distance from the full model (textual) or quality lost against the references (risk).</p>"
          "<p>Smaller δ: safer and slower. The paper used 0.1 and 0.25 (textual), 0.02 and 0.05 (risk).</p>");
   delta_->setToolTip(deltaTip);
   epsilon_ = new SliderSpin(0.01, 0.5, 0.01, 2);
   epsilon_->setObjectName(QStringLiteral("epsilonControl"));
   const QString epsilonTip =
       tr("<p><b>ε (epsilon)</b>: the risk that the guarantee fails, over the luck of which examples landed "
-         "in the calibration set.</p><p>0.05 means the chosen λ keeps the average loss within δ with 95% "
-         "confidence.</p>");
+         "in the calibration set.</p><p>0.05: for at least 95% of calibration draws, the chosen λ's "
+         "expected loss over new inputs is at most δ.</p>");
   epsilon_->setToolTip(epsilonTip);
 
   pvalue_ = new QComboBox;
@@ -230,10 +233,13 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   pvalue_->addItem(tr("Hoeffding–Bentkus"), int(calm::PValueMethod::HoeffdingBentkus));
   pvalue_->addItem(tr("Bentkus"), int(calm::PValueMethod::Bentkus));
   pvalue_->addItem(tr("Hoeffding"), int(calm::PValueMethod::Hoeffding));
+  pvalue_->addItem(tr("WSR (betting)"), int(calm::PValueMethod::Wsr));
   const QString pvalueTip =
       tr("<p>The concentration bound that turns a mean loss on n examples into a p-value for "
-         "“the true loss is above δ”. Hoeffding–Bentkus (the paper's) is the smaller "
-         "of the other two at every point, so it passes the most λ.</p>");
+         "“the expected loss is above δ”. Hoeffding–Bentkus (the paper's) is the smaller "
+         "of Hoeffding and Bentkus at every point. WSR (Waudby-Smith–Ramdas betting, as in Jazbec et al. "
+         "2024) adapts to the spread of the losses and often certifies a lower λ. Each gives the same "
+         "guarantee: with probability 1 − ε over the calibration draw, the expected loss is at most δ.</p>");
   pvalue_->setToolTip(pvalueTip);
 
   auto* guarantee = new QGroupBox(tr("Guarantee (used by calibration)"));

@@ -12,7 +12,7 @@ namespace calm::ui {
 
 struct DecodeControls {
   calm::Measure measure = calm::Measure::Softmax;
-  double delta = 0.10;     // tolerated expected loss
+  double delta = 0.10;     // tolerated expected loss over new inputs
   double epsilon = 0.05;   // risk that the guarantee fails
   double tau = 4.0;        // decay of the threshold over the output
   bool lambdaFromCalibration = true;  // else manualLambda

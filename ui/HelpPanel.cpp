@@ -56,12 +56,18 @@ and the rejected drafts are shown struck through before them. Verify mode record
 calibration and puts its λ, τ, measure, gate, mode and exit checks into the controls.</p>
 
 <h3>Calibration: a λ you can trust</h3>
-<p>Choose a tolerance <b>δ</b> and a risk <b>ε</b>. <i>Textual consistency</i> asks that CALM's text stays
-within δ of the full model's on average (distance = 1 − ROUGE-L, BLEU, …); <i>risk consistency</i> asks
-that it loses at most δ quality against reference answers. The calibration runs the model on a set of
-examples for a grid of λ from 1 downwards and, by <i>Learn then Test</i> (a fixed-sequence test with
-Hoeffding–Bentkus p-values), picks the smallest λ for which the guarantee holds with probability
-1 − ε. Moving δ or ε afterwards re-reads the stored losses: the model does not run again.</p>
+<p>Choose a tolerance <b>δ</b> and a risk <b>ε</b>. <i>Textual consistency</i> scores how far CALM's text
+is from the full model's (distance = 1 − ROUGE-L, BLEU, … on words); <i>risk consistency</i> scores the
+quality it loses against reference answers. The calibration runs the model on a set of examples for a
+grid of λ from 1 downwards and, by <i>Learn then Test</i> (a fixed-sequence test with Hoeffding–Bentkus
+p-values), keeps the last λ the fixed sequence passed. The guarantee: with probability at least 1 − ε
+over the draw of the calibration set, the <i>expected</i> loss at that λ over new inputs from the same
+distribution is at most δ. It is a statement about the average loss, not about each output, and it
+needs calibration examples drawn at random from the inputs it is about.</p>
+<p>Moving δ or ε afterwards re-reads the stored losses: the model does not run again. But choosing δ or ε
+after seeing the results on the same calibration set voids the guarantee: such a λ is shown as
+<i>exploratory</i>. Fix δ and ε first and then calibrate (or re-calibrate on examples not yet looked at)
+for a <i>certified</i> λ.</p>
 
 <p style='color:#666'>Keys: Ctrl+Enter generates; ← → (and Home, End) move between tokens in the output.
 Every control change re-decodes in the background.</p>

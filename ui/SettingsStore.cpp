@@ -37,7 +37,7 @@ DecodeControls SettingsStore::controls() const {
   d.checkInterval = integer("controls/checkInterval", d.checkInterval, 1, 1024);
   d.consistency = static_cast<calm::Consistency>(integer("controls/consistency", int(d.consistency), 0, 1));
   d.metric = static_cast<calm::Metric>(integer("controls/metric", int(d.metric), 0, 4));
-  d.pvalueMethod = static_cast<calm::PValueMethod>(integer("controls/pvalueMethod", int(d.pvalueMethod), 0, 2));
+  d.pvalueMethod = static_cast<calm::PValueMethod>(integer("controls/pvalueMethod", int(d.pvalueMethod), 0, 3));
   return d;
 }
 

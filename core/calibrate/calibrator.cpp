@@ -67,6 +67,7 @@ nlohmann::json RunSettings::to_json() const {
     j["gate"] = gate_name(gate);
     j["gate_threshold"] = gate_threshold;
   }
+  if (limit > 0) j["random_subset"] = {{"limit", limit}, {"seed", limit_seed}};  // likewise
   return j;
 }
 
@@ -169,29 +170,38 @@ size_t load_cache(const std::string& path, CalibrationRun& run) {
 }  // namespace
 
 LossTable CalibrationRun::loss_table(const Tokenizer& tokenizer, Consistency consistency, Metric metric,
-                                     const std::vector<size_t>& subset) const {
+                                     const std::vector<size_t>& subset, TextUnit unit) const {
   const auto indices = finished_subset(*this, subset);
-  std::vector<std::vector<int>> references;
-  if (consistency == Consistency::Risk) {
-    for (size_t i : indices) {
-      if (!examples[i].reference)
-        throw Error(data_path + ":" + std::to_string(examples[i].line) +
-                    ": risk consistency needs a \"reference\" for every example; this one has none "
-                    "(use textual consistency, which needs no references)");
-      references.push_back(tokenizer.encode(*examples[i].reference));
-    }
-  }
+  for (size_t i : indices)
+    if (consistency == Consistency::Risk && !examples[i].reference)
+      throw Error(data_path + ":" + std::to_string(examples[i].line) +
+                  ": risk consistency needs a \"reference\" for every example; this one has none "
+                  "(use textual consistency, which needs no references)");
+  // What the metric compares: the ids as generated, or the words of the text
+  // (one word vocabulary shared by every output and reference).
+  WordIds words;
+  const auto units = [&](const std::vector<int>& ids) {
+    return unit == TextUnit::Pieces ? ids : words(tokenizer.decode(ids));
+  };
   LossTable table;
   table.lambdas = settings.grid;
   table.losses.assign(settings.grid.size(), std::vector<double>(indices.size()));
   table.layers.assign(settings.grid.size(), std::vector<double>(indices.size()));
-  for (size_t p = 0; p < settings.grid.size(); ++p)
-    for (size_t k = 0; k < indices.size(); ++k) {
-      const ExampleOutputs& o = *outputs[indices[k]];
-      table.losses[p][k] = consistency == Consistency::Textual ? textual_loss(metric, o.early[p], o.full)
-                                                               : risk_loss(metric, o.early[p], o.full, references[k]);
+  for (size_t k = 0; k < indices.size(); ++k) {
+    const ExampleOutputs& o = *outputs[indices[k]];
+    const TokenIds full = units(o.full);
+    TokenIds reference;
+    if (consistency == Consistency::Risk) {
+      const std::string& text = *examples[indices[k]].reference;
+      reference = unit == TextUnit::Pieces ? tokenizer.encode(text) : words(text);
+    }
+    for (size_t p = 0; p < settings.grid.size(); ++p) {
+      const TokenIds early = units(o.early[p]);
+      table.losses[p][k] = consistency == Consistency::Textual ? textual_loss(metric, early, full)
+                                                               : risk_loss(metric, early, full, reference);
       table.layers[p][k] = o.layers[p];
     }
+  }
   return table;
 }
 

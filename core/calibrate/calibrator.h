@@ -17,6 +17,7 @@
 #include "calibrate/jsonl.h"
 #include "calibrate/ltt.h"
 #include "calibrate/metrics.h"
+#include "calibrate/words.h"
 #include "decode/decoder.h"
 
 namespace calm {
@@ -41,6 +42,11 @@ struct RunSettings {
   Gate gate = Gate::None;
   float gate_threshold = 0.9f;
   std::vector<double> grid = lambda_grid();  // strictly descending, from 1
+  // How the examples were drawn from the data file: `limit` of them at random
+  // with `limit_seed` (random_examples), or all when limit is 0. Recorded, not
+  // applied here; the data hash covers the examples themselves.
+  std::size_t limit = 0;
+  std::uint64_t limit_seed = 0;
 
   DecodeOptions decode_options(double lambda) const;
   // The exit-rule fields of decoding options (the inverse of decode_options);
@@ -73,10 +79,11 @@ struct CalibrationRun {
   bool complete() const { return finished() == examples.size(); }
 
   // The per-example losses at every grid point, over `subset` (indices of
-  // finished examples; all finished ones when empty). Risk consistency needs
-  // references; throws calm::Error naming the first example without one.
+  // finished examples; all finished ones when empty), scored on the
+  // detokenized text's words (words.h) or on the piece ids. Risk consistency
+  // needs references; throws calm::Error naming the first example without one.
   LossTable loss_table(const Tokenizer& tokenizer, Consistency consistency, Metric metric,
-                       const std::vector<size_t>& subset = {}) const;
+                       const std::vector<size_t>& subset = {}, TextUnit unit = TextUnit::Words) const;
   // Measured speedup of grid point `point`: summed full-model time over summed
   // early-exit time, over the same examples.
   double measured_speedup(size_t point, const std::vector<size_t>& subset = {}) const;

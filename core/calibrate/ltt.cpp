@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "calibrate/wsr.h"
 #include "model/error.h"
 
 namespace calm {
@@ -111,7 +112,8 @@ CalibrationResult choose_lambda(const LossTable& table, double delta, double eps
     point.lambda = table.lambdas[j];
     point.mean_loss = table.mean_loss(j);
     point.mean_layers = table.mean_layers(j);
-    point.p_value = pvalue(method, point.mean_loss, n, delta);
+    point.p_value = method == PValueMethod::Wsr ? wsr_pvalue(table.losses[j], delta, epsilon)
+                                                : pvalue(method, point.mean_loss, n, delta);
     point.passed = point.p_value <= epsilon;
     point.tested = walking;
     if (walking) {

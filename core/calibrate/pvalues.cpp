@@ -72,8 +72,9 @@ PValueMethod parse_pvalue_method(std::string_view name) {
   if (name == "hoeffding") return PValueMethod::Hoeffding;
   if (name == "bentkus") return PValueMethod::Bentkus;
   if (name == "hb" || name == "hoeffding-bentkus") return PValueMethod::HoeffdingBentkus;
+  if (name == "wsr") return PValueMethod::Wsr;
   throw Error("unknown p-value method \"" + std::string(name) +
-              "\" (expected hoeffding, bentkus or hb)");
+              "\" (expected hoeffding, bentkus, hb or wsr)");
 }
 
 const char* pvalue_method_name(PValueMethod method) {
@@ -81,6 +82,7 @@ const char* pvalue_method_name(PValueMethod method) {
     case PValueMethod::Hoeffding: return "hoeffding";
     case PValueMethod::Bentkus: return "bentkus";
     case PValueMethod::HoeffdingBentkus: return "hb";
+    case PValueMethod::Wsr: return "wsr";
   }
   return "unknown";
 }
@@ -198,6 +200,7 @@ double pvalue(PValueMethod method, double mean_loss, std::int64_t n, double delt
     case PValueMethod::Hoeffding: return hoeffding_pvalue(mean_loss, n, delta);
     case PValueMethod::Bentkus: return bentkus_pvalue(mean_loss, n, delta);
     case PValueMethod::HoeffdingBentkus: return hoeffding_bentkus_pvalue(mean_loss, n, delta);
+    case PValueMethod::Wsr: throw Error("pvalue: the WSR p-value needs every loss, not their mean (wsr_pvalue)");
   }
   throw Error("pvalue: unknown method value " + std::to_string(static_cast<int>(method)));
 }

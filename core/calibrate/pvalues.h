@@ -11,11 +11,14 @@
 
 namespace calm {
 
-enum class PValueMethod { Hoeffding, Bentkus, HoeffdingBentkus };
+// Wsr, the Waudby-Smith-Ramdas betting test (wsr.h), needs every loss, not
+// only their mean: choose_lambda computes it from the loss table, and
+// pvalue() below refuses it.
+enum class PValueMethod { Hoeffding, Bentkus, HoeffdingBentkus, Wsr };
 
-// "hoeffding", "bentkus", "hb" (also "hoeffding-bentkus"); throws calm::Error otherwise.
+// "hoeffding", "bentkus", "hb" (also "hoeffding-bentkus"), "wsr"; throws calm::Error otherwise.
 PValueMethod parse_pvalue_method(std::string_view name);
-const char* pvalue_method_name(PValueMethod method);  // "hoeffding", "bentkus", "hb"
+const char* pvalue_method_name(PValueMethod method);  // "hoeffding", "bentkus", "hb", "wsr"
 
 // exp(-n h(min(E, delta), delta)), h below: Hoeffding's inequality in its
 // Chernoff (relative-entropy) form, as Learn then Test states it. The looser

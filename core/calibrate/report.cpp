@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <tuple>
 #include <random>
 #include <sstream>
 
@@ -72,10 +73,10 @@ CalibrationReport build_report(const CalibrationRun& run, const Tokenizer& token
     s.flops_speedup = run.flops_speedup(p);
     report.grid.push_back(s);
   }
-  std::map<std::pair<Consistency, Metric>, LossTable> tables;
+  std::map<std::tuple<Consistency, Metric, TextUnit>, LossTable> tables;
   for (const Guarantee& g : guarantees) {
-    const auto key = std::make_pair(g.consistency, g.metric);
-    if (!tables.count(key)) tables[key] = run.loss_table(tokenizer, g.consistency, g.metric);
+    const auto key = std::make_tuple(g.consistency, g.metric, g.unit);
+    if (!tables.count(key)) tables[key] = run.loss_table(tokenizer, g.consistency, g.metric, {}, g.unit);
     report.choices.push_back(choose(tables[key], g));
   }
   return report;
@@ -103,6 +104,7 @@ json report_json(const CalibrationReport& r) {
     const std::size_t k = c.chosen_point;
     choices.push_back({{"consistency", consistency_name(c.guarantee.consistency)},
                        {"metric", metric_name(c.guarantee.metric)},
+                       {"metric_unit", text_unit_name(c.guarantee.unit)},
                        {"delta", c.guarantee.delta},
                        {"epsilon", c.guarantee.epsilon},
                        {"pvalue_method", pvalue_method_name(c.guarantee.method)},
@@ -128,14 +130,14 @@ json report_json(const CalibrationReport& r) {
 
 std::string report_csv(const CalibrationReport& r) {
   std::ostringstream out;
-  out << "consistency,metric,delta,epsilon,pvalue_method,measure,tau,lambda,mean_loss,mean_loss_se,p_value,"
+  out << "consistency,metric,metric_unit,delta,epsilon,pvalue_method,measure,tau,lambda,mean_loss,mean_loss_se,p_value,"
          "passed,tested,chosen,average_layers,measured_speedup,flops_speedup\n";
   for (const auto& c : r.choices)
     for (std::size_t p = 0; p < c.result.points.size(); ++p) {
       const GridPointResult& g = c.result.points[p];
       const bool chosen = c.result.chosen_index && *c.result.chosen_index == p;
       out << consistency_name(c.guarantee.consistency) << ',' << metric_name(c.guarantee.metric) << ','
-          << number(c.guarantee.delta) << ',' << number(c.guarantee.epsilon) << ','
+          << text_unit_name(c.guarantee.unit) << ',' << number(c.guarantee.delta) << ',' << number(c.guarantee.epsilon) << ','
           << pvalue_method_name(c.guarantee.method) << ',' << measure_name(r.settings.measure) << ','
           << number(r.settings.tau) << ',' << number(g.lambda) << ',' << number(g.mean_loss) << ','
           << number(c.mean_loss_se[p]) << ',' << number(g.p_value) << ',' << g.passed << ',' << g.tested << ','

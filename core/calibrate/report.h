@@ -28,6 +28,7 @@ struct Guarantee {
   double delta = 0.1;
   double epsilon = 0.05;
   PValueMethod method = PValueMethod::HoeffdingBentkus;
+  TextUnit unit = TextUnit::Words;  // what the metric compares
 };
 
 // What a grid point costs, whatever the guarantee.

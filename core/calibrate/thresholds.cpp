@@ -49,6 +49,7 @@ Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationRe
   t.epsilon = choice.guarantee.epsilon;
   t.consistency = choice.guarantee.consistency;
   t.metric = choice.guarantee.metric;
+  t.metric_unit = choice.guarantee.unit;
   t.pvalue_method = choice.guarantee.method;
   t.max_new_tokens = s.max_new_tokens;
   t.first_exit_layer = s.first_exit_layer;
@@ -60,12 +61,26 @@ Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationRe
   t.data_path = data_path;
   t.data_hash = run.data_hash;
   t.examples = run.examples.size();
+  t.limit = s.limit;
+  t.limit_seed = s.limit_seed;
   t.created = report.created;
-  t.expected_loss = choice.result.points[chosen].mean_loss;
-  t.expected_layers = report.grid[chosen].average_layers;
-  t.expected_speedup = report.grid[chosen].measured_speedup;
-  t.expected_flops_speedup = report.grid[chosen].flops_speedup;
+  t.calibration_mean_loss = choice.result.points[chosen].mean_loss;
+  t.calibration_layers = report.grid[chosen].average_layers;
+  t.calibration_speedup = report.grid[chosen].measured_speedup;
+  t.calibration_flops_speedup = report.grid[chosen].flops_speedup;
   return t;
+}
+
+std::string guarantee_sentence(const Thresholds& t) {
+  std::ostringstream s;
+  if (t.exploratory)
+    s << "None: delta or epsilon was chosen after seeing the calibration losses (exploratory). Had they been "
+         "fixed first, it would read: ";
+  s << "With probability at least " << 1.0 - t.epsilon << " over the draw of the calibration set, the expected "
+    << consistency_name(t.consistency) << " " << metric_name(t.metric) << " loss (on "
+    << text_unit_name(t.metric_unit) << ") at lambda " << t.lambda
+    << " over new inputs from the same distribution is at most " << t.delta << ".";
+  return s.str();
 }
 
 std::string iso8601_utc_now() {
@@ -88,6 +103,7 @@ nlohmann::ordered_json thresholds_to_json(const Thresholds& t) {
           {"epsilon", t.epsilon},
           {"consistency", consistency_name(t.consistency)},
           {"metric", metric_name(t.metric)},
+          {"metric_unit", text_unit_name(t.metric_unit)},
           {"pvalue_method", pvalue_method_name(t.pvalue_method)},
           {"max_new_tokens", t.max_new_tokens},
           {"first_exit_layer", t.first_exit_layer},
@@ -96,11 +112,14 @@ nlohmann::ordered_json thresholds_to_json(const Thresholds& t) {
           {"grid_step", t.grid_step},
           {"calibration", {{"path", t.data_path}, {"hash", t.data_hash}, {"examples", t.examples}}},
           {"created", t.created},
-          {"expected",
-           {{"mean_loss", t.expected_loss},
-            {"average_layers", t.expected_layers},
-            {"measured_speedup", t.expected_speedup},
-            {"flops_speedup", t.expected_flops_speedup}}}};
+          {"certification", t.exploratory ? "exploratory" : "certified"},
+          {"guarantee", guarantee_sentence(t)},
+          {"on_calibration_set",
+           {{"mean_loss", t.calibration_mean_loss},
+            {"average_layers", t.calibration_layers},
+            {"measured_speedup", t.calibration_speedup},
+            {"flops_speedup", t.calibration_flops_speedup}}}};
+  if (t.limit > 0) j["calibration"]["random_subset"] = {{"limit", t.limit}, {"seed", t.limit_seed}};
   if (t.gate != Gate::None) {  // optional: files without a gate stay as they were
     j["gate"] = gate_name(t.gate);
     j["gate_threshold"] = t.gate_threshold;
@@ -237,6 +256,9 @@ Thresholds thresholds_from_json(const json& j, const std::string& source) {
   t.epsilon = r.number("epsilon", 0.0, 1.0);
   t.consistency = r.name("consistency", [](const std::string& s) { return parse_consistency(s); });
   t.metric = r.name("metric", [](const std::string& s) { return parse_metric(s); });
+  t.metric_unit = j.contains("metric_unit")
+                      ? r.name("metric_unit", [](const std::string& s) { return parse_text_unit(s); })
+                      : TextUnit::Pieces;  // written before words were scored
   t.pvalue_method = r.name("pvalue_method", [](const std::string& s) { return parse_pvalue_method(s); });
   t.max_new_tokens = static_cast<int>(r.integer("max_new_tokens", 1, kIntMax));
   t.first_exit_layer = static_cast<int>(r.integer("first_exit_layer", 1, kIntMax));
@@ -252,14 +274,27 @@ Thresholds thresholds_from_json(const json& j, const std::string& source) {
   t.data_path = cal.string("path");
   t.data_hash = cal.string("hash");
   t.examples = static_cast<std::size_t>(cal.integer("examples", 1, std::numeric_limits<long long>::max()));
+  if (j.at("calibration").contains("random_subset")) {
+    const Reader subset = cal.object("random_subset");
+    t.limit = static_cast<std::size_t>(subset.integer("limit", 1, std::numeric_limits<long long>::max()));
+    t.limit_seed = static_cast<std::uint64_t>(subset.integer("seed", 0, std::numeric_limits<long long>::max()));
+  }
   t.created = r.string("created");
+  if (j.contains("certification")) {
+    const std::string c = r.string("certification");
+    if (c != "certified" && c != "exploratory")
+      r.fail("certification", in_quotes(c) + " is neither \"certified\" nor \"exploratory\"");
+    t.exploratory = c == "exploratory";
+  }
   if (!matches_digits_pattern(t.created, "dddd-dd-ddTdd:dd:ddZ"))
     r.fail("created", in_quotes(t.created) + " is not an ISO 8601 UTC time like 2024-05-01T12:00:00Z");
-  const Reader expected = r.object("expected");
-  t.expected_loss = expected.number("mean_loss", 0.0, 1.0);
-  t.expected_layers = expected.number("average_layers", 0.0, kInf);
-  t.expected_speedup = expected.number("measured_speedup", 0.0, kInf);
-  t.expected_flops_speedup = expected.number("flops_speedup", 0.0, kInf);
+  // "expected" is the key files written before "on_calibration_set" used.
+  const Reader expected = r.object(j.contains("on_calibration_set") || !j.contains("expected") ? "on_calibration_set"
+                                                                                                : "expected");
+  t.calibration_mean_loss = expected.number("mean_loss", 0.0, 1.0);
+  t.calibration_layers = expected.number("average_layers", 0.0, kInf);
+  t.calibration_speedup = expected.number("measured_speedup", 0.0, kInf);
+  t.calibration_flops_speedup = expected.number("flops_speedup", 0.0, kInf);
   return t;
 }
 

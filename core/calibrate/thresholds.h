@@ -2,16 +2,22 @@
 // One JSON object naming the model (with the hash of its weights), the exit
 // rule (measure, tau, lambda), the guarantee (delta, epsilon, consistency,
 // metric, p-value method), the decoding settings the guarantee holds for, the
-// calibration set, the date, and what to expect at the chosen lambda.
+// calibration set, the date, and what the chosen lambda did on the calibration
+// set (in-sample: the guarantee is about the expected loss over new inputs,
+// which the calibration mean only estimates).
 //
 //   {"format": "calm-thresholds", "version": 1,
 //    "model": {"name", "dir", "hash"},
-//    "measure", "tau", "lambda", "delta", "epsilon", "consistency", "metric",
+//    "measure", "tau", "lambda", "delta", "epsilon", "consistency", "metric", "metric_unit",
 //    "pvalue_method", "max_new_tokens", "first_exit_layer", "check_interval",
 //    "kv_mode", "grid_step",
-//    "calibration": {"path", "hash", "examples"},
-//    "created": "2024-05-01T12:00:00Z",
-//    "expected": {"mean_loss", "average_layers", "measured_speedup", "flops_speedup"}}
+//    "calibration": {"path", "hash", "examples", ["random_subset": {"limit", "seed"}]},
+//    "created": "2024-05-01T12:00:00Z", "certification": "certified" | "exploratory",
+//    "guarantee": one sentence stating what holds (informational; not read back),
+//    "on_calibration_set": {"mean_loss", "average_layers", "measured_speedup", "flops_speedup"}}
+//
+// Files written before "on_calibration_set" had the same object under the key
+// "expected"; they are still read.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +44,9 @@ struct Thresholds {
   double epsilon = 0.05;
   Consistency consistency = Consistency::Textual;
   Metric metric = Metric::RougeL;
+  // Key "metric_unit". A file without it was calibrated on pieces (written
+  // before words were scored), and is read as such.
+  TextUnit metric_unit = TextUnit::Words;
   PValueMethod pvalue_method = PValueMethod::HoeffdingBentkus;
   int max_new_tokens = 64;
   int first_exit_layer = 1;
@@ -49,11 +58,20 @@ struct Thresholds {
   std::string data_path;
   std::string data_hash;    // CalibrationRun::data_hash: the examples as used
   std::size_t examples = 0;
+  std::size_t limit = 0;        // RunSettings::limit and limit_seed: optional key
+  std::uint64_t limit_seed = 0; //   "calibration.random_subset": {"limit", "seed"}
   std::string created;      // ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ"
-  double expected_loss = 0.0;      // mean calibration loss at lambda, in [0, 1]
-  double expected_layers = 0.0;    // average decoder layers per token at lambda
-  double expected_speedup = 1.0;   // measured wall-clock speedup at lambda
-  double expected_flops_speedup = 1.0;
+  // Key "certification": "certified" when delta and epsilon were fixed before
+  // the calibration losses were seen, "exploratory" when they were chosen
+  // after (moved in the app once results were shown, or re-asked of a cache
+  // that already held every loss): then the guarantee does not hold. Files
+  // without the key were written by the CLI, which always fixed them first.
+  bool exploratory = false;
+  // Measured at lambda on the calibration set itself (in-sample).
+  double calibration_mean_loss = 0.0;  // mean calibration loss, in [0, 1]
+  double calibration_layers = 0.0;     // average decoder layers per token
+  double calibration_speedup = 1.0;    // measured wall-clock speedup
+  double calibration_flops_speedup = 1.0;
 
   // The decoding settings the guarantee was established for.
   DecodeOptions decode_options() const;
@@ -71,6 +89,12 @@ Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationRe
 
 // The current time as "YYYY-MM-DDTHH:MM:SSZ".
 std::string iso8601_utc_now();
+
+// What the thresholds file guarantees, in one sentence, e.g. "With probability
+// at least 0.95 over the draw of the calibration set, the expected textual
+// rougeL loss at lambda 0.4 over new inputs from the same distribution is at
+// most 0.1."
+std::string guarantee_sentence(const Thresholds& t);
 
 // Ordered as in the comment above, so the file reads top-down.
 nlohmann::ordered_json thresholds_to_json(const Thresholds& t);
