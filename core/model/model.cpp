@@ -1,4 +1,4 @@
-// Loading a model directory: config.json, then tokenizer.model (cheap checks
+// Loading a model directory: config.json, then the tokenizer (cheap checks
 // first), then every tensor of model.safetensors by its Hugging Face name, each
 // checked against the shape the config implies.
 #include "model.h"
@@ -158,9 +158,9 @@ Model load_model(const std::string& dir) {
   if (!fs::is_directory(root, ec)) throw Error(dir + ": model directory missing or not a directory");
   const std::string config_path = (root / "config.json").string();
   const std::string weights_path = (root / "model.safetensors").string();
-  const std::string tokenizer_path = (root / "tokenizer.model").string();
-  for (const std::string& file : {config_path, weights_path, tokenizer_path})
+  for (const std::string& file : {config_path, weights_path})
     if (!fs::is_regular_file(file, ec)) throw Error(file + ": missing from the model directory");
+  const std::string tokenizer_path = Tokenizer::find_file(dir);  // tokenizer.json before tokenizer.model
 
   Model m;
   m.dir = dir;

@@ -1,5 +1,5 @@
 // A model directory loaded into memory: config.json, model.safetensors,
-// tokenizer.model. Immutable after loading and shared by every decoding thread.
+// tokenizer.json or tokenizer.model. Immutable after loading and shared by every decoding thread.
 #pragma once
 
 #include <string>
