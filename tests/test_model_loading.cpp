@@ -151,7 +151,7 @@ class TestModelLoading : public QObject {
 
   void llamaConfigDefaults() {
     json j = minimal_llama();
-    j["eos_token_id"] = {5, 7};  // Llama 3 style list: the first one ends generation
+    j["eos_token_id"] = {5, 7};  // Llama 3 style list: eos_id is the first, both end generation
     j["num_decoder_layers"] = nullptr;  // unrelated keys, even null ones, are ignored
     const calm::ModelConfig c = calm::load_config(config_file("llama.json", j));
     QCOMPARE(c.arch, calm::Arch::DecoderOnly);
@@ -163,7 +163,34 @@ class TestModelLoading : public QObject {
     QVERIFY(!c.tied_embeddings);
     QCOMPARE(c.rope_theta, 10000.0f);
     QCOMPARE(c.eos_id, 5);
+    QCOMPARE(c.eos_ids, std::vector<int>({5, 7}));
     QCOMPARE(c.bos_id, 1);
+  }
+
+  // The Llama family's variants: rope_scaling, head_dim, eos lists, Mistral's window.
+  void llamaVariants() {
+    json j = minimal_llama();
+    j.update({{"model_type", "mistral"}, {"head_dim", 8}, {"eos_token_id", {2, 9, 11}},
+              {"max_position_embeddings", 32768}, {"sliding_window", 4096},
+              {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0},
+                                {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}}}});
+    calm::ModelConfig c = calm::load_config(config_file("variants.json", j));
+    QCOMPARE(c.head_dim, 8);
+    QCOMPARE(c.q_dim(), 32);  // 4 heads x 8, wider than hidden_size 16
+    QCOMPARE(c.rope_scaling.type, calm::RopeScalingType::Llama3);
+    QCOMPARE(c.rope_scaling.factor, 32.0f);
+    QCOMPARE(c.rope_scaling.original_max_positions, 8192);
+    QCOMPARE(c.eos_id, 2);
+    QCOMPARE(c.eos_ids, std::vector<int>({2, 9, 11}));
+    QVERIFY(c.is_eos(11) && !c.is_eos(3));
+    QCOMPARE(c.max_positions, 4096);  // the context is capped at the window: attention stays exact
+    j["use_sliding_window"] = false;  // Qwen2 style: a window stated but not used
+    j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+    c = calm::load_config(config_file("variants2.json", j));
+    QCOMPARE(c.max_positions, 32768);
+    QCOMPARE(c.rope_scaling.type, calm::RopeScalingType::Linear);
+    j["rope_scaling"] = {{"rope_type", "default"}};
+    QCOMPARE(calm::load_config(config_file("variants3.json", j)).rope_scaling.type, calm::RopeScalingType::None);
   }
 
   void llamaGroupedQuery() {
@@ -202,7 +229,19 @@ class TestModelLoading : public QObject {
     QTest::newRow("eos empty list") << "llama" << "/eos_token_id" << "[]" << "'eos_token_id'";
     QTest::newRow("rms_norm_eps zero") << "llama" << "/rms_norm_eps" << "0" << "'rms_norm_eps'";
     QTest::newRow("hidden_act") << "llama" << "/hidden_act" << "\"gelu\"" << "'hidden_act'";
-    QTest::newRow("rope_scaling") << "llama" << "/rope_scaling" << R"({"type": "linear", "factor": 2.0})" << "'rope_scaling'";
+    QTest::newRow("rope_scaling yarn") << "llama" << "/rope_scaling" << R"({"rope_type": "yarn", "factor": 2.0})" << "'rope_type' is 'yarn'";
+    QTest::newRow("rope_scaling factor") << "llama" << "/rope_scaling" << R"({"type": "linear", "factor": 0.5})" << "'factor'";
+    QTest::newRow("rope_scaling not object") << "llama" << "/rope_scaling" << "2" << "'rope_scaling'";
+    QTest::newRow("llama3 without original")
+        << "llama" << "/rope_scaling" << R"({"rope_type": "llama3", "factor": 8.0})" << "'original_max_position_embeddings' missing";
+    QTest::newRow("llama3 bands")
+        << "llama" << "/rope_scaling"
+        << R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4, "high_freq_factor": 4, "original_max_position_embeddings": 8192})"
+        << "'high_freq_factor'";
+    QTest::newRow("qwen2") << "llama" << "/model_type" << "\"qwen2\"" << "'model_type' is 'qwen2'";
+    QTest::newRow("attention_bias") << "llama" << "/attention_bias" << "true" << "'attention_bias' is true";
+    QTest::newRow("eos list element outside vocab") << "llama" << "/eos_token_id" << "[2, 64]" << "'eos_token_id' is 64";
+    QTest::newRow("sliding_window zero") << "llama" << "/sliding_window" << "0" << "'sliding_window'";
     QTest::newRow("classifier weight not a name") << "llama" << "/calm" << R"({"classifier": {"weight": 5}})" << "'calm.classifier.weight'";
   }
   void badConfig() {

@@ -55,6 +55,15 @@ LLAMA_GQA = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hid
                  num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
                  max_position_embeddings=64, tie_word_embeddings=False)
 LLAMA_TIED = dict(LLAMA_GQA, num_key_value_heads=4, tie_word_embeddings=True)
+# Llama 3.2 style: llama3 rope scaling (original context 32, so with head_dim 16
+# the frequencies fall in all three bands: kept, blended, divided), head_dim
+# stated and not hidden_size / heads, several eos ids, tied, and an embedding
+# padded past the tokenizer's 128 pieces.
+LLAMA3_STYLE = dict(LLAMA_GQA, vocab_size=VOCAB + 8, head_dim=16, tie_word_embeddings=True,
+                    eos_token_id=[2, VOCAB + 3],
+                    rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 32})
+LLAMA_ROPE_LINEAR = dict(LLAMA_GQA, rope_scaling={"type": "linear", "factor": 4.0})
 
 # family -> (architecture, config kwargs, classifier head, seed, stored dtypes).
 # A family with several dtypes gets one directory per dtype (name-f32, -f16,
@@ -65,6 +74,8 @@ FAMILIES = {
     "t5-relu-tied": ("t5", T5_RELU, False, 12, ["F32"]),
     "llama-gqa-untied": ("llama", LLAMA_GQA, True, 21, ["F32", "F16", "BF16"]),
     "llama-tied": ("llama", LLAMA_TIED, False, 22, ["F32"]),
+    "llama3-style": ("llama", LLAMA3_STYLE, False, 23, ["BF16"]),
+    "llama-rope-linear": ("llama", LLAMA_ROPE_LINEAR, False, 24, ["F16"]),
 }
 
 
@@ -144,7 +155,9 @@ def references(model, sp, arch):
         ref["encoder_output"] = out["encoder_output"][0]
     margin = min(min_margin(out["logits"]), min_margin(path))
     meta = {"prompt": PROMPT, "prompt_ids": prompt_ids, "teacher_ids": teacher_ids,
-            "greedy_ids": greedy, "greedy_text": sp.decode(greedy), "max_new_tokens": MAX_NEW}
+            "greedy_ids": greedy, "max_new_tokens": MAX_NEW,
+            # ids past the tokenizer (a padded embedding) carry no text
+            "greedy_text": sp.decode([i for i in greedy if i < sp.get_piece_size()])}
     return ref, meta, margin
 
 

@@ -336,7 +336,7 @@ bool emit(const Model& model, TokenTrace&& token, DecodeResult& r, const TokenCa
   r.exit_layers.push_back(token.exit_layer);
   const bool keep_going = !on_token || on_token(token);
   r.trace.push_back(std::move(token));
-  if (r.tokens.back() == model.config.eos_id) {
+  if (model.config.is_eos(r.tokens.back())) {
     r.stopped_at_eos = true;
     return false;
   }
@@ -391,7 +391,7 @@ void verify_loop(const Model& model, RunState& state, const DecodeOptions& o, in
       exits[k] = run.exit_layer;
       laps.lap(r.profile.sampling);
       input = drafts[k++];
-      if (input == c.eos_id) break;
+      if (c.is_eos(input)) break;
     }
     // Verify: the drafted positions through the layers above the lowest exit.
     const int lowest = *std::min_element(exits.begin(), exits.begin() + k);

@@ -3,6 +3,7 @@
 // by that library loads as it is; every error names the file and the key.
 #include "config.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -89,15 +90,28 @@ class Reader {
 
   // A special token id: absent or null -> fallback; a list (Llama 3 writes
   // several eos ids) -> its first element.
-  int token(const std::string& key, int fallback) const {
+  int token(const std::string& key, int fallback) const { return tokens(key, fallback).front(); }
+
+  // Every id of a special token that may be a list: absent or null -> {fallback}.
+  std::vector<int> tokens(const std::string& key, int fallback) const {
+    if (!has(key)) return {fallback};
+    const json& v = at(key);
+    if (!v.is_array()) return {as_int(key, v)};
+    if (v.empty()) fail(key, "is an empty list; expected an integer or a list of integers");
+    std::vector<int> ids;
+    for (const json& e : v) ids.push_back(as_int(key, e));
+    return ids;
+  }
+
+  // A number (any sign) or the fallback when absent.
+  double number(const std::string& key, double fallback) const {
     if (!has(key)) return fallback;
     const json& v = at(key);
-    if (v.is_array()) {
-      if (v.empty()) fail(key, "is an empty list; expected an integer or a list of integers");
-      return as_int(key, v[0]);
-    }
-    return as_int(key, v);
+    if (!v.is_number()) fail(key, "must be a number, got " + json_excerpt(v));
+    return v.get<double>();
   }
+
+  const std::string& path() const { return path_; }
 
  private:
   const json& j_;
@@ -124,10 +138,50 @@ void parse_t5(const Reader& r, ModelConfig& c) {
   c.tied_embeddings = r.boolean("tie_word_embeddings", true);
   c.norm_eps = r.positive_number("layer_norm_epsilon", 1e-6f);
   c.pad_id = r.token("pad_token_id", 0);
-  c.eos_id = r.token("eos_token_id", 1);
+  c.eos_ids = r.tokens("eos_token_id", 1);
+  c.eos_id = c.eos_ids.front();
   c.bos_id = -1;  // T5 has no beginning-of-sequence token
   c.decoder_start_id = r.token("decoder_start_token_id", c.pad_id);
   c.max_positions = r.positive("n_positions", 512);
+}
+
+// rope_scaling: {"rope_type" (or the older "type"): "linear" | "dynamic" |
+// "llama3", "factor": x, ...}, as Hugging Face's rotary initialisers read it.
+RopeScaling parse_rope_scaling(const Reader& outer) {
+  const json& v = outer.at("rope_scaling");
+  if (!v.is_object()) outer.fail("rope_scaling", "must be an object, got " + json_excerpt(v));
+  const std::string where = outer.path() + " (rope_scaling)";
+  const Reader r(v, where);
+  const std::string type = r.has("rope_type") ? r.string("rope_type") : r.string("type", "default");
+  RopeScaling s;
+  if (type == "default") return s;
+  if (type == "linear") s.type = RopeScalingType::Linear;
+  else if (type == "dynamic") s.type = RopeScalingType::Dynamic;
+  else if (type == "llama3") s.type = RopeScalingType::Llama3;
+  else
+    r.fail(r.has("rope_type") ? "rope_type" : "type",
+           "is " + Reader::quoted(type) + "; supported: 'linear', 'dynamic', 'llama3' (not yet 'yarn', 'longrope')");
+  s.factor = static_cast<float>(r.number("factor", 0.0));
+  if (!(s.factor >= 1.0f)) r.fail("factor", "must be at least 1 for " + Reader::quoted(type) + " scaling");
+  if (s.type == RopeScalingType::Llama3) {
+    s.low_freq_factor = r.positive_number("low_freq_factor", 1.0f);
+    s.high_freq_factor = r.positive_number("high_freq_factor", 4.0f);
+    s.original_max_positions = r.positive("original_max_position_embeddings");
+    if (!(s.high_freq_factor > s.low_freq_factor))
+      r.fail("high_freq_factor", "must be larger than low_freq_factor (" + std::to_string(s.low_freq_factor) + ")");
+  }
+  return s;
+}
+
+// Mistral attends to the last sliding_window positions only. The context is
+// capped at the window, so every sequence this engine runs fits it and
+// attention is exact; a longer prompt is refused or truncated (--truncate) as
+// any prompt past the context. Qwen2 states a window it does not use unless
+// use_sliding_window is true.
+void apply_sliding_window(const Reader& r, ModelConfig& c) {
+  if (!r.has("sliding_window") || !r.boolean("use_sliding_window", true)) return;
+  const int window = r.positive("sliding_window");
+  c.max_positions = std::min(c.max_positions, window);
 }
 
 void parse_llama(const Reader& r, ModelConfig& c) {
@@ -154,15 +208,17 @@ void parse_llama(const Reader& r, ModelConfig& c) {
   c.feed_forward = FeedForward::SwiGlu;
   // Variants this engine would compute wrongly without saying so are refused.
   if (r.string("hidden_act", "silu") != "silu") r.fail("hidden_act", "is " + Reader::quoted(r.string("hidden_act")) + "; supported: 'silu'");
-  if (r.has("rope_scaling")) r.fail("rope_scaling", "is set; scaled rotary positions are not supported");
   if (r.boolean("attention_bias", false)) r.fail("attention_bias", "is true; biases are not supported");
   if (r.boolean("mlp_bias", false)) r.fail("mlp_bias", "is true; biases are not supported");
   c.norm_eps = r.positive_number("rms_norm_eps", 1e-6f);
   c.rope_theta = r.positive_number("rope_theta", 10000.0f);
   c.max_positions = r.positive("max_position_embeddings", 2048);
+  if (r.has("rope_scaling")) c.rope_scaling = parse_rope_scaling(r);
+  apply_sliding_window(r, c);
   c.tied_embeddings = r.boolean("tie_word_embeddings", false);
   c.bos_id = r.token("bos_token_id", 1);
-  c.eos_id = r.token("eos_token_id", 2);
+  c.eos_ids = r.tokens("eos_token_id", 2);
+  c.eos_id = c.eos_ids.front();
   c.pad_id = r.token("pad_token_id", -1);
   c.decoder_start_id = c.bos_id;  // generation starts from <s>
 }
@@ -230,11 +286,13 @@ ModelConfig load_config(const std::string& path) {
   ModelConfig c;
   const std::string type = r.string("model_type");
   if (type == "t5") parse_t5(r, c);
-  else if (type == "llama") parse_llama(r, c);
-  else r.fail("model_type", "is " + Reader::quoted(type) + "; supported: 't5', 'llama'");
+  else if (type == "llama" || type == "mistral") parse_llama(r, c);  // Mistral: Llama's layout and a window
+  else if (type == "qwen2")
+    r.fail("model_type", "is 'qwen2', whose attention has q/k/v biases; biases are not supported yet");
+  else r.fail("model_type", "is " + Reader::quoted(type) + "; supported: 't5', 'llama', 'mistral'");
 
   const bool t5 = c.arch == Arch::EncoderDecoder;
-  check_token(r, "eos_token_id", c.eos_id, c.vocab_size, false);
+  for (int id : c.eos_ids) check_token(r, "eos_token_id", id, c.vocab_size, false);
   check_token(r, "pad_token_id", c.pad_id, c.vocab_size, !t5);
   check_token(r, t5 ? "decoder_start_token_id" : "bos_token_id", t5 ? c.decoder_start_id : c.bos_id,
               c.vocab_size, !t5);

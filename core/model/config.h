@@ -4,11 +4,23 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace calm {
 
 enum class Arch { EncoderDecoder, DecoderOnly };  // T5 v1.1 style, Llama style
 enum class FeedForward { GatedGelu, Relu, SwiGlu };
+
+// Llama's rope_scaling (Hugging Face's rope_type): how rotary frequencies are
+// stretched for contexts longer than the checkpoint was first trained on.
+enum class RopeScalingType { None, Linear, Dynamic, Llama3 };
+struct RopeScaling {
+  RopeScalingType type = RopeScalingType::None;
+  float factor = 1.0f;                // linear, dynamic, llama3
+  float low_freq_factor = 1.0f;       // llama3
+  float high_freq_factor = 4.0f;      // llama3
+  int original_max_positions = 8192;  // llama3: original_max_position_embeddings
+};
 
 struct ModelConfig {
   Arch arch = Arch::DecoderOnly;
@@ -28,11 +40,14 @@ struct ModelConfig {
   int relative_max_distance = 128;
   // Llama rotary positions.
   float rope_theta = 10000.0f;
+  RopeScaling rope_scaling;
   // Longest sequence the run state is sized for: Llama's max_position_embeddings,
   // T5's n_positions (512 when absent), for the input and for the output each.
+  // Mistral's sliding_window caps it (see load_config).
   int max_positions = 512;
   // Special tokens (-1 when the model has none).
-  int eos_id = 1;
+  int eos_id = 1;                // the first of eos_ids: the one appended to a T5 input
+  std::vector<int> eos_ids{1};   // every id that ends generation (Llama 3 lists several)
   int pad_id = 0;
   int bos_id = -1;
   int decoder_start_id = 0;  // T5 starts the decoder with this token
@@ -41,6 +56,11 @@ struct ModelConfig {
   std::string classifier_bias;    // (1)
 
   bool has_classifier() const { return !classifier_weight.empty(); }
+  bool is_eos(int id) const {
+    for (int e : eos_ids)
+      if (e == id) return true;
+    return false;
+  }
   int q_dim() const { return num_heads * head_dim; }
   int kv_dim() const { return num_kv_heads * head_dim; }
   const char* arch_name() const {

@@ -24,17 +24,35 @@ int relative_position_bucket(int relative, bool bidirectional, int num_buckets, 
   return bucket + large;
 }
 
-void RotaryTable::build(int max_positions, int head_dim, float theta) {
+double RotaryTable::inverse_frequency(int i, int head_dim, float theta, const RopeScaling& scaling) {
+  const double base = 1.0 / std::pow(static_cast<double>(theta), 2.0 * i / head_dim);
+  switch (scaling.type) {
+    case RopeScalingType::None:
+    case RopeScalingType::Dynamic: return base;
+    case RopeScalingType::Linear: return base / scaling.factor;
+    case RopeScalingType::Llama3: {
+      const double original = scaling.original_max_positions;
+      const double wavelength = 2.0 * M_PI / base;
+      if (wavelength > original / scaling.low_freq_factor) return base / scaling.factor;
+      if (wavelength < original / scaling.high_freq_factor) return base;
+      const double smooth =
+          (original / wavelength - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor);
+      return (1.0 - smooth) * base / scaling.factor + smooth * base;
+    }
+  }
+  return base;
+}
+
+void RotaryTable::build(int max_positions, int head_dim, float theta, const RopeScaling& scaling) {
   half = head_dim / 2;
   cos.resize(max_positions, half);
   sin.resize(max_positions, half);
   for (int i = 0; i < half; ++i) {
-    const float inverse_frequency =
-        1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(head_dim));
+    const double frequency = inverse_frequency(i, head_dim, theta, scaling);
     for (int p = 0; p < max_positions; ++p) {
-      const float angle = static_cast<float>(p) * inverse_frequency;
-      cos(p, i) = std::cos(angle);
-      sin(p, i) = std::sin(angle);
+      const double angle = static_cast<double>(p) * frequency;
+      cos(p, i) = static_cast<float>(std::cos(angle));
+      sin(p, i) = static_cast<float>(std::sin(angle));
     }
   }
 }

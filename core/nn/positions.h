@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "model/config.h"
 #include "model/weights.h"
 
 namespace calm {
@@ -19,7 +20,15 @@ struct RotaryTable {
   Matrix cos;  // (max_positions, head_dim / 2)
   Matrix sin;  // (max_positions, head_dim / 2)
 
-  void build(int max_positions, int head_dim, float theta);
+  // Frequencies theta^(-2i/head_dim), stretched as `scaling` says (Hugging
+  // Face's rotary initialisers): linear divides them all by the factor; llama3
+  // divides the low ones (wavelength past original/low_freq_factor), keeps the
+  // high ones (wavelength under original/high_freq_factor) and blends between;
+  // dynamic changes nothing up to max_position_embeddings, which bounds the
+  // context here, so it changes nothing at all.
+  void build(int max_positions, int head_dim, float theta, const RopeScaling& scaling = {});
+  // The frequency of dimension pair i, as build() computes it.
+  static double inverse_frequency(int i, int head_dim, float theta, const RopeScaling& scaling);
   // Rotates every head of `x` (heads * head_dim values) in place for `position`.
   void apply(float* x, int heads, int position) const;
 };

@@ -14,7 +14,7 @@ RunState::RunState(const ModelConfig& c) : max_positions(c.max_positions) {
       causal_bucket[distance] = relative_position_bucket(-distance, /*bidirectional=*/false,
                                                          c.relative_buckets, c.relative_max_distance);
   } else {
-    rotary.build(max_positions, c.head_dim, c.rope_theta);
+    rotary.build(max_positions, c.head_dim, c.rope_theta, c.rope_scaling);
   }
   normed = Vector::Zero(c.d_model);
   query = Vector::Zero(c.q_dim());

@@ -71,6 +71,10 @@ def config_dict(model) -> dict:
             "bos_token_id": c.bos_token_id,
             "eos_token_id": c.eos_token_id,
         }
+        if c.head_dim:
+            d["head_dim"] = c.head_dim
+        if c.rope_scaling:
+            d["rope_scaling"] = dict(c.rope_scaling)
     if model.classifier is not None:
         d["calm"] = {"classifier": {"weight": CLASSIFIER_WEIGHT, "bias": CLASSIFIER_BIAS}}
     return d

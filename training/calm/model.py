@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, asdict
-from typing import Optional
+from typing import List, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -63,8 +63,16 @@ class LlamaConfig:
     max_position_embeddings: int = 512
     tie_word_embeddings: bool = False
     bos_token_id: int = 1
-    eos_token_id: int = 2
+    eos_token_id: Union[int, List[int]] = 2   # Llama 3 lists several
+    # Hugging Face variants: head_dim when it is not hidden_size / heads;
+    # rope_scaling {"rope_type": "linear"|"dynamic"|"llama3", "factor": ..., ...}.
+    head_dim: Optional[int] = None
+    rope_scaling: Optional[dict] = None
     model_type: str = field(default="llama", init=False)
+
+    @property
+    def attention_head_dim(self) -> int:
+        return self.head_dim or self.hidden_size // self.num_attention_heads
 
 
 # ----------------------------------------------------------------------------
@@ -351,10 +359,40 @@ class T5Model(nn.Module):
 # ----------------------------------------------------------------------------
 # Llama
 
-def rope_cos_sin(positions, head_dim, theta, dtype):
+def rope_inv_freq(head_dim, theta, scaling=None, seq_len=0, max_positions=0, device=None):
+    """Rotary frequencies as Hugging Face's rope initialisers compute them
+    (modeling_rope_utils: default, linear, dynamic, llama3), in float64."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64, device=device) / head_dim))
+    if not scaling:
+        return inv_freq
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    factor = float(scaling.get("factor", 1.0))
+    if kind == "default":
+        return inv_freq
+    if kind == "linear":
+        return inv_freq / factor
+    if kind == "dynamic":
+        # NTK-aware: the base grows once the sequence passes max_position_embeddings.
+        if seq_len <= max_positions:
+            return inv_freq
+        base = theta * ((factor * seq_len / max_positions) - (factor - 1)) ** (head_dim / (head_dim - 2))
+        return 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float64, device=device) / head_dim))
+    if kind == "llama3":
+        low, high = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+        old = float(scaling["original_max_position_embeddings"])
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < old / high) & ~(wavelen > old / low)
+        return torch.where(medium, smoothed, scaled)
+    raise ValueError(f"rope_scaling type {kind!r} not supported")
+
+
+def rope_cos_sin(positions, head_dim, theta, dtype, scaling=None, max_positions=0):
     """HF rotate_half convention: frequencies repeated for both halves."""
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64,
-                                              device=positions.device) / head_dim))
+    inv_freq = rope_inv_freq(head_dim, theta, scaling, seq_len=int(positions.max()) + 1 if len(positions) else 0,
+                             max_positions=max_positions, device=positions.device)
     freqs = positions.to(torch.float64)[:, None] * inv_freq[None, :]   # (T, hd/2)
     emb = torch.cat([freqs, freqs], dim=-1)                             # (T, hd)
     return emb.cos().to(dtype), emb.sin().to(dtype)
@@ -370,7 +408,7 @@ class LlamaAttention(nn.Module):
         super().__init__()
         self.h = cfg.num_attention_heads
         self.kvh = cfg.num_key_value_heads
-        self.hd = cfg.hidden_size // cfg.num_attention_heads
+        self.hd = cfg.attention_head_dim
         self.q_proj = nn.Linear(cfg.hidden_size, self.h * self.hd, bias=False)
         self.k_proj = nn.Linear(cfg.hidden_size, self.kvh * self.hd, bias=False)
         self.v_proj = nn.Linear(cfg.hidden_size, self.kvh * self.hd, bias=False)
@@ -438,7 +476,7 @@ class LlamaModel(nn.Module):
 
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
-        assert cfg.hidden_size % cfg.num_attention_heads == 0
+        assert cfg.head_dim or cfg.hidden_size % cfg.num_attention_heads == 0
         assert cfg.num_attention_heads % cfg.num_key_value_heads == 0
         self.cfg = cfg
         self.model = LlamaBody(cfg)
@@ -479,8 +517,8 @@ class LlamaModel(nn.Module):
         B, T = input_ids.shape
         k_len = offset + T
         pos = torch.arange(offset, k_len, device=x.device)
-        hd = self.cfg.hidden_size // self.cfg.num_attention_heads
-        cos, sin = rope_cos_sin(pos, hd, self.cfg.rope_theta, x.dtype)
+        cos, sin = rope_cos_sin(pos, self.cfg.attention_head_dim, self.cfg.rope_theta, x.dtype,
+                                self.cfg.rope_scaling, self.cfg.max_position_embeddings)
         causal = torch.ones(T, k_len, dtype=torch.bool, device=x.device).tril(diagonal=offset)
         mask = torch.zeros(T, k_len, dtype=x.dtype, device=x.device)
         mask = mask.masked_fill(~causal, torch.finfo(x.dtype).min)[None, None]
@@ -600,6 +638,7 @@ def greedy_generate(model, prompt_ids, max_new_tokens, eos_id=None, use_cache=Tr
     dev = next(model.parameters()).device
     cfg = model.cfg
     eos = cfg.eos_token_id if eos_id is None else eos_id
+    eos = set(eos) if isinstance(eos, (list, tuple)) else {eos}
     out = []
     if model.arch == "t5":
         enc = model.encode(torch.tensor([prompt_ids], device=dev))
@@ -614,7 +653,7 @@ def greedy_generate(model, prompt_ids, max_new_tokens, eos_id=None, use_cache=Tr
             tok = int(model.exit_logits(hs[-1][0, -1]).argmax())
             seq.append(tok)
             out.append(tok)
-            if tok == eos:
+            if tok in eos:
                 break
     else:
         seq = list(prompt_ids)
@@ -629,7 +668,7 @@ def greedy_generate(model, prompt_ids, max_new_tokens, eos_id=None, use_cache=Tr
             tok = int(model.exit_logits(hs[-1][0, -1]).argmax())
             seq.append(tok)
             out.append(tok)
-            if tok == eos:
+            if tok in eos:
                 break
     return out
 

@@ -314,7 +314,8 @@ def test_fixture_loads_and_matches_its_expected_values(name):
     assert exp["min_margin"] > make_fixtures.MIN_MARGIN
     import sentencepiece as spm
     sp = spm.SentencePieceProcessor(model_file=os.path.join(d, "tokenizer.model"))
-    assert sp.get_piece_size() == m.cfg.vocab_size
+    # The tokenizer fills the vocabulary, or (llama3-style) the embedding is padded past it.
+    assert sp.get_piece_size() == min(m.cfg.vocab_size, make_fixtures.VOCAB)
 
 
 def tokenizer_table(path):
@@ -339,3 +340,20 @@ def test_fixtures_regenerate_identically(tmp_path):
         # Same vocabulary and scores. (Not the same bytes: the model file
         # records the trainer's input path, which differs between checkouts.)
         assert tokenizer_table(new_d / "tokenizer.model") == tokenizer_table(os.path.join(old_d, "tokenizer.model"))
+
+
+def test_rope_llama3_bands_worked_by_hand():
+    """head_dim 16, theta 1e4, factor 8, low 1, high 4, original 32: wavelength
+    2*pi (< 32/4) kept; 2*pi/10**-0.5 = 19.87 (between 8 and 32) blended with
+    smooth = (32/19.87 - 1)/3; longer wavelengths divided by 8."""
+    from calm.model import rope_inv_freq
+    s = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+         "original_max_position_embeddings": 32}
+    f = rope_inv_freq(16, 10000.0, s)
+    base1 = 10 ** -0.5
+    smooth = (32 / (2 * math.pi / base1) - 1) / 3
+    assert abs(float(f[0]) - 1.0) < 1e-12
+    assert abs(float(f[1]) - ((1 - smooth) * base1 / 8 + smooth * base1)) < 1e-12
+    assert abs(float(f[2]) - 0.1 / 8) < 1e-12
+    assert torch.equal(rope_inv_freq(16, 10000.0, {"type": "linear", "factor": 4.0}),
+                       rope_inv_freq(16, 10000.0) / 4)
