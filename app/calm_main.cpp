@@ -27,14 +27,16 @@ constexpr const char* kUsage = R"(calm: confident adaptive language modeling fro
 
 usage:
   calm info     [--model DIR|NAME]
-  calm generate [--model DIR|NAME] --prompt TEXT [--measure softmax|softmax-max|state|classifier]
+  calm generate [--model DIR|NAME] (--prompt TEXT | --prompt-file PATH) [--measure softmax|softmax-max|state|classifier]
                 [--lambda X] [--tau T] [--max-new-tokens N] [--policy calm|full|static|oracle]
                 [--static-layer K] [--first-exit-layer K] [--check-interval K]
                 [--kv propagate|exact|catch-up] [--gate none|state|classifier] [--gate-threshold G]
                 [--verify K] [--temperature X] [--top-k K] [--seed S] [--truncate] [--json]
 
---model takes a model directory (config.json, model.safetensors, tokenizer.model)
-or the name of a bundled model; without it the default bundled model is used.
+--model takes a model directory (config.json, model.safetensors, tokenizer.json or
+tokenizer.model) or the name of a bundled model; without it the default bundled model is used.
+--prompt-file reads the prompt from a file ("-": standard input), for prompts too long
+for the command line.
 lambda = 1 (the default) is exactly the full model; smaller lambdas exit earlier.
 --gate asks a cheap measure first and pays for the softmax check only when it passes.
 --kv catch-up runs skipped layers later, batched with the next deeper token (exact cache).
@@ -53,7 +55,8 @@ int cmd_info(const Args& args) {
             << "heads:          " << c.num_heads << " (key/value heads " << c.num_kv_heads << ", head dim "
             << c.head_dim << ")\n"
             << "feed-forward:   " << c.d_ff << "\n"
-            << "vocabulary:     " << c.vocab_size << " (tokenizer " << model.tokenizer.size() << " pieces)\n"
+            << "vocabulary:     " << c.vocab_size << " (tokenizer " << model.tokenizer.size() << " pieces, "
+            << model.tokenizer.kind() << ")\n"
             << "context:        " << c.max_positions << " positions\n"
             << "embeddings:     " << (c.tied_embeddings ? "tied" : "untied") << "\n"
             << "parameters:     " << model.parameter_count() << "\n"
@@ -89,12 +92,12 @@ json trace_json(const calm::Model& model, const calm::DecodeResult& r) {
 }
 
 int cmd_generate(const Args& args) {
-  if (!args.has("prompt")) throw UsageError("generate needs --prompt TEXT");
+  const std::string prompt = calm::cli::prompt_arg(args);
   calm::DecodeOptions options = calm::cli::decode_options(args);
   options.trace = args.flag("json") && options.verify_draft == 0;  // verify mode records no layer trace
   const calm::Model model = calm::cli::load_model_arg(args);
   calm::Decoder decoder(model);
-  const calm::DecodeResult r = decoder.generate(args.get("prompt"), options);
+  const calm::DecodeResult r = decoder.generate(prompt, options);
   if (!args.flag("json")) {
     std::cout << r.text << std::endl;
     std::cerr << r.tokens.size() << " tokens, " << r.average_layers() << " of " << r.num_layers
@@ -106,7 +109,7 @@ int cmd_generate(const Args& args) {
     return 0;
   }
   json out = {{"model", model.dir},
-              {"prompt", args.get("prompt")},
+              {"prompt", prompt},
               {"prompt_ids", r.prompt_ids},
               {"prompt_truncated", r.prompt_truncated},
               {"measure", calm::measure_name(options.measure)},
@@ -159,7 +162,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "info") return cmd_info(Args(rest, {"model"}, {}));
     if (command == "generate")
-      return cmd_generate(Args(rest, with_decode_options({"model", "prompt"}), {"json", "truncate"}));
+      return cmd_generate(Args(rest, with_decode_options({"model", "prompt", "prompt-file"}), {"json", "truncate"}));
     if (command == "bench") return calm::cli::cmd_bench(rest);
     if (command == "calibrate") return calm::cli::cmd_calibrate(rest);
     if (command == "eval") return calm::cli::cmd_eval(rest);

@@ -1,6 +1,9 @@
 #include "cli_common.h"
 
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 
 #include "calibrate/sampling.h"
 #include "model/catalog.h"
@@ -41,6 +44,27 @@ std::vector<Example> read_examples(const std::string& path, const Args& args) {
   r.examples = random_examples(std::move(r.examples), static_cast<size_t>(limit_of(args)), limit_seed_of(args));
   if (r.examples.empty()) throw Error(path + ": no usable examples");
   return std::move(r.examples);
+}
+
+std::string prompt_arg(const Args& args) {
+  if (args.has("prompt") == args.has("prompt-file"))
+    throw UsageError("generate needs one of --prompt TEXT or --prompt-file PATH");
+  if (args.has("prompt")) return args.get("prompt");
+  const std::string path = args.get("prompt-file");
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open the prompt file (missing or unreadable)");
+    std::ostringstream all;
+    all << in.rdbuf();
+    if (in.bad()) throw Error(path + ": read failed");
+    text = all.str();
+  }
+  if (text.size() >= 1 && text.back() == '\n') text.pop_back();
+  if (text.size() >= 1 && text.back() == '\r') text.pop_back();
+  return text;
 }
 
 const std::vector<std::string> kDecodeOptionNames = {

@@ -38,6 +38,13 @@ std::string data_file(const Args& args, const std::string& option, const Model& 
 // with --limit-seed S: N examples drawn at random (seeded), not the first N.
 std::vector<Example> read_examples(const std::string& path, const Args& args);
 
+// The prompt of `calm generate`: --prompt TEXT, or the contents of
+// --prompt-file PATH ("-" reads standard input; one final line break is
+// dropped, so a file written by an editor equals the same text as --prompt).
+// A usage error when both or neither are given; calm::Error naming the file
+// when it cannot be read.
+std::string prompt_arg(const Args& args);
+
 // The decoding options of `calm generate` and `calm bench`; the option names
 // are kDecodeOptionNames (valued) and "truncate" (flag).
 DecodeOptions decode_options(const Args& args);

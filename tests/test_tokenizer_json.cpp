@@ -223,15 +223,30 @@ class TestTokenizerJson : public QObject {
   }
 
   // tokenizer.json wins over tokenizer.model in the same directory, as in the
-  // Hugging Face libraries; with neither, the message names the directory.
-  void findFile() {
-    QDir(tmp_.path()).mkpath("both");
-    QDir(tmp_.path()).mkpath("neither");
-    write_text(tmp_.filePath("both/tokenizer.model"), "x");
-    write_text(tmp_.filePath("both/tokenizer.json"), "{}");
-    QCOMPARE(calm::Tokenizer::find_file(tmp_.filePath("both").toStdString()),
-             tmp_.filePath("both/tokenizer.json").toStdString());
-    VERIFY_ERROR(calm::Tokenizer::find_file(tmp_.filePath("neither").toStdString()), "neither", "tokenizer.model",
+  // Hugging Face libraries, unless its model is not BPE (T5's Unigram) and a
+  // SentencePiece file (tokenizer.model, or T5's spiece.model) can serve; with
+  // no tokenizer, the message names the directory.
+  void loadDirectory() {
+    const QString sp = CALM_FIXTURES_DIR "/models/llama-tied/tokenizer.model";
+    for (const char* d : {"both", "unigram", "spiece", "neither"}) QDir(tmp_.path()).mkpath(d);
+    QVERIFY(QFile::copy(sp, tmp_.filePath("both/tokenizer.model")));
+    QVERIFY(QFile::copy(QString::fromStdString(kTokenizers) + "bytelevel-gpt2.json", tmp_.filePath("both/tokenizer.json")));
+    calm::Tokenizer t;
+    QCOMPARE(t.load_directory(tmp_.filePath("both").toStdString()), tmp_.filePath("both/tokenizer.json").toStdString());
+    QCOMPARE(t.kind(), std::string("byte-level BPE (tokenizer.json)"));
+
+    QVERIFY(QFile::copy(sp, tmp_.filePath("unigram/spiece.model")));
+    json unigram = minimal({{"a", 0}}, json::array());
+    unigram["model"]["type"] = "Unigram";
+    write_text(tmp_.filePath("unigram/tokenizer.json"), unigram.dump());
+    QCOMPARE(t.load_directory(tmp_.filePath("unigram").toStdString()), tmp_.filePath("unigram/spiece.model").toStdString());
+    QCOMPARE(t.kind(), std::string("SentencePiece"));
+    QVERIFY(QFile::remove(tmp_.filePath("unigram/spiece.model")));  // nothing to fall back on: the reason is kept
+    VERIFY_ERROR(t.load_directory(tmp_.filePath("unigram").toStdString()), "tokenizer.json", "'model.type' is 'Unigram'");
+
+    QVERIFY(QFile::copy(sp, tmp_.filePath("spiece/spiece.model")));
+    QCOMPARE(t.load_directory(tmp_.filePath("spiece").toStdString()), tmp_.filePath("spiece/spiece.model").toStdString());
+    VERIFY_ERROR(t.load_directory(tmp_.filePath("neither").toStdString()), "neither", "tokenizer.model",
                  "tokenizer.json");
   }
 

@@ -160,13 +160,12 @@ Model load_model(const std::string& dir) {
   const std::string weights_path = (root / "model.safetensors").string();
   for (const std::string& file : {config_path, weights_path})
     if (!fs::is_regular_file(file, ec)) throw Error(file + ": missing from the model directory");
-  const std::string tokenizer_path = Tokenizer::find_file(dir);  // tokenizer.json before tokenizer.model
 
   Model m;
   m.dir = dir;
   m.name = directory_name(dir);
   m.config = load_config(config_path);
-  m.tokenizer.load(tokenizer_path);
+  const std::string tokenizer_path = m.tokenizer.load_directory(dir);  // tokenizer.json before tokenizer.model
   check_tokenizer(m.tokenizer, m.config, tokenizer_path, config_path);
   const SafeTensors st(weights_path);
   m.weights = read_weights(st, m.config);

@@ -17,15 +17,27 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
-std::string Tokenizer::find_file(const std::string& dir) {
+std::string Tokenizer::load_directory(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  for (const char* name : {"tokenizer.json", "tokenizer.model"}) {
-    const fs::path p = fs::path(dir) / name;
-    if (fs::is_regular_file(p, ec)) return p.string();
+  const auto present = [&](const char* name) { return fs::is_regular_file(fs::path(dir) / name, ec); };
+  std::string sentencepiece;
+  for (const char* name : {"tokenizer.model", "spiece.model"})
+    if (sentencepiece.empty() && present(name)) sentencepiece = (fs::path(dir) / name).string();
+  if (present("tokenizer.json")) {
+    const std::string json = (fs::path(dir) / "tokenizer.json").string();
+    try {
+      load(json);
+      return json;
+    } catch (const UnsupportedTokenizerModel&) {
+      if (sentencepiece.empty()) throw;
+    }
   }
-  throw Error((fs::path(dir) / "tokenizer.model").string() +
-              ": missing from the model directory (and no tokenizer.json either)");
+  if (sentencepiece.empty())
+    throw Error((fs::path(dir) / "tokenizer.model").string() +
+                ": missing from the model directory (and no tokenizer.json or spiece.model either)");
+  load(sentencepiece);
+  return sentencepiece;
 }
 
 void Tokenizer::load(const std::string& path) {
@@ -92,7 +104,7 @@ int Tokenizer::bos_id() const { return processor_ ? processor_->bos_id() : -1; }
 
 std::string Tokenizer::kind() const {
   if (json_) return json_->kind();
-  return processor_ ? "SentencePiece (tokenizer.model)" : "";
+  return processor_ ? "SentencePiece" : "";
 }
 
 }  // namespace calm

@@ -20,9 +20,12 @@ class Tokenizer {
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
 
-  // The tokenizer file of a model directory: tokenizer.json when present, else
-  // tokenizer.model. Throws calm::Error naming the directory when it has neither.
-  static std::string find_file(const std::string& dir);
+  // Loads the tokenizer of a model directory and returns the file it used:
+  // tokenizer.json when present, else tokenizer.model or spiece.model (T5's
+  // name for it). A tokenizer.json whose model is not BPE (T5's is Unigram)
+  // gives way to a SentencePiece file beside it. Throws calm::Error naming the
+  // directory when it has no tokenizer, or the file at fault.
+  std::string load_directory(const std::string& dir);
 
   // A file ending in .json is read as tokenizer.json, anything else as a
   // SentencePiece model. Throws calm::Error naming `path` when it is missing
@@ -45,7 +48,7 @@ class Tokenizer {
   int eos_id() const;
   int bos_id() const;
   bool loaded() const { return processor_ != nullptr || json_ != nullptr; }
-  // "SentencePiece (tokenizer.model)", "byte-level BPE (tokenizer.json)", ...;
+  // "SentencePiece", "byte-level BPE (tokenizer.json)", ...;
   // empty before load().
   std::string kind() const;
 

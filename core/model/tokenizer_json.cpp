@@ -706,7 +706,9 @@ JsonTokenizer::JsonTokenizer(const std::string& path) : impl_(std::make_unique<I
 
   const Node model = root.at("model");
   const std::string type = model.string("type", "BPE");
-  if (type != "BPE") model.unsupported("type", type, "'BPE' (WordPiece, Unigram and WordLevel models are not)");
+  if (type != "BPE")
+    throw UnsupportedTokenizerModel(path + ": key 'model.type' is '" + excerpt(type) +
+                                    "'; supported: 'BPE' (WordPiece, Unigram and WordLevel models are not)");
   if (model.has("dropout") && !(model.at("dropout").j.is_number() && model.at("dropout").j.get<double>() == 0.0))
     fail(path, "model.dropout", "is " + json_excerpt(model.at("dropout").j) + "; only null (no dropout) is supported");
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})

@@ -10,7 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "error.h"
+
 namespace calm {
+
+// The file holds a model other than BPE (T5's tokenizer.json is Unigram): a
+// SentencePiece file beside it can serve instead.
+class UnsupportedTokenizerModel : public Error {
+ public:
+  using Error::Error;
+};
 
 class JsonTokenizer {
  public:
