@@ -128,11 +128,44 @@ def thresholds_seeds():
     write("thresholds", "not-json.json", "{\"format\": ")
 
 
+def tokenizer_json_seeds():
+    # The smallest fixture layouts, cut down to a handful of tokens each.
+    added = [{"id": 0, "content": "<s>", "special": True, "lstrip": False, "rstrip": False,
+              "single_word": False, "normalized": False}]
+    vocab = {"<s>": 1, "a": 2, "b": 3, "ab": 4, "\u0120": 5, "\u0120a": 6, "<0x41>": 7, "\u2581": 8, "\u2581a": 9}
+
+    def tok(pre=None, norm=None, dec=None, **model):
+        m = {"type": "BPE", "vocab": vocab, "merges": [["a", "b"], ["\u0120", "a"], ["\u2581", "a"]]}
+        m.update(model)
+        return json.dumps({"version": "1.0", "added_tokens": added, "normalizer": norm, "pre_tokenizer": pre,
+                           "post_processor": None, "decoder": dec, "model": m})
+    split = {"type": "Split", "pattern": {"Regex": "\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"},
+             "behavior": "Isolated", "invert": False}
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}
+    write("tokenizer_json", "byte-level.json", tok({"type": "Sequence", "pretokenizers": [split, byte_level]},
+                                                   {"type": "NFC"}, {"type": "ByteLevel"}, ignore_merges=True))
+    write("tokenizer_json", "gpt2.json", tok({"type": "ByteLevel", "add_prefix_space": True, "use_regex": True},
+                                             dec={"type": "ByteLevel"}))
+    write("tokenizer_json", "metaspace.json", tok(
+        {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True},
+        dec={"type": "Sequence", "decoders": [{"type": "Metaspace", "replacement": "\u2581"}, {"type": "ByteFallback"},
+                                              {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+        byte_fallback=True, fuse_unk=True, unk_token="<s>"))
+    write("tokenizer_json", "legacy.json", tok(None, {"type": "Sequence", "normalizers": [
+        {"type": "Prepend", "prepend": "\u2581"}, {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+        {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, merges=["a b", "\u2581 a"]))
+    write("tokenizer_json", "unigram.json", json.dumps({"model": {"type": "Unigram", "vocab": [["a", 0.0]]}}))
+    write("tokenizer_json", "bad-merge.json", tok(merges=[["a", "zz"]]))
+    write("tokenizer_json", "bad-regex.json", tok({"type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated"}))
+    write("tokenizer_json", "not-json.json", "{\"model\": ")
+
+
 if __name__ == "__main__":
     shutil.rmtree(CORPUS, ignore_errors=True)
     safetensors_seeds()
     config_seeds()
     jsonl_seeds()
     thresholds_seeds()
+    tokenizer_json_seeds()
     for d in sorted(CORPUS.iterdir()):
         print(f"{d.relative_to(ROOT)}: {len(list(d.iterdir()))} seeds")

@@ -94,7 +94,7 @@ struct Node {
 // A compiled PCRE2 pattern (UTF, Unicode properties for \s \w and \p{..}).
 class Regex {
  public:
-  Regex(const std::string& pattern, const std::string& path, const std::string& key) {
+  Regex(const std::string& pattern, const std::string& path, const std::string& key) : where_(path + ": key '" + key + "'") {
     int code = 0;
     PCRE2_SIZE offset = 0;
     code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,
@@ -119,7 +119,14 @@ class Regex {
     while (start <= text.size()) {
       const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start,
                                  PCRE2_NO_UTF_CHECK, data, nullptr);
-      if (rc < 0) break;  // no match (or a resource limit: the rest stays one piece)
+      if (rc == PCRE2_ERROR_NOMATCH) break;
+      if (rc < 0) {  // a resource limit (a pathological pattern): refuse rather than split differently
+        pcre2_match_data_free(data);
+        PCRE2_UCHAR message[256];
+        pcre2_get_error_message(rc, message, sizeof message);
+        throw Error(where_ + ": the regular expression failed on the text (" +
+                    std::string(reinterpret_cast<char*>(message)) + ")");
+      }
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data);
       if (ov[1] > ov[0]) {
         spans.emplace_back(ov[0], ov[1]);
@@ -134,6 +141,7 @@ class Regex {
   }
 
  private:
+  std::string where_;  // file and key, for errors
   pcre2_code* code_ = nullptr;
 };
 
