@@ -14,11 +14,13 @@ downloading any checkpoint:
   bytelevel-gpt2.json     ByteLevel with its built-in GPT-2 regex (SmolLM style),
                           add_prefix_space
   bytelevel-qwen2.json    NFC normalizer + Split (Qwen2 regex) + ByteLevel
+  bytelevel-smollm.json   Digits (one by one) + ByteLevel with the GPT-2 regex (SmolLM2 style)
   metaspace-legacy.json   Llama 2 / TinyLlama / Mistral style: Prepend + Replace
                           normalizers, no pre-tokenizer, byte fallback, fuse_unk,
                           Replace/ByteFallback/Fuse/Strip decoders
   metaspace-pretok.json   the newer form of the same: Metaspace pre-tokenizer
                           (prepend_scheme first, split false) and decoder
+  metaspace-split.json    Metaspace splitting at every word start (prepend_scheme always)
 
 Training is plain BPE over word counts (most frequent adjacent pair first, ties
 broken by the pair itself, so the output is deterministic). The training split
@@ -136,6 +138,9 @@ def byte_level_files(text: str, n_merges: int) -> dict[str, dict]:
                                      "use_regex": True}),
         "bytelevel-qwen2.json": file({"type": "Sequence", "pretokenizers": [split(QWEN2_REGEX), byte_level_plain]},
                                      normalizer={"type": "NFC"}),
+        "bytelevel-smollm.json": file({"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": True},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]}),
     }
 
 
@@ -171,7 +176,10 @@ def metaspace_files(text: str, n_merges: int) -> dict[str, dict]:
                   decoder={"type": "Sequence", "decoders": [
                       {"type": "Metaspace", "replacement": SPACE_MARK, "prepend_scheme": "first", "split": False},
                       {"type": "ByteFallback"}, {"type": "Fuse"}]})
-    return {"metaspace-legacy.json": legacy, "metaspace-pretok.json": pretok}
+    split = dict(pretok, pre_tokenizer={"type": "Metaspace", "replacement": SPACE_MARK, "prepend_scheme": "always",
+                                        "split": True},
+                 decoder={"type": "Metaspace", "replacement": SPACE_MARK, "prepend_scheme": "always", "split": True})
+    return {"metaspace-legacy.json": legacy, "metaspace-pretok.json": pretok, "metaspace-split.json": split}
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ import { Tokenizer } from "@huggingface/tokenizers";
 
 const here = new URL(".", import.meta.url).pathname;
 const fixtures = here + "../fixtures/tokenizers/";
-const files = ["bytelevel-llama3.json", "bytelevel-gpt2.json", "bytelevel-qwen2.json",
-               "metaspace-legacy.json", "metaspace-pretok.json"];
-const COUNT = 2500;
+const files = ["bytelevel-llama3.json", "bytelevel-gpt2.json", "bytelevel-qwen2.json", "bytelevel-smollm.json",
+               "metaspace-legacy.json", "metaspace-pretok.json", "metaspace-split.json"];
+const COUNT = 2000;
 
 // Deterministic generator (mulberry32), so the strings are the same every run.
 let state = 20221027;
@@ -56,16 +56,18 @@ const strings = ["", " ", "Hello world", "  leading spaces", "trailing spaces   
                  corpus.split("\n")[0]];
 while (strings.length < COUNT) strings.push(make_string());
 
-// The ids of every string are stored as a hash (FNV-1a, 32 bits, over the ids
-// written in decimal and joined by ","), in full for the first FULL strings
-// (for readable failures), to keep the fixture small; the decoded text is
-// stored only where it differs from the string.
-function fnv1a(ids) {
+// To keep the fixture small, the ids of every string are stored as a hash
+// (FNV-1a, 32 bits, over the ids written in decimal and joined by ","; all
+// hashes as one hex string, 8 digits each), and in full only for the first
+// FULL strings (for readable failures); the decoded text is stored, as the same
+// hash of its UTF-8 bytes, only where it differs from the string.
+function fnv1a_bytes(bytes) {
   let h = 0x811c9dc5;
-  for (const c of Buffer.from(ids.join(","), "utf8")) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  for (const c of bytes) h = Math.imul(h ^ c, 0x01000193) >>> 0;
   return h.toString(16).padStart(8, "0");
 }
-const FULL = 150;
+const fnv1a = (ids) => fnv1a_bytes(Buffer.from(ids.join(","), "utf8"));
+const FULL = 100;
 const out = { generator: "@huggingface/tokenizers " +
     JSON.parse(readFileSync(here + "node_modules/@huggingface/tokenizers/package.json", "utf8")).version,
   strings, tokenizers: {} };
@@ -73,13 +75,14 @@ for (const file of files) {
   const json = JSON.parse(readFileSync(fixtures + file, "utf8"));
   const tokenizer = new Tokenizer(json, {});
   const decode = (ids) => (ids.length ? tokenizer.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false }) : "");
-  const ids = [], hashes = [], decoded = {};
+  const ids = [], decoded = {};
+  let hashes = "";
   strings.forEach((s, i) => {
     const e = tokenizer.encode(s, { add_special_tokens: false }).ids;
     if (i < FULL) ids.push(e);
-    hashes.push(fnv1a(e));
+    hashes += fnv1a(e);
     const d = decode(e);
-    if (d !== s) decoded[i] = d;
+    if (d !== s) decoded[i] = fnv1a_bytes(Buffer.from(d, "utf8"));
   });
   // Decoding arbitrary ids: every id alone (partial UTF-8, byte fallback) and
   // random short sequences.
@@ -87,7 +90,7 @@ for (const file of files) {
   const single = [];
   for (let id = 0; id < vocab_size; id++) single.push(decode([id]));
   const sequences = [];
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 200; i++) {
     const seq = [];
     for (let n = 1 + Math.floor(random() * 6); n > 0; n--) seq.push(Math.floor(random() * vocab_size));
     sequences.push([seq, decode(seq)]);
