@@ -14,7 +14,7 @@
 #include "cli_calibrate.h"
 #include "decode/decoder.h"
 #include "model/catalog.h"
-#include "model/error.h"
+#include "util/error.h"
 #include "model/model.h"
 
 using calm::cli::Args;

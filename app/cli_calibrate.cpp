@@ -23,7 +23,7 @@
 #include "cli_args.h"
 #include "cli_common.h"
 #include "model/catalog.h"
-#include "model/error.h"
+#include "util/error.h"
 #include "model/model.h"
 
 namespace calm::cli {

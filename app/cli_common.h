@@ -8,7 +8,7 @@
 #include "calibrate/jsonl.h"
 #include "cli_args.h"
 #include "decode/decoder.h"
-#include "model/error.h"
+#include "util/error.h"
 #include "model/model.h"
 
 namespace calm::cli {

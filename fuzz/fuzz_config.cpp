@@ -4,7 +4,7 @@
 
 #include "fuzz_input.h"
 #include "model/config.h"
-#include "model/error.h"
+#include "util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& path = calm::fuzz::write_input("config", data, size);

@@ -5,7 +5,7 @@
 
 #include "calibrate/jsonl.h"
 #include "fuzz_input.h"
-#include "model/error.h"
+#include "util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   calm::JsonlOptions options;

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "fuzz_input.h"
-#include "model/error.h"
+#include "util/error.h"
 #include "model/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

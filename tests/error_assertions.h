@@ -7,7 +7,7 @@
 #include <initializer_list>
 #include <string>
 
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm::testing {
 

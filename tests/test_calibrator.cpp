@@ -12,7 +12,7 @@
 
 #include "calibrate/calibrator.h"
 #include "fixture_models.h"
-#include "model/error.h"
+#include "util/error.h"
 #include "model/model.h"
 
 using namespace calm;

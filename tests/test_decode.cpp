@@ -7,7 +7,7 @@
 
 #include "decode/decoder.h"
 #include "fixture_models.h"
-#include "model/error.h"
+#include "util/error.h"
 #include "model/model.h"
 #include "nn/forward.h"
 #include "nn/positions.h"

@@ -18,7 +18,7 @@
 #include "calibrate/thresholds.h"
 #include "error_assertions.h"
 #include "model/config.h"
-#include "model/error.h"
+#include "util/error.h"
 #include "model/safetensors.h"
 
 namespace fs = std::filesystem;

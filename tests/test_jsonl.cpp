@@ -7,7 +7,7 @@
 #include <string>
 
 #include "calibrate/jsonl.h"
-#include "model/error.h"
+#include "util/error.h"
 
 using namespace calm;
 

@@ -27,7 +27,7 @@
 #include "error_assertions.h"
 #include "fixture_models.h"
 #include "model/config.h"
-#include "model/error.h"
+#include "util/error.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 

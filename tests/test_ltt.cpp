@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "calibrate/ltt.h"
-#include "model/error.h"
+#include "util/error.h"
 
 using namespace calm;
 

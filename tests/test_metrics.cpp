@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "calibrate/metrics.h"
-#include "model/error.h"
+#include "util/error.h"
 
 using namespace calm;
 

@@ -12,7 +12,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "model/error.h"
+#include "util/error.h"
 #include "model/model.h"
 #include "error_assertions.h"
 #include "model/safetensors.h"

@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "calibrate/pvalues.h"
-#include "model/error.h"
+#include "util/error.h"
 
 using namespace calm;
 

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "calibrate/report.h"
-#include "model/error.h"
+#include "util/error.h"
 
 using namespace calm;
 

@@ -11,7 +11,7 @@
 #include <functional>
 #include <limits>
 
-#include "model/error.h"
+#include "util/error.h"
 #include "error_assertions.h"
 #include "model/safetensors.h"
 

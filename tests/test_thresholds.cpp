@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "calibrate/thresholds.h"
-#include "model/error.h"
+#include "util/error.h"
 
 using namespace calm;
 using nlohmann::json;

@@ -15,7 +15,7 @@
 
 #include "error_assertions.h"
 #include "model/bpe.h"
-#include "model/error.h"
+#include "util/error.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 #include "model/tokenizer_json.h"

@@ -17,7 +17,7 @@
 #include "calibrate/thresholds.h"
 #include "StudioSession.h"
 #include "model/catalog.h"
-#include "model/hash.h"
+#include "util/hash.h"
 
 using calm::ui::CalibrationData;
 using calm::ui::CalibrationExport;

@@ -34,7 +34,7 @@
 #include "TokenChip.h"
 #include "TokenView.h"
 #include "calibrate/thresholds.h"
-#include "model/hash.h"
+#include "util/hash.h"
 
 using namespace calm::ui;
 

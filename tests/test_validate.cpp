@@ -15,7 +15,7 @@
 
 #include "calibrate/sampling.h"
 #include "calibrate/validate.h"
-#include "model/error.h"
+#include "util/error.h"
 
 using namespace calm;
 

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "calibrate/words.h"
-#include "model/error.h"
+#include "util/error.h"
 
 using namespace calm;
 

@@ -12,7 +12,7 @@
 #include "calibrate/crc.h"
 #include "calibrate/ltt.h"
 #include "calibrate/wsr.h"
-#include "model/error.h"
+#include "util/error.h"
 
 using namespace calm;
 

@@ -9,7 +9,7 @@
 
 #include "calibrate/jsonl.h"
 #include "calibrate/sampling.h"
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm::ui {
 

@@ -11,8 +11,8 @@
 #include "TokenText.h"
 #include "calibrate/metrics.h"
 #include "calibrate/thresholds.h"
-#include "model/error.h"
-#include "model/hash.h"
+#include "util/error.h"
+#include "util/hash.h"
 
 namespace calm::ui {
 

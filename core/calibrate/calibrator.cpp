@@ -5,8 +5,8 @@
 #include <mutex>
 #include <thread>
 
-#include "model/error.h"
-#include "model/hash.h"
+#include "util/error.h"
+#include "util/hash.h"
 
 namespace calm {
 

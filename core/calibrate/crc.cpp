@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm {
 

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <streambuf>
 
-#include "model/error.h"
-#include "model/json_limits.h"
+#include "util/error.h"
+#include "util/json_limits.h"
 
 namespace calm {
 

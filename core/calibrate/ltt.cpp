@@ -5,7 +5,7 @@
 #include <string>
 
 #include "calibrate/wsr.h"
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm {
 

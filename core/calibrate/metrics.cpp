@@ -6,7 +6,7 @@
 #include <map>
 #include <unordered_map>
 
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm {
 

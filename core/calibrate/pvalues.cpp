@@ -6,7 +6,7 @@
 #include <numbers>
 #include <string>
 
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm {
 

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "calibrate/thresholds.h"
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm {
 

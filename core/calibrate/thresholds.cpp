@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "calibrate/report.h"
-#include "model/error.h"
-#include "model/json_limits.h"
+#include "util/error.h"
+#include "util/json_limits.h"
 
 namespace calm {
 

@@ -6,7 +6,7 @@
 
 #include "calibrate/crc.h"
 #include "calibrate/sampling.h"
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm {
 

@@ -5,7 +5,7 @@
 #include <locale.h>
 #include <string>
 
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm {
 

@@ -7,7 +7,7 @@
 #include <limits>
 #include <random>
 
-#include "model/error.h"
+#include "util/error.h"
 #include "nn/forward.h"
 
 namespace calm {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm {
 

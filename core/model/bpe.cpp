@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <queue>
 
-#include "error.h"
+#include "util/error.h"
 #include "utf8.h"
 
 namespace calm {

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "model/error.h"
+#include "util/error.h"
 
 namespace fs = std::filesystem;
 

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "error.h"
-#include "json_limits.h"
+#include "util/error.h"
+#include "util/json_limits.h"
 
 namespace calm {
 

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "error.h"
+#include "util/error.h"
 #include "safetensors.h"
 
 namespace calm {

@@ -11,8 +11,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "error.h"
-#include "json_limits.h"
+#include "util/error.h"
+#include "util/json_limits.h"
 
 namespace calm {
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <sentencepiece_processor.h>
 
-#include "error.h"
+#include "util/error.h"
 #include "tokenizer_json.h"
 
 namespace calm {

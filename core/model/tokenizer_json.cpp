@@ -22,8 +22,8 @@
 #include <unordered_map>
 
 #include "bpe.h"
-#include "error.h"
-#include "json_limits.h"
+#include "util/error.h"
+#include "util/json_limits.h"
 #include "utf8.h"
 
 namespace calm {

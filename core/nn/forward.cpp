@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "model/error.h"
+#include "util/error.h"
 #include "nn/ops.h"
 
 namespace calm {

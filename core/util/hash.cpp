@@ -1,10 +1,10 @@
-#include "model/hash.h"
+#include "util/hash.h"
 
 #include <cstdio>
 #include <fstream>
 #include <vector>
 
-#include "model/error.h"
+#include "util/error.h"
 
 namespace calm {
 
