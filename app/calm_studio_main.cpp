@@ -103,13 +103,13 @@ int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
     calm::ui::DecodeControls c = session.controls();
     if (plan.lambda) {
       c.lambdaFromCalibration = false;
-      c.manualLambda = *plan.lambda;
+      c.lambda = *plan.lambda;
     }
     if (!plan.mode.isEmpty()) {
       c.verify = plan.mode == QLatin1String("verify");
-      c.kvMode = plan.mode == QLatin1String("catch-up") ? calm::KvMode::CatchUp : calm::KvMode::Propagate;
+      c.kv_mode = plan.mode == QLatin1String("catch-up") ? calm::KvMode::CatchUp : calm::KvMode::Propagate;
     }
-    if (plan.draft > 0) c.draftTokens = plan.draft;
+    if (plan.draft > 0) c.verify_draft = plan.draft;
     session.setControls(c);
     if (!plan.calibrationSet.isEmpty())
       window.startCalibration(plan.calibrationSet, plan.examples);

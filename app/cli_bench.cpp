@@ -135,12 +135,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   }
   calm_options.truncate_prompt = true;
   calm_options.trace = false;
-  DecodeOptions full_options = calm_options;
-  full_options.policy = ExitPolicy::Full;
-  full_options.lambda = 1.0f;
-  full_options.verify_draft = 0;
-  full_options.kv_mode = KvMode::Propagate;
-  full_options.exit_schedule.clear();
+  const DecodeOptions full_options = calm_options.full_model();
   const bool oracle = calm_options.policy == ExitPolicy::Oracle;
 
   // repeats x examples, filled by the worker threads.

@@ -183,7 +183,7 @@ std::vector<Guarantee> delta_list(const Args& args, const Guarantee& base) {
 RunSettings run_settings(const Args& args) {
   // the options generate shares go through its parser
   RunSettings s = RunSettings::from(decode_options(args));
-  if (!(s.tau >= 0.0f)) throw UsageError("--tau must not be negative");
+  if (!(s.tau >= 0.0)) throw UsageError("--tau must not be negative");
   if (s.max_new_tokens < 1) throw UsageError("--max-new-tokens must be at least 1");
   if (s.first_exit_layer < 1 || s.check_interval < 1)
     throw UsageError("--first-exit-layer and --check-interval must be at least 1");
@@ -386,9 +386,9 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
 
   const CalibrationReport report = build_report(run, model.tokenizer, model.config.decoder_layers, guarantees);
   const ReportChoice& c = report.choices.front();
-  // tau and the grid step as typed: the float in the settings would print as 0.30000001.
+  // The grid step as typed: the grid's differences are rounded sums.
   Thresholds t = thresholds_from_report(run, report, absolute(model.dir), absolute(data),
-                                        args.get_double("tau", 4.0), args.get_double("grid-step", 0.05));
+                                        args.get_double("grid-step", 0.05));
   // Every loss was already in the cache: this delta and epsilon are asked of
   // losses that could have been seen, so the answer is exploratory.
   t.exploratory = resumed == run.examples.size();

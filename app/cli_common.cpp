@@ -75,15 +75,15 @@ DecodeOptions decode_options(const Args& args) {
   DecodeOptions o;
   o.measure = parse_name(parse_measure, args.get("measure", "softmax"));
   o.policy = parse_name(parse_policy, args.get("policy", "calm"));
-  o.lambda = static_cast<float>(args.get_double("lambda", 1.0));
-  o.tau = static_cast<float>(args.get_double("tau", 4.0));
+  o.lambda = args.get_double("lambda", 1.0);
+  o.tau = args.get_double("tau", 4.0);
   o.max_new_tokens = args.get_int("max-new-tokens", 64);
   o.static_layer = args.get_int("static-layer", 1);
   o.first_exit_layer = args.get_int("first-exit-layer", 1);
   o.check_interval = args.get_int("check-interval", 1);
   o.kv_mode = parse_name(parse_kv_mode, args.get("kv", "propagate"));
   o.gate = parse_name(parse_gate, args.get("gate", "none"));
-  o.gate_threshold = static_cast<float>(args.get_double("gate-threshold", 0.9));
+  o.gate_threshold = args.get_double("gate-threshold", 0.9);
   o.verify_draft = args.get_int("verify", 0);
   o.temperature = static_cast<float>(args.get_double("temperature", 0.0));
   o.top_k = args.get_int("top-k", 0);

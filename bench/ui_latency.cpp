@@ -160,8 +160,8 @@ int main(int argc, char** argv) {
   // Lambda by hand at the control's starting value, max new tokens as asked.
   DecodeControls c = session.controls();
   c.lambdaFromCalibration = false;
-  c.manualLambda = 0.80;
-  c.maxNewTokens = std::min(maxNew, session.maxNewTokensLimit());
+  c.lambda = 0.80;
+  c.max_new_tokens = std::min(maxNew, session.maxNewTokensLimit());
   session.setControls(c);
 
   // Instrumentation: when decoding starts and when the result is back (the
@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
       const int t = generateOnce(examples[n].input, examples[n].reference);
       if (t < 0) return 4;
       if (t > bestTokens) best = n, bestTokens = t;
-      if (t >= c.maxNewTokens) break;
+      if (t >= c.max_new_tokens) break;
     }
     promptLabel = QStringLiteral("example %1 (longest input that fills the output)").arg(best);
     tokens = generateOnce(examples[best].input, examples[best].reference);
@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
   }
 
   std::printf("model:   %s\n", qPrintable(modelDir));
-  std::printf("prompt:  %s, %d output tokens (max new tokens %d)\n", qPrintable(promptLabel), tokens, c.maxNewTokens);
+  std::printf("prompt:  %s, %d output tokens (max new tokens %d)\n", qPrintable(promptLabel), tokens, c.max_new_tokens);
   std::printf("         \"%s\"\n", qPrintable(session.prompt().left(100)));
   std::printf("input:   %s; debounce %d ms; window %dx%d on %s\n", viaSpin ? "spin box (typed, Enter)" : "slider (dragged)",
               session.debounceInterval(), size.width(), size.height(), qPrintable(QGuiApplication::platformName()));

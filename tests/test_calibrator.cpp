@@ -132,7 +132,7 @@ void TestCalibrator::settings_round_trip_through_decode_options() {
   s.gate = Gate::State;
   s.gate_threshold = 0.75f;
   const DecodeOptions o = s.decode_options(0.4);
-  QCOMPARE(o.lambda, 0.4f);
+  QCOMPARE(o.lambda, 0.4);
   QVERIFY(o.policy == ExitPolicy::Calm);
   const RunSettings back = RunSettings::from(o);
   QVERIFY(back.measure == s.measure);

@@ -208,7 +208,7 @@ void TestThresholds::invalid_field_names_the_key() {
   const std::string path = write_json(dir, j.dump(2));
   const QString message = error_reading(path);
   QVERIFY2(message.startsWith(QString::fromStdString(path) + ": "), qPrintable(message));
-  QVERIFY2(message.contains("key \"" + key + "\""), qPrintable(message));
+  QVERIFY2(message.contains("key '" + key + "'"), qPrintable(message));
   QVERIFY2(message.contains(says), qPrintable(message));
 }
 
@@ -229,7 +229,7 @@ void TestThresholds::every_missing_key_is_named() {
     json j = full;
     edit(j, key, nullptr, true);
     const QString message = error_reading(write_json(dir, j.dump()));
-    QVERIFY2(message.contains(QString::fromStdString("key \"" + key + "\": missing")), qPrintable(message));
+    QVERIFY2(message.contains(QString::fromStdString("key '" + key + "' missing")), qPrintable(message));
   }
 }
 
@@ -274,7 +274,7 @@ void TestThresholds::files_written_before_the_rename_load() {
   QCOMPARE(r.calibration_flops_speedup, sample().calibration_flops_speedup);
   // An old file's bad value is named by its old key.
   j["expected"]["mean_loss"] = 2.0;
-  QVERIFY(error_reading(write_json(dir, j.dump())).contains("key \"expected.mean_loss\""));
+  QVERIFY(error_reading(write_json(dir, j.dump())).contains("key 'expected.mean_loss'"));
 }
 
 void TestThresholds::not_json_or_not_an_object() {
@@ -308,7 +308,7 @@ void TestThresholds::decode_options_follow_the_file() {
   const DecodeOptions o = sample().decode_options();
   QVERIFY(o.policy == ExitPolicy::Calm);
   QVERIFY(o.measure == Measure::State);
-  QCOMPARE(o.lambda, 0.35f);
+  QCOMPARE(o.lambda, 0.35);
   QCOMPARE(o.tau, 2.5f);
   QCOMPARE(o.max_new_tokens, 48);
   QCOMPARE(o.first_exit_layer, 2);

@@ -87,26 +87,26 @@ class TestUiParts : public QObject {
     QCOMPARE(s.controls().measure, calm::Measure::Classifier);  // clamped to the last measure
     DecodeControls c;
     c.delta = 0.2;
-    c.kvMode = calm::KvMode::Exact;
+    c.kv_mode = calm::KvMode::Exact;
     c.metric = calm::Metric::Bleu;
     s.setControls(c);
     QCOMPARE(s.controls(), c);
     // The decoding mode, the gate and the exit checks persist too.
-    c.kvMode = calm::KvMode::CatchUp;
+    c.kv_mode = calm::KvMode::CatchUp;
     c.verify = true;
-    c.draftTokens = 7;
+    c.verify_draft = 7;
     c.gate = calm::Gate::Classifier;
-    c.gateThreshold = 0.75;
-    c.firstExitLayer = 2;
-    c.checkInterval = 3;
+    c.gate_threshold = 0.75;
+    c.first_exit_layer = 2;
+    c.check_interval = 3;
     s.setControls(c);
     QCOMPARE(s.controls(), c);
     s.raw().setValue(QStringLiteral("controls/draftTokens"), 99);
     s.raw().setValue(QStringLiteral("controls/gate"), 7);
-    QCOMPARE(s.controls().draftTokens, 16);
+    QCOMPARE(s.controls().verify_draft, 16);
     QCOMPARE(s.controls().gate, calm::Gate::Classifier);
-    QCOMPARE(DecodeControls().draftTokens, 4);
-    QCOMPARE(DecodeControls().gateThreshold, 0.9);
+    QCOMPARE(DecodeControls().verify_draft, 4);
+    QCOMPARE(DecodeControls().gate_threshold, 0.9);
   }
 };
 

@@ -62,8 +62,8 @@ std::shared_ptr<const CalibrationData> syntheticCalibration(const StudioSession&
   run.data_path = "synthetic.jsonl";
   run.settings.measure = c.measure;
   run.settings.tau = static_cast<float>(c.tau);
-  run.settings.max_new_tokens = c.maxNewTokens;
-  run.settings.kv_mode = c.kvMode;
+  run.settings.max_new_tokens = c.max_new_tokens;
+  run.settings.kv_mode = c.kv_mode;
   run.settings.grid = calm::lambda_grid(0.05);
   const std::size_t n = 400, grid = run.settings.grid.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -179,8 +179,8 @@ class TestUiSession : public QObject {
     QVERIFY(loadInto(session, dir));
     DecodeControls c = session.controls();
     c.lambdaFromCalibration = false;
-    c.manualLambda = 0.3;
-    c.maxNewTokens = 12;
+    c.lambda = 0.3;
+    c.max_new_tokens = 12;
     session.setControls(c);
     session.setPrompt(kPrompt);
     QSignalSpy streamed(&session, &StudioSession::tokenStreamed);
@@ -201,7 +201,7 @@ class TestUiSession : public QObject {
       QVERIFY(t.exit_layer >= 1 && t.exit_layer <= L);
     }
     for (int layer : outcome->full.exit_layers) QCOMPARE(layer, L);  // the full model never exits
-    QCOMPARE(outcome->options.lambda, 0.3f);
+    QCOMPARE(outcome->options.lambda, 0.3);
     QVERIFY(outcome->textualDistance >= 0.0 && outcome->textualDistance <= 1.0);
     QVERIFY(outcome->fullSeconds > 0.0 && outcome->calmSeconds > 0.0);
     QVERIFY(session.engineRuns() >= 3);  // traced CALM, full, timed CALM
@@ -212,8 +212,8 @@ class TestUiSession : public QObject {
     QVERIFY(loadInto(session, kLlama));
     DecodeControls c = session.controls();
     c.lambdaFromCalibration = false;
-    c.manualLambda = 1.0;
-    c.maxNewTokens = 10;
+    c.lambda = 1.0;
+    c.max_new_tokens = 10;
     session.setControls(c);
     session.setPrompt(kPrompt);
     QSignalSpy finished(&session, &StudioSession::generationFinished);
@@ -231,15 +231,15 @@ class TestUiSession : public QObject {
     QVERIFY(loadInto(session, kT5));
     DecodeControls c = session.controls();
     c.lambdaFromCalibration = false;
-    c.manualLambda = 0.5;
-    c.maxNewTokens = 8;
+    c.lambda = 0.5;
+    c.max_new_tokens = 8;
     session.setControls(c);
     session.setPrompt(kPrompt);
     QSignalSpy finished(&session, &StudioSession::generationFinished);
     QSignalSpy started(&session, &StudioSession::generationStarted);
 
     // Before any generation, a control change does not decode.
-    c.manualLambda = 0.45;
+    c.lambda = 0.45;
     session.setControls(c);
     QVERIFY(!session.autoRedecode());
     QVERIFY(!started.wait(3 * session.debounceInterval()));  // nothing starts, not even after the debounce
@@ -249,12 +249,12 @@ class TestUiSession : public QObject {
     QCOMPARE(started.count(), 1);
     // A burst of slider moves: one re-decode, with the last value.
     for (double v : {0.4, 0.35, 0.3, 0.25}) {
-      c.manualLambda = v;
+      c.lambda = v;
       session.setControls(c);
     }
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kWait);
     QCOMPARE(started.count(), 2);
-    QCOMPARE(session.outcome()->options.lambda, 0.25f);
+    QCOMPARE(session.outcome()->options.lambda, 0.25);
     // A metric change re-scores the last outcome without the engine.
     const int runs = session.engineRuns();
     QSignalSpy outcome(&session, &StudioSession::outcomeChanged);
@@ -270,7 +270,7 @@ class TestUiSession : public QObject {
     QVERIFY(loadInto(session, kT5));
     DecodeControls c = session.controls();
     c.lambdaFromCalibration = false;
-    c.manualLambda = 0.5;
+    c.lambda = 0.5;
     session.setControls(c);
     session.setPrompt(kPrompt);
     QSignalSpy cancelled(&session, &StudioSession::generationCancelled);
@@ -301,11 +301,11 @@ class TestUiSession : public QObject {
     QVERIFY(loadInto(session, dir));
     DecodeControls c = session.controls();
     c.lambdaFromCalibration = false;
-    c.manualLambda = lambda;
-    c.maxNewTokens = 24;
+    c.lambda = lambda;
+    c.max_new_tokens = 24;
     c.verify = true;
-    c.draftTokens = 4;
-    c.kvMode = calm::KvMode::CatchUp;  // verify mode drafts with propagated K/V whatever this says
+    c.verify_draft = 4;
+    c.kv_mode = calm::KvMode::CatchUp;  // verify mode drafts with propagated K/V whatever this says
     session.setControls(c);
     const calm::DecodeOptions options = session.decodeOptions();
     QCOMPARE(options.verify_draft, 4);
@@ -378,11 +378,11 @@ class TestUiSession : public QObject {
     QCOMPARE(c.tau, 2.5);
     QCOMPARE(c.measure, calm::Measure::Softmax);
     QCOMPARE(c.gate, calm::Gate::State);
-    QCOMPARE(c.gateThreshold, 0.8);
-    QCOMPARE(c.kvMode, calm::KvMode::CatchUp);
-    QCOMPARE(c.firstExitLayer, 2);
-    QCOMPARE(c.checkInterval, 1);
-    QCOMPARE(c.maxNewTokens, 20);
+    QCOMPARE(c.gate_threshold, 0.8);
+    QCOMPARE(c.kv_mode, calm::KvMode::CatchUp);
+    QCOMPARE(c.first_exit_layer, 2);
+    QCOMPARE(c.check_interval, 1);
+    QCOMPARE(c.max_new_tokens, 20);
     // What the next run gets is what the file's decode options say.
     const calm::DecodeOptions o = session.decodeOptions();
     const calm::DecodeOptions expected = calm::read_thresholds(path.toStdString()).decode_options();
@@ -407,7 +407,7 @@ class TestUiSession : public QObject {
     QCOMPARE(session.outcome()->options.gate, calm::Gate::State);
     // Setting lambda by hand forgets where it came from.
     DecodeControls moved = session.controls();
-    moved.manualLambda = 0.5;
+    moved.lambda = 0.5;
     session.setControls(moved);
     QCOMPARE(session.lambdaExplanation(), QStringLiteral("set by hand"));
   }
@@ -418,7 +418,7 @@ class TestUiSession : public QObject {
     QVERIFY(loadInto(session, kT5));
     DecodeControls c = session.controls();
     c.lambdaFromCalibration = false;
-    c.manualLambda = 0.66;
+    c.lambda = 0.66;
     session.setControls(c);
     const DecodeControls before = session.controls();
 
@@ -480,11 +480,11 @@ class TestUiSession : public QObject {
     StudioSession session;
     DecodeControls c = session.controls();
     c.gate = calm::Gate::Classifier;
-    c.firstExitLayer = 99;
+    c.first_exit_layer = 99;
     session.setControls(c);
     QVERIFY(loadInto(session, kNoHead));
     QCOMPARE(session.controls().gate, calm::Gate::None);
-    QCOMPARE(session.controls().firstExitLayer, session.model()->config.decoder_layers);
+    QCOMPARE(session.controls().first_exit_layer, session.model()->config.decoder_layers);
   }
 
   void anEmptyPromptIsRefusedInWords() {
@@ -534,7 +534,7 @@ class TestUiSession : public QObject {
     session.setControls(c);
     QVERIFY(session.lambda() <= loose);
     c.lambdaFromCalibration = false;
-    c.manualLambda = 0.77;
+    c.lambda = 0.77;
     session.setControls(c);
     QCOMPARE(session.lambda(), 0.77);
     QCOMPARE(session.engineRuns(), runs);
@@ -552,7 +552,7 @@ class TestUiSession : public QObject {
     StudioSession session;
     QVERIFY(loadInto(session, kT5));
     DecodeControls c = session.controls();
-    c.maxNewTokens = 8;
+    c.max_new_tokens = 8;
     c.lambdaFromCalibration = true;
     session.setControls(c);
     QSignalSpy finished(&session.calibrator(), &calm::ui::CalibrationController::finished);

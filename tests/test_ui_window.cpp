@@ -68,9 +68,9 @@ struct Fixture {
     DecodeControls c = session.controls();
     c.verify = verify;
     c.lambdaFromCalibration = false;
-    c.manualLambda = lambda;
+    c.lambda = lambda;
     c.measure = measure;
-    c.maxNewTokens = maxNew;
+    c.max_new_tokens = maxNew;
     session.setControls(c);
   }
   bool generate(const QString& prompt = kPrompt) {
@@ -304,9 +304,9 @@ class TestUiWindow : public QObject {
     QCOMPARE(f.session.controls().gate, calm::Gate::State);
     QVERIFY(threshold->isEnabled());
     threshold->setValue(0.85);
-    QCOMPARE(f.session.controls().gateThreshold, 0.85);
+    QCOMPARE(f.session.controls().gate_threshold, 0.85);
     QCOMPARE(f.session.decodeOptions().gate, calm::Gate::State);
-    QCOMPARE(f.session.decodeOptions().gate_threshold, 0.85f);
+    QCOMPARE(f.session.decodeOptions().gate_threshold, 0.85);
     QCOMPARE(f.settings.controls().gate, calm::Gate::State);  // remembered
   }
 
@@ -362,17 +362,17 @@ class TestUiWindow : public QObject {
     QCOMPARE(f.window.findChild<QComboBox*>(QStringLiteral("measureBox"))->currentData().toInt(),
              int(calm::Measure::SoftmaxMax));
     QVERIFY(!f.window.findChild<QMessageBox*>(QStringLiteral("thresholdsMessage")));  // no warning: same model
-    QCOMPARE(f.settings.controls().manualLambda, 0.35);
+    QCOMPARE(f.settings.controls().lambda, 0.35);
     // The panel keeps λ exact until the user moves it (the spin box shows two decimals).
     f.session.setControls([&] {
       DecodeControls c = f.session.controls();
-      c.manualLambda = 0.725;
+      c.lambda = 0.725;
       return c;
     }());
     auto* tau = f.window.findChild<SliderSpin*>(QStringLiteral("tauControl"));
     tau->spinBox()->setValue(3.5);
     QCOMPARE(f.session.controls().tau, 3.5);
-    QCOMPARE(f.session.controls().manualLambda, 0.725);
+    QCOMPARE(f.session.controls().lambda, 0.725);
     // The calibration tab has the button, File the menu action.
     QVERIFY(f.window.findChild<QPushButton*>(QStringLiteral("openThresholdsButton")));
     QVERIFY(f.window.findChild<QAction*>(QStringLiteral("openThresholdsAction")));
@@ -407,7 +407,7 @@ class TestUiWindow : public QObject {
     QVERIFY(stats->text().contains(QStringLiteral("Average layers")));
     QVERIFY(stats->text().contains(QStringLiteral("Measured speedup")));
     auto* schedule = f.window.findChild<ThresholdSchedulePlot*>(QStringLiteral("schedulePlot"));
-    QCOMPARE(schedule->pointCount(), f.session.controls().maxNewTokens);
+    QCOMPARE(schedule->pointCount(), f.session.controls().max_new_tokens);
   }
 
   void aBadModelDirectoryShowsAnError() {
@@ -481,14 +481,14 @@ class TestUiWindow : public QObject {
     slider->setSliderDown(true);
     slider->setSliderPosition(40);
     slider->setSliderPosition(30);
-    QCOMPARE(f.session.controls().manualLambda, 0.30);
+    QCOMPARE(f.session.controls().lambda, 0.30);
     QVERIFY(f.session.redecodePending());
     QCOMPARE(started.count(), 0);  // still dragging
     slider->setSliderDown(false);
     QCOMPARE(started.count(), 1);
     QVERIFY(!f.session.redecodePending());
     QVERIFY(outcome.wait(kWait));
-    QCOMPARE(f.session.outcome()->options.lambda, 0.30f);
+    QCOMPARE(f.session.outcome()->options.lambda, 0.30);
 
     QDoubleSpinBox* spin = lambda->spinBox();
     spin->setFocus();
@@ -498,7 +498,7 @@ class TestUiWindow : public QObject {
     QTest::keyClick(spin, Qt::Key_Return);
     QCOMPARE(started.count(), 2);
     QTRY_COMPARE_WITH_TIMEOUT(outcome.count(), 2, kWait);
-    QCOMPARE(f.session.outcome()->options.lambda, 0.65f);
+    QCOMPARE(f.session.outcome()->options.lambda, 0.65);
   }
 
   void movingDeltaUpdatesLambdaWithoutTheEngine() {
@@ -513,7 +513,7 @@ class TestUiWindow : public QObject {
       file.write(QStringLiteral("{\"input\": \"%1\"}\n").arg(QLatin1String(s)).toUtf8());
     file.close();
     DecodeControls c = f.session.controls();
-    c.maxNewTokens = 8;
+    c.max_new_tokens = 8;
     c.lambdaFromCalibration = true;
     f.session.setControls(c);
     QSignalSpy finished(&f.session.calibrator(), &CalibrationController::finished);

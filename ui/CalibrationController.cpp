@@ -56,15 +56,7 @@ void CalibrationController::start(std::shared_ptr<const calm::Model> model, cons
                                     : 0;
       set.examples = calm::random_examples(std::move(set.examples), limit, 0);
       if (controls.consistency == calm::Consistency::Risk) calm::require_references(set.examples, path);
-      calm::RunSettings settings;
-      settings.measure = controls.measure;
-      settings.tau = static_cast<float>(controls.tau);
-      settings.max_new_tokens = controls.maxNewTokens;
-      settings.kv_mode = controls.kvMode;
-      settings.first_exit_layer = controls.firstExitLayer;
-      settings.check_interval = controls.checkInterval;
-      settings.gate = controls.gate;
-      settings.gate_threshold = static_cast<float>(controls.gateThreshold);
+      calm::RunSettings settings = calm::RunSettings::from(controls);
       settings.grid = calm::lambda_grid(step);
       settings.limit = limit;
       const int count = static_cast<int>(set.examples.size());

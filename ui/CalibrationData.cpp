@@ -16,16 +16,16 @@ QString CalibrationData::mismatch(const QString& dir, const DecodeControls& c) c
   if (dir != modelDir) why << QStringLiteral("it was run on another model");
   if (c.measure != s.measure)
     why << QStringLiteral("it used the %1 measure").arg(QString::fromUtf8(calm::measure_name(s.measure)));
-  if (std::abs(static_cast<float>(c.tau) - s.tau) > 1e-6f) why << QStringLiteral("it used tau = %1").arg(s.tau, 0, 'g', 3);
-  if (c.maxNewTokens != s.max_new_tokens) why << QStringLiteral("it used max new tokens = %1").arg(s.max_new_tokens);
-  if (c.kvMode != s.kv_mode)
+  if (c.tau != s.tau) why << QStringLiteral("it used tau = %1").arg(s.tau, 0, 'g', 3);
+  if (c.max_new_tokens != s.max_new_tokens) why << QStringLiteral("it used max new tokens = %1").arg(s.max_new_tokens);
+  if (c.kv_mode != s.kv_mode)
     why << QStringLiteral("it used the %1 K/V mode").arg(QString::fromUtf8(calm::kv_mode_name(s.kv_mode)));
-  if (c.firstExitLayer != s.first_exit_layer || c.checkInterval != s.check_interval)
+  if (c.first_exit_layer != s.first_exit_layer || c.check_interval != s.check_interval)
     why << QStringLiteral("it checked from layer %1 every %2").arg(s.first_exit_layer).arg(s.check_interval);
   // The gate only acts on the softmax measures.
   if (calm::measure_needs_logits(s.measure) &&
       (c.gate != s.gate ||
-       (s.gate != calm::Gate::None && std::abs(static_cast<float>(c.gateThreshold) - s.gate_threshold) > 1e-6f)))
+       (s.gate != calm::Gate::None && c.gate_threshold != s.gate_threshold)))
     why << QStringLiteral("it used the %1 gate%2")
                .arg(QString::fromUtf8(calm::gate_name(s.gate)),
                     s.gate == calm::Gate::None ? QString() : QStringLiteral(" at %1").arg(s.gate_threshold, 0, 'g', 3));

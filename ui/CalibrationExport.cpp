@@ -24,8 +24,8 @@ calm::Guarantee CalibrationExport::guarantee(const DecodeControls& c) {
 calm::Thresholds CalibrationExport::thresholds(const CalibrationData& d, const DecodeControls& c) {
   const calm::CalibrationReport report =
       calm::build_report(d.run, d.model->tokenizer, d.model->config.decoder_layers, {guarantee(c)});
-  calm::Thresholds t = calm::thresholds_from_report(d.run, report, absolute(d.modelDir), absolute(d.dataset), c.tau,
-                                                   d.gridStep());
+  calm::Thresholds t =
+      calm::thresholds_from_report(d.run, report, absolute(d.modelDir), absolute(d.dataset), d.gridStep());
   t.exploratory = !d.certifies(c);
   return t;
 }

@@ -44,7 +44,7 @@ enum ModeCode { kModePropagate = 0, kModeCatchUp = 1, kModeExact = 2, kModeVerif
 
 int modeCode(const DecodeControls& c) {
   if (c.verify) return kModeVerify;
-  switch (c.kvMode) {
+  switch (c.kv_mode) {
     case calm::KvMode::CatchUp: return kModeCatchUp;
     case calm::KvMode::Exact: return kModeExact;
     case calm::KvMode::Propagate: break;
@@ -54,7 +54,7 @@ int modeCode(const DecodeControls& c) {
 
 void applyModeCode(int code, DecodeControls& c) {
   c.verify = code == kModeVerify;
-  c.kvMode = code == kModeCatchUp ? calm::KvMode::CatchUp
+  c.kv_mode = code == kModeCatchUp ? calm::KvMode::CatchUp
              : code == kModeExact ? calm::KvMode::Exact
                                   : calm::KvMode::Propagate;
 }
@@ -338,17 +338,17 @@ void ControlPanel::setControls(const DecodeControls& c) {
   selectData(metric_, int(c.metric));
   selectData(mode_, modeCode(c));
   selectData(gate_, int(c.gate));
-  gateThreshold_->setValue(c.gateThreshold);
-  firstExit_->setValue(c.firstExitLayer);
-  checkInterval_->setValue(c.checkInterval);
-  draft_->setValue(c.draftTokens);
+  gateThreshold_->setValue(c.gate_threshold);
+  firstExit_->setValue(c.first_exit_layer);
+  checkInterval_->setValue(c.check_interval);
+  draft_->setValue(c.verify_draft);
   fromCalibration_->setChecked(c.lambdaFromCalibration);
   byHand_->setChecked(!c.lambdaFromCalibration);
-  lambda_->setValue(c.manualLambda);
+  lambda_->setValue(c.lambda);
   tau_->setValue(c.tau);
   delta_->setValue(c.delta);
   epsilon_->setValue(c.epsilon);
-  maxTokens_->setValue(c.maxNewTokens);
+  maxTokens_->setValue(c.max_new_tokens);
   updateEnabled(c);
   shown_ = c;
 }
@@ -361,19 +361,19 @@ DecodeControls ControlPanel::controls() const {
   if (mode_->currentData().toInt() != modeCode(shown_)) applyModeCode(mode_->currentData().toInt(), c);
   c.pvalueMethod = static_cast<calm::PValueMethod>(pvalue_->currentData().toInt());
   c.gate = static_cast<calm::Gate>(gate_->currentData().toInt());
-  c.gateThreshold = unlessMoved(shown_.gateThreshold, gateThreshold_->value(), gateThreshold_->decimals());
-  c.firstExitLayer = firstExit_->value();
-  c.checkInterval = checkInterval_->value();
-  c.draftTokens = draft_->value();
+  c.gate_threshold = unlessMoved(shown_.gate_threshold, gateThreshold_->value(), gateThreshold_->decimals());
+  c.first_exit_layer = firstExit_->value();
+  c.check_interval = checkInterval_->value();
+  c.verify_draft = draft_->value();
   c.lambdaFromCalibration = fromCalibration_->isChecked();
   const auto exact = [](double value, const SliderSpin* s) {
     return unlessMoved(value, s->value(), s->spinBox()->decimals());
   };
-  c.manualLambda = exact(shown_.manualLambda, lambda_);
+  c.lambda = exact(shown_.lambda, lambda_);
   c.tau = exact(shown_.tau, tau_);
   c.delta = exact(shown_.delta, delta_);
   c.epsilon = exact(shown_.epsilon, epsilon_);
-  c.maxNewTokens = maxTokens_->value();
+  c.max_new_tokens = maxTokens_->value();
   return c;
 }
 
@@ -401,9 +401,9 @@ void ControlPanel::setModelLimits(bool hasClassifier, int maxNewTokens, int laye
     maxTokens_->setMaximum(std::max(1, maxNewTokens));
     firstExit_->setMaximum(std::max(1, layers));
     checkInterval_->setMaximum(std::max(1, layers));
-    maxTokens_->setValue(shown_.maxNewTokens);
-    firstExit_->setValue(shown_.firstExitLayer);
-    checkInterval_->setValue(shown_.checkInterval);
+    maxTokens_->setValue(shown_.max_new_tokens);
+    firstExit_->setValue(shown_.first_exit_layer);
+    checkInterval_->setValue(shown_.check_interval);
   }
   emitEdited();  // anything clamped to what the model can hold
 }

@@ -6,34 +6,37 @@
 #include "calibrate/metrics.h"
 #include "calibrate/pvalues.h"
 #include "decode/decoder.h"
+#include "decode/exit_rule.h"
 #include "decode/measure.h"
 
 namespace calm::ui {
 
-struct DecodeControls {
-  calm::Measure measure = calm::Measure::Softmax;
+// The exit rule as the controls hold it (the policy is always calm):
+// - lambda is the hand-set value, used unless lambdaFromCalibration picks the
+//   calibrated one;
+// - first_exit_layer and check_interval place the exit checks: from that
+//   layer (1-based) on, every check_interval-th layer;
+// - the gate is a cheap test a softmax measure must pass before it pays for
+//   the vocabulary projection (ignored by the state and classifier measures);
+// - kv_mode is the K/V handling of skipped layers in CALM mode; with `verify`
+//   on, the decoding is verify mode instead (lossless self-speculative
+//   decoding: the output is the full model's; drafts with propagated K/V and
+//   records no per-layer trace), drafting verify_draft tokens (1..16) per
+//   verification pass.
+struct DecodeControls : calm::ExitRule {
+  DecodeControls() {
+    lambda = 0.80;
+    max_new_tokens = 48;
+    verify_draft = 4;
+  }
+
   double delta = 0.10;     // tolerated expected loss over new inputs
   double epsilon = 0.05;   // risk that the guarantee fails
-  double tau = 4.0;        // decay of the threshold over the output
-  bool lambdaFromCalibration = true;  // else manualLambda
-  double manualLambda = 0.80;
-  int maxNewTokens = 48;
-  // Where the exit checks run: from firstExitLayer (1-based) on, every checkInterval-th layer.
-  int firstExitLayer = 1;
-  int checkInterval = 1;
-  // A cheap test a softmax measure must pass before it pays for the vocabulary
-  // projection (ignored by the state and classifier measures).
-  calm::Gate gate = calm::Gate::None;
-  double gateThreshold = 0.9;
-  // The decoding mode: CALM with this K/V handling of skipped layers, or verify
-  // mode (lossless self-speculative decoding: the output is the full model's;
-  // drafts with propagated K/V and records no per-layer trace).
-  calm::KvMode kvMode = calm::KvMode::Propagate;
+  bool lambdaFromCalibration = true;  // else the rule's (hand-set) lambda
   bool verify = false;
-  int draftTokens = 4;  // verify mode: tokens drafted per verification pass (1..16)
-  // Which loss the calibration bounds (CALM-SPEC section 6): textual, 1 - m(CALM
-  // output, full output), needs no reference; risk, the quality lost against the
-  // reference beyond the full model's own loss.
+  // Which loss the calibration bounds (Schuster et al. 2022, textual and risk consistency):
+  // textual, 1 - m(CALM output, full output), needs no reference; risk, the
+  // quality lost against the reference beyond the full model's own loss.
   calm::Consistency consistency = calm::Consistency::Textual;
   calm::Metric metric = calm::Metric::RougeL;
   calm::PValueMethod pvalueMethod = calm::PValueMethod::HoeffdingBentkus;

@@ -463,7 +463,7 @@ void MainWindow::refreshLambda() {
 
 void MainWindow::refreshSchedule() {
   const auto outcome = session_.outcome();
-  schedule_->showSchedule(session_.lambda(), session_.controls().tau, session_.controls().maxNewTokens,
+  schedule_->showSchedule(session_.lambda(), session_.controls().tau, session_.controls().max_new_tokens,
                           outcome ? outcome->tokenCount() : -1);
 }
 

@@ -36,12 +36,6 @@ constexpr int kTimingRepeats = 5;
 
 QString describe(const std::exception& e) { return QString::fromUtf8(e.what()); }
 
-std::vector<int> withoutEos(const calm::DecodeResult& r) {
-  std::vector<int> ids = r.tokens;
-  if (r.stopped_at_eos && !ids.empty()) ids.pop_back();
-  return ids;
-}
-
 QStringList piecesOf(const calm::Model& model, const std::vector<int>& ids) {
   QStringList pieces;
   pieces.reserve(static_cast<int>(ids.size()));
@@ -51,10 +45,7 @@ QStringList piecesOf(const calm::Model& model, const std::vector<int>& ids) {
 
 // Whether two option sets decode differently (and so a change needs a new run).
 bool sameDecoding(const calm::DecodeOptions& a, const calm::DecodeOptions& b) {
-  return a.measure == b.measure && a.lambda == b.lambda && a.tau == b.tau && a.max_new_tokens == b.max_new_tokens &&
-         a.kv_mode == b.kv_mode && a.first_exit_layer == b.first_exit_layer &&
-         a.check_interval == b.check_interval && a.gate == b.gate && a.gate_threshold == b.gate_threshold &&
-         a.verify_draft == b.verify_draft && a.trace == b.trace;
+  return a.rule() == b.rule() && a.trace == b.trace;
 }
 
 QString fileLabel(const QString& path) {
@@ -63,7 +54,7 @@ QString fileLabel(const QString& path) {
 }
 
 void fillDistances(GenerationOutcome& o) {
-  const std::vector<int> early = withoutEos(o.calm), full = withoutEos(o.full);
+  const std::vector<int> early = o.calm.text_tokens(), full = o.full.text_tokens();
   o.metricName = QString::fromUtf8(calm::metric_name(o.metric));
   o.textualDistance = calm::textual_loss(o.metric, early, full);
   if (o.reference && !o.referenceIds.empty())
@@ -136,9 +127,9 @@ void StudioSession::loadModel(const QString& requested) {
             if (fitted.gate == calm::Gate::Classifier) fitted.gate = calm::Gate::None;
           }
           const int layers = std::max(1, model_->config.decoder_layers);
-          fitted.firstExitLayer = std::clamp(fitted.firstExitLayer, 1, layers);
-          fitted.checkInterval = std::clamp(fitted.checkInterval, 1, layers);
-          fitted.maxNewTokens = std::clamp(fitted.maxNewTokens, 1, maxNewTokensLimit());
+          fitted.first_exit_layer = std::clamp(fitted.first_exit_layer, 1, layers);
+          fitted.check_interval = std::clamp(fitted.check_interval, 1, layers);
+          fitted.max_new_tokens = std::clamp(fitted.max_new_tokens, 1, maxNewTokensLimit());
           if (!(fitted == controls_)) {
             controls_ = fitted;
             emit controlsChanged();
@@ -168,7 +159,7 @@ void StudioSession::setPrompt(const QString& prompt, const std::optional<QString
 void StudioSession::setControls(const DecodeControls& controls) {
   if (controls == controls_) return;
   if (thresholdsSource_ &&
-      (controls.lambdaFromCalibration || controls.manualLambda != thresholdsSource_->lambda))
+      (controls.lambdaFromCalibration || controls.lambda != thresholdsSource_->lambda))
     thresholdsSource_.reset();  // lambda is set another way now
   const calm::DecodeOptions before = decodeOptions();
   const double lambdaBefore = lambda();
@@ -191,7 +182,7 @@ double StudioSession::lambdaFor(const DecodeControls& c) const {
   if (c.lambdaFromCalibration && calibrationResult_ && calibration_ && calibration_->matches(modelDir_, c) &&
       calibrationError_.isEmpty())
     return calibrationResult_->lambda;
-  return c.manualLambda;
+  return c.lambda;
 }
 
 double StudioSession::lambda() const { return lambdaFor(controls_); }
@@ -226,23 +217,19 @@ QString StudioSession::lambdaExplanation() const {
 
 calm::DecodeOptions StudioSession::decodeOptions() const {
   calm::DecodeOptions o;
+  o.rule() = controls_.rule();
   o.policy = calm::ExitPolicy::Calm;
-  o.measure = controls_.measure;
-  o.lambda = static_cast<float>(lambda());
-  o.tau = static_cast<float>(controls_.tau);
-  o.max_new_tokens = controls_.maxNewTokens;
-  o.first_exit_layer = std::max(1, controls_.firstExitLayer);
-  o.check_interval = std::max(1, controls_.checkInterval);
-  o.gate = controls_.gate;
-  o.gate_threshold = static_cast<float>(controls_.gateThreshold);
-  o.kv_mode = controls_.kvMode;
+  o.lambda = lambda();
+  o.first_exit_layer = std::max(1, controls_.first_exit_layer);
+  o.check_interval = std::max(1, controls_.check_interval);
+  o.verify_draft = 0;
   o.trace = true;
   o.trace_top_k = 3;
   o.truncate_prompt = true;
   if (controls_.verify) {
     // Lossless self-speculative decoding: greedy, propagated K/V, and the core
     // records no per-layer trace for it.
-    o.verify_draft = std::clamp(controls_.draftTokens, 1, 16);
+    o.verify_draft = std::clamp(controls_.verify_draft, 1, 16);
     o.kv_mode = calm::KvMode::Propagate;
     o.trace = false;
   }
@@ -318,28 +305,27 @@ ThresholdsLoad StudioSession::openThresholds(const QString& path) {
   }
 
   DecodeControls c = controls_;
-  c.measure = t.measure;
+  const int draft = c.verify_draft;  // the file's rule has none; the controls remember theirs
+  c.rule() = t.rule();
+  c.policy = calm::ExitPolicy::Calm;
+  c.verify_draft = draft;
   c.tau = std::clamp(t.tau, 0.0, 10.0);
   c.lambdaFromCalibration = false;
-  c.manualLambda = t.lambda;
-  c.gate = t.gate;
-  c.gateThreshold = t.gate_threshold;
-  c.kvMode = t.kv_mode;
   if (t.kv_mode != calm::KvMode::Propagate) c.verify = false;  // verify mode drafts with propagated K/V
   const int layers = model_ ? std::max(1, model_->config.decoder_layers) : 1024;
-  c.firstExitLayer = std::clamp(t.first_exit_layer, 1, layers);
-  c.checkInterval = std::clamp(t.check_interval, 1, layers);
-  c.maxNewTokens = std::clamp(t.max_new_tokens, 1, maxNewTokensLimit());
+  c.first_exit_layer = std::clamp(t.first_exit_layer, 1, layers);
+  c.check_interval = std::clamp(t.check_interval, 1, layers);
+  c.max_new_tokens = std::clamp(t.max_new_tokens, 1, maxNewTokensLimit());
   if (t.tau > 10.0) warnings << QStringLiteral("τ = %1 is beyond the controls' range; 10 is used.").arg(t.tau);
-  if (c.firstExitLayer != t.first_exit_layer || c.checkInterval != t.check_interval)
+  if (c.first_exit_layer != t.first_exit_layer || c.check_interval != t.check_interval)
     warnings << QStringLiteral("The exit checks (from layer %1, every %2) do not fit this %3-layer model.")
                     .arg(t.first_exit_layer)
                     .arg(t.check_interval)
                     .arg(layers);
-  if (c.maxNewTokens != t.max_new_tokens)
+  if (c.max_new_tokens != t.max_new_tokens)
     warnings << QStringLiteral("Max new tokens %1 is more than this model can hold; %2 is used.")
                     .arg(t.max_new_tokens)
-                    .arg(c.maxNewTokens);
+                    .arg(c.max_new_tokens);
 
   ThresholdsSource source;
   source.file = name;
@@ -449,13 +435,7 @@ void StudioSession::startGeneration() {
       outcome->calm = decoder.generate(prompt, options, stream);
       cancelled = outcome->calm.cancelled || cancel->load();
       if (!cancelled && !full) {
-        calm::DecodeOptions fo = options;
-        fo.policy = calm::ExitPolicy::Full;
-        fo.lambda = 1.0f;
-        fo.trace = false;
-        fo.verify_draft = 0;  // verify mode drafts with the calm policy only
-        fo.gate = calm::Gate::None;
-        fo.kv_mode = calm::KvMode::Propagate;  // nothing is skipped
+        const calm::DecodeOptions fo = options.full_model();
         auto run = std::make_shared<FullRun>();
         run->model = model.get();
         run->prompt = prompt;

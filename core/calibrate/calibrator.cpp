@@ -28,46 +28,28 @@ void require_references(const std::vector<Example>& examples, const std::string&
 
 DecodeOptions RunSettings::decode_options(double lambda) const {
   DecodeOptions o;
-  o.policy = lambda >= 1.0 ? ExitPolicy::Full : ExitPolicy::Calm;
-  o.measure = measure;
-  o.lambda = static_cast<float>(lambda);
-  o.tau = tau;
-  o.max_new_tokens = max_new_tokens;
-  o.first_exit_layer = first_exit_layer;
-  o.check_interval = check_interval;
-  o.kv_mode = kv_mode;
-  o.gate = gate;
-  o.gate_threshold = gate_threshold;
+  o.rule() = *this;
+  o.lambda = lambda;
+  if (lambda >= 1.0) o = o.full_model();
   o.truncate_prompt = true;  // a long calibration input is cut to fit, not dropped
   return o;
 }
 
-RunSettings RunSettings::from(const DecodeOptions& o) {
+RunSettings RunSettings::from(const ExitRule& rule) {
   RunSettings s;
-  s.measure = o.measure;
-  s.tau = o.tau;
-  s.max_new_tokens = o.max_new_tokens;
-  s.first_exit_layer = o.first_exit_layer;
-  s.check_interval = o.check_interval;
-  s.kv_mode = o.kv_mode;
-  s.gate = o.gate;
-  s.gate_threshold = o.gate_threshold;
+  static_cast<ExitRule&>(s) = rule;
+  s.policy = ExitPolicy::Calm;
+  s.lambda = 1.0;
+  s.static_layer = 1;
+  s.verify_draft = 0;
   return s;
 }
 
 nlohmann::json RunSettings::to_json() const {
-  nlohmann::json j = {{"measure", measure_name(measure)},
-                      {"tau", tau},
-                      {"max_new_tokens", max_new_tokens},
-                      {"first_exit_layer", first_exit_layer},
-                      {"check_interval", check_interval},
-                      {"kv_mode", kv_mode_name(kv_mode)},
-                      {"grid", grid}};
-  if (gate != Gate::None) {  // absent when unused, so caches from before gates still match
-    j["gate"] = gate_name(gate);
-    j["gate_threshold"] = gate_threshold;
-  }
-  if (limit > 0) j["random_subset"] = {{"limit", limit}, {"seed", limit_seed}};  // likewise
+  nlohmann::json j = ExitRule::to_json();
+  j.erase("lambda");
+  j["grid"] = grid;
+  if (limit > 0) j["random_subset"] = {{"limit", limit}, {"seed", limit_seed}};  // absent when unused, so older caches still match
   return j;
 }
 
@@ -90,11 +72,6 @@ std::vector<size_t> finished_subset(const CalibrationRun& run, const std::vector
   for (size_t i = 0; i < run.outputs.size(); ++i)
     if (run.outputs[i]) all.push_back(i);
   return all;
-}
-
-std::vector<int> without_eos(std::vector<int> tokens, bool stopped_at_eos) {
-  if (stopped_at_eos && !tokens.empty()) tokens.pop_back();
-  return tokens;
 }
 
 nlohmann::json outputs_to_json(size_t index, const ExampleOutputs& o) {
@@ -124,6 +101,17 @@ nlohmann::json cache_header(const CalibrationRun& run) {
           {"settings", run.settings.to_json()}};
 }
 
+// The same header as written while tau and the gate threshold were floats
+// (0.3 as 0.30000001192092896): such caches hold the same runs.
+nlohmann::json float_era_cache_header(const CalibrationRun& run) {
+  nlohmann::json header = cache_header(run);
+  nlohmann::json& settings = header["settings"];
+  settings["tau"] = static_cast<double>(static_cast<float>(run.settings.tau));
+  if (settings.contains("gate_threshold"))
+    settings["gate_threshold"] = static_cast<double>(static_cast<float>(run.settings.gate_threshold));
+  return header;
+}
+
 // Loads the finished examples of a matching cache into `run`. Drops a torn
 // last line (a crash mid-write) by truncating the file to its last whole line.
 size_t load_cache(const std::string& path, CalibrationRun& run) {
@@ -144,7 +132,7 @@ size_t load_cache(const std::string& path, CalibrationRun& run) {
   } catch (const std::exception&) {
     throw Error(path + ":1: not a calibration cache (its first line is not the expected JSON header)");
   }
-  if (header != cache_header(run))
+  if (header != cache_header(run) && header != float_era_cache_header(run))
     throw Error(path + ": this calibration cache was made for another model, data set or settings; "
                 "delete it or choose another cache file");
   good_bytes = line.size() + 1;
@@ -281,7 +269,7 @@ bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string&
       try {
         ExampleOutputs o;
         const DecodeResult full = decoder.generate(example.input, run.settings.decode_options(1.0), keep_going);
-        o.full = without_eos(full.tokens, full.stopped_at_eos);
+        o.full = full.text_tokens();
         o.full_seconds = full.seconds;
         o.full_flops = full.full_flops;
         // Down the grid, each run keeps the tokens on which it agrees with
@@ -301,7 +289,7 @@ bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string&
               previous ? decoder.resume(*previous, Decoder::shared_prefix(*previous, options), options, keep_going)
                        : decoder.generate(example.input, options, keep_going);
           previous = r;
-          o.early.push_back(without_eos(r.tokens, r.stopped_at_eos));
+          o.early.push_back(r.text_tokens());
           o.layers.push_back(r.average_layers());
           o.seconds.push_back(r.seconds);
           o.flops.push_back(r.flops);

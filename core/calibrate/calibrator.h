@@ -1,6 +1,7 @@
 // Runs a model over a calibration set for every lambda of a grid and keeps the
 // outputs, so that any consistency loss, metric, delta or epsilon can be asked
-// afterwards without touching the model again (spec section 6).
+// afterwards without touching the model again (CALM's calibration, Schuster
+// et al. 2022, by Learn then Test).
 //
 // One full-model run per example is shared by all grid points; each grid point
 // below 1 needs one early-exit run. Examples run on a pool of threads, each
@@ -31,16 +32,9 @@ const char* consistency_name(Consistency consistency);
 // that a long calibration is not spent on a set that cannot be scored.
 void require_references(const std::vector<Example>& examples, const std::string& data_path);
 
-// What the model is run with; everything that changes the outputs.
-struct RunSettings {
-  Measure measure = Measure::Softmax;
-  float tau = 4.0f;
-  int max_new_tokens = 64;
-  int first_exit_layer = 1;
-  int check_interval = 1;
-  KvMode kv_mode = KvMode::Propagate;
-  Gate gate = Gate::None;
-  float gate_threshold = 0.9f;
+// What the model is run with; everything that changes the outputs: the calm
+// exit rule (its lambda unused: each run takes one of the grid) and the grid.
+struct RunSettings : ExitRule {
   std::vector<double> grid = lambda_grid();  // strictly descending, from 1
   // How the examples were drawn from the data file: `limit` of them at random
   // with `limit_seed` (random_examples), or all when limit is 0. Recorded, not
@@ -48,11 +42,14 @@ struct RunSettings {
   std::size_t limit = 0;
   std::uint64_t limit_seed = 0;
 
+  // The rule at `lambda` (the full model's at 1), prompts cut to fit.
   DecodeOptions decode_options(double lambda) const;
-  // The exit-rule fields of decoding options (the inverse of decode_options);
-  // the grid stays the default.
-  static RunSettings from(const DecodeOptions& o);
+  // The calm rule of decoding options (the inverse of decode_options): lambda
+  // 1, no verify mode; the grid stays the default.
+  static RunSettings from(const ExitRule& rule);
+  // The rule's JSON form without lambda, and the grid (the calibration cache's header).
   nlohmann::json to_json() const;
+  bool operator==(const RunSettings&) const = default;
 };
 
 // What one example produced.

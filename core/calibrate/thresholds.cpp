@@ -10,6 +10,7 @@
 
 #include "calibrate/report.h"
 #include "util/error.h"
+#include "util/json_file.h"
 #include "util/json_limits.h"
 
 namespace calm {
@@ -17,15 +18,7 @@ namespace calm {
 using nlohmann::json;
 
 RunSettings Thresholds::run_settings() const {
-  RunSettings s;
-  s.measure = measure;
-  s.tau = static_cast<float>(tau);
-  s.max_new_tokens = max_new_tokens;
-  s.first_exit_layer = first_exit_layer;
-  s.check_interval = check_interval;
-  s.kv_mode = kv_mode;
-  s.gate = gate;
-  s.gate_threshold = static_cast<float>(gate_threshold);
+  RunSettings s = RunSettings::from(*this);
   s.grid = lambda >= 1.0 ? std::vector<double>{1.0} : std::vector<double>{1.0, lambda};
   return s;
 }
@@ -33,30 +26,22 @@ RunSettings Thresholds::run_settings() const {
 DecodeOptions Thresholds::decode_options() const { return run_settings().decode_options(lambda); }
 
 Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationReport& report,
-                                  const std::string& model_dir, const std::string& data_path, double tau,
-                                  double grid_step) {
+                                  const std::string& model_dir, const std::string& data_path, double grid_step) {
   const ReportChoice& choice = report.choices.front();
   const RunSettings& s = run.settings;
   const size_t chosen = choice.chosen_point;
   Thresholds t;
+  t.rule() = s;
+  t.lambda = choice.result.lambda;
   t.model_name = report.model_name;
   t.model_dir = model_dir;
   t.model_hash = run.model_hash;
-  t.measure = s.measure;
-  t.tau = tau;
-  t.lambda = choice.result.lambda;
   t.delta = choice.guarantee.delta;
   t.epsilon = choice.guarantee.epsilon;
   t.consistency = choice.guarantee.consistency;
   t.metric = choice.guarantee.metric;
   t.metric_unit = choice.guarantee.unit;
   t.pvalue_method = choice.guarantee.method;
-  t.max_new_tokens = s.max_new_tokens;
-  t.first_exit_layer = s.first_exit_layer;
-  t.check_interval = s.check_interval;
-  t.kv_mode = s.kv_mode;
-  t.gate = s.gate;
-  t.gate_threshold = s.gate_threshold;
   t.grid_step = grid_step;
   t.data_path = data_path;
   t.data_hash = run.data_hash;
@@ -94,115 +79,31 @@ std::string iso8601_utc_now() {
 
 nlohmann::ordered_json thresholds_to_json(const Thresholds& t) {
   nlohmann::ordered_json j = {{"format", Thresholds::kFormat},
-          {"version", Thresholds::kVersion},
-          {"model", {{"name", t.model_name}, {"dir", t.model_dir}, {"hash", t.model_hash}}},
-          {"measure", measure_name(t.measure)},
-          {"tau", t.tau},
-          {"lambda", t.lambda},
-          {"delta", t.delta},
-          {"epsilon", t.epsilon},
-          {"consistency", consistency_name(t.consistency)},
-          {"metric", metric_name(t.metric)},
-          {"metric_unit", text_unit_name(t.metric_unit)},
-          {"pvalue_method", pvalue_method_name(t.pvalue_method)},
-          {"max_new_tokens", t.max_new_tokens},
-          {"first_exit_layer", t.first_exit_layer},
-          {"check_interval", t.check_interval},
-          {"kv_mode", kv_mode_name(t.kv_mode)},
-          {"grid_step", t.grid_step},
-          {"calibration", {{"path", t.data_path}, {"hash", t.data_hash}, {"examples", t.examples}}},
-          {"created", t.created},
-          {"certification", t.exploratory ? "exploratory" : "certified"},
-          {"guarantee", guarantee_sentence(t)},
-          {"on_calibration_set",
-           {{"mean_loss", t.calibration_mean_loss},
-            {"average_layers", t.calibration_layers},
-            {"measured_speedup", t.calibration_speedup},
-            {"flops_speedup", t.calibration_flops_speedup}}}};
+                              {"version", Thresholds::kVersion},
+                              {"model", {{"name", t.model_name}, {"dir", t.model_dir}, {"hash", t.model_hash}}}};
+  j.update(t.rule().to_json());
+  j.update(nlohmann::ordered_json{
+      {"delta", t.delta},
+      {"epsilon", t.epsilon},
+      {"consistency", consistency_name(t.consistency)},
+      {"metric", metric_name(t.metric)},
+      {"metric_unit", text_unit_name(t.metric_unit)},
+      {"pvalue_method", pvalue_method_name(t.pvalue_method)},
+      {"grid_step", t.grid_step},
+      {"calibration", {{"path", t.data_path}, {"hash", t.data_hash}, {"examples", t.examples}}},
+      {"created", t.created},
+      {"certification", t.exploratory ? "exploratory" : "certified"},
+      {"guarantee", guarantee_sentence(t)},
+      {"on_calibration_set",
+       {{"mean_loss", t.calibration_mean_loss},
+        {"average_layers", t.calibration_layers},
+        {"measured_speedup", t.calibration_speedup},
+        {"flops_speedup", t.calibration_flops_speedup}}}});
   if (t.limit > 0) j["calibration"]["random_subset"] = {{"limit", t.limit}, {"seed", t.limit_seed}};
-  if (t.gate != Gate::None) {  // optional: files without a gate stay as they were
-    j["gate"] = gate_name(t.gate);
-    j["gate_threshold"] = t.gate_threshold;
-  }
   return j;
 }
 
 namespace {
-
-// Reads the fields of one JSON object; every message names the source and the
-// dotted key ("model.hash").
-class Reader {
- public:
-  Reader(const json& object, std::string source, std::string prefix = "")
-      : object_(object), source_(std::move(source)), prefix_(std::move(prefix)) {}
-
-  [[noreturn]] void fail(const std::string& name, const std::string& what) const {
-    throw Error(source_ + ": key \"" + key(name) + "\": " + what);
-  }
-
-  const json& get(const std::string& name) const {
-    const auto it = object_.find(name);
-    if (it == object_.end()) fail(name, "missing");
-    return *it;
-  }
-
-  Reader object(const std::string& name) const {
-    const json& v = get(name);
-    if (!v.is_object()) fail(name, std::string("expected an object, found ") + v.type_name());
-    return Reader(v, source_, key(name));
-  }
-
-  std::string string(const std::string& name, bool allow_empty = false) const {
-    const json& v = get(name);
-    if (!v.is_string()) fail(name, std::string("expected a string, found ") + v.type_name());
-    std::string s = v.get<std::string>();
-    if (!allow_empty && s.empty()) fail(name, "must not be empty");
-    return s;
-  }
-
-  // A finite number in [low, high].
-  double number(const std::string& name, double low, double high) const {
-    const json& v = get(name);
-    if (!v.is_number()) fail(name, std::string("expected a number, found ") + v.type_name());
-    const double x = v.get<double>();
-    if (!std::isfinite(x) || x < low || x > high) {
-      std::ostringstream range;
-      range << x << " is outside [" << low << ", " << high << "]";
-      fail(name, range.str());
-    }
-    return x;
-  }
-
-  long long integer(const std::string& name, long long low, long long high) const {
-    const json& v = get(name);
-    if (!v.is_number_integer())
-      fail(name, v.is_number() ? v.dump() + " is not a whole number"
-                               : std::string("expected an integer, found ") + v.type_name());
-    const bool too_big = v.is_number_unsigned() && v.get<unsigned long long>() > static_cast<unsigned long long>(high);
-    const long long x = too_big ? high : v.get<long long>();
-    if (too_big || x < low || x > high)
-      fail(name, v.dump() + " is outside [" + std::to_string(low) + ", " + std::to_string(high) + "]");
-    return x;
-  }
-
-  // A name one of the core's parse functions accepts; its message says which.
-  template <typename Parse>
-  auto name(const std::string& key_name, Parse parse) const {
-    const std::string s = string(key_name);
-    try {
-      return parse(s);
-    } catch (const Error& e) {
-      fail(key_name, excerpt(e.what(), 300));
-    }
-  }
-
- private:
-  std::string key(const std::string& name) const { return prefix_.empty() ? name : prefix_ + "." + name; }
-
-  const json& object_;
-  std::string source_;
-  std::string prefix_;
-};
 
 // '"' + text + '"', built by appending (GCC 12 warns falsely about "\"" + text).
 std::string in_quotes(const std::string& text) {
@@ -235,7 +136,7 @@ constexpr long long kIntMax = std::numeric_limits<int>::max();
 
 Thresholds thresholds_from_json(const json& j, const std::string& source) {
   if (!j.is_object()) throw Error(source + ": expected a JSON object, found " + j.type_name());
-  const Reader r(j, source);
+  const JsonReader r(j, source);
   if (r.string("format") != Thresholds::kFormat)
     r.fail("format", in_quotes(r.string("format")) + " is not " + in_quotes(Thresholds::kFormat));
   if (r.integer("version", 1, kIntMax) != Thresholds::kVersion)
@@ -243,15 +144,13 @@ Thresholds thresholds_from_json(const json& j, const std::string& source) {
                           " is not supported (this program reads version " + std::to_string(Thresholds::kVersion) +
                           ")");
   Thresholds t;
-  const Reader model = r.object("model");
+  t.rule() = ExitRule::from_json(r);
+  const JsonReader model = r.object("model");
   t.model_name = model.string("name");
   t.model_dir = model.string("dir");
   t.model_hash = model.string("hash");
   if (!is_lower_hex(t.model_hash, 16))
     model.fail("hash", in_quotes(t.model_hash) + " is not 16 lowercase hex digits");
-  t.measure = r.name("measure", [](const std::string& s) { return parse_measure(s); });
-  t.tau = r.number("tau", 0.0, kInf);
-  t.lambda = r.number("lambda", 0.0, 1.0);
   t.delta = r.number("delta", 0.0, 1.0);
   t.epsilon = r.number("epsilon", 0.0, 1.0);
   t.consistency = r.name("consistency", [](const std::string& s) { return parse_consistency(s); });
@@ -260,22 +159,14 @@ Thresholds thresholds_from_json(const json& j, const std::string& source) {
                       ? r.name("metric_unit", [](const std::string& s) { return parse_text_unit(s); })
                       : TextUnit::Pieces;  // written before words were scored
   t.pvalue_method = r.name("pvalue_method", [](const std::string& s) { return parse_pvalue_method(s); });
-  t.max_new_tokens = static_cast<int>(r.integer("max_new_tokens", 1, kIntMax));
-  t.first_exit_layer = static_cast<int>(r.integer("first_exit_layer", 1, kIntMax));
-  t.check_interval = static_cast<int>(r.integer("check_interval", 1, kIntMax));
-  t.kv_mode = r.name("kv_mode", [](const std::string& s) { return parse_kv_mode(s); });
-  if (j.contains("gate")) {
-    t.gate = r.name("gate", [](const std::string& s) { return parse_gate(s); });
-    t.gate_threshold = r.number("gate_threshold", -1.0, 1.0);
-  }
   t.grid_step = r.number("grid_step", 0.0, 1.0);
   if (t.grid_step <= 0.0) r.fail("grid_step", "must be above 0");
-  const Reader cal = r.object("calibration");
+  const JsonReader cal = r.object("calibration");
   t.data_path = cal.string("path");
   t.data_hash = cal.string("hash");
   t.examples = static_cast<std::size_t>(cal.integer("examples", 1, std::numeric_limits<long long>::max()));
   if (j.at("calibration").contains("random_subset")) {
-    const Reader subset = cal.object("random_subset");
+    const JsonReader subset = cal.object("random_subset");
     t.limit = static_cast<std::size_t>(subset.integer("limit", 1, std::numeric_limits<long long>::max()));
     t.limit_seed = static_cast<std::uint64_t>(subset.integer("seed", 0, std::numeric_limits<long long>::max()));
   }
@@ -289,7 +180,7 @@ Thresholds thresholds_from_json(const json& j, const std::string& source) {
   if (!matches_digits_pattern(t.created, "dddd-dd-ddTdd:dd:ddZ"))
     r.fail("created", in_quotes(t.created) + " is not an ISO 8601 UTC time like 2024-05-01T12:00:00Z");
   // "expected" is the key files written before "on_calibration_set" used.
-  const Reader expected = r.object(j.contains("on_calibration_set") || !j.contains("expected") ? "on_calibration_set"
+  const JsonReader expected = r.object(j.contains("on_calibration_set") || !j.contains("expected") ? "on_calibration_set"
                                                                                                 : "expected");
   t.calibration_mean_loss = expected.number("mean_loss", 0.0, 1.0);
   t.calibration_layers = expected.number("average_layers", 0.0, kInf);
@@ -303,35 +194,7 @@ void write_thresholds(const Thresholds& t, const std::string& path) {
 }
 
 Thresholds read_thresholds(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a thresholds file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open the thresholds file");
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > Thresholds::kMaxFileBytes)
-    throw Error(path + ": " + std::to_string(size) + " bytes is too large for a thresholds file (limit " +
-                std::to_string(Thresholds::kMaxFileBytes) + ")");
-  // Read in chunks up to one past the limit: a file that grows, or a device
-  // that never ends, cannot exhaust memory.
-  std::string text;
-  text.reserve(ec ? 0 : static_cast<std::size_t>(size) + 1);
-  char chunk[1 << 16];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > Thresholds::kMaxFileBytes)
-      throw Error(path + ": too large for a thresholds file (limit " + std::to_string(Thresholds::kMaxFileBytes) +
-                  " bytes)");
-  }
-  if (in.bad()) throw Error(path + ": read failed");
-  if (json_nesting_depth(text) > kMaxJsonDepth)
-    throw Error(path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels; not a thresholds file");
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
-    throw Error(path + ": not valid JSON: " + excerpt(e.what(), 300));
-  }
-  return thresholds_from_json(j, path);
+  return thresholds_from_json(read_json_file(path, {"a thresholds file", Thresholds::kMaxFileBytes}), path);
 }
 
 }  // namespace calm

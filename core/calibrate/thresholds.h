@@ -8,9 +8,10 @@
 //
 //   {"format": "calm-thresholds", "version": 1,
 //    "model": {"name", "dir", "hash"},
-//    "measure", "tau", "lambda", "delta", "epsilon", "consistency", "metric", "metric_unit",
-//    "pvalue_method", "max_new_tokens", "first_exit_layer", "check_interval",
-//    "kv_mode", "grid_step",
+//    "measure", "tau", "lambda", "max_new_tokens", "first_exit_layer",
+//    "check_interval", "kv_mode", ("gate", "gate_threshold": only with a gate),
+//    "delta", "epsilon", "consistency", "metric", "metric_unit", "pvalue_method",
+//    "grid_step",
 //    "calibration": {"path", "hash", "examples", ["random_subset": {"limit", "seed"}]},
 //    "created": "2024-05-01T12:00:00Z", "certification": "certified" | "exploratory",
 //    "guarantee": one sentence stating what holds (informational; not read back),
@@ -29,7 +30,9 @@
 
 namespace calm {
 
-struct Thresholds {
+// The exit rule (ExitRule's fields, written in its JSON form; gate and
+// gate_threshold only when a gate is set) and what stands behind it.
+struct Thresholds : ExitRule {
   static constexpr const char* kFormat = "calm-thresholds";
   static constexpr int kVersion = 1;
   static constexpr std::size_t kMaxFileBytes = 1 << 20;  // a real file is under 2 KB
@@ -37,9 +40,6 @@ struct Thresholds {
   std::string model_name;
   std::string model_dir;
   std::string model_hash;  // file_hash of model.safetensors
-  Measure measure = Measure::Softmax;
-  double tau = 4.0;
-  double lambda = 1.0;
   double delta = 0.1;
   double epsilon = 0.05;
   Consistency consistency = Consistency::Textual;
@@ -48,12 +48,6 @@ struct Thresholds {
   // before words were scored), and is read as such.
   TextUnit metric_unit = TextUnit::Words;
   PValueMethod pvalue_method = PValueMethod::HoeffdingBentkus;
-  int max_new_tokens = 64;
-  int first_exit_layer = 1;
-  int check_interval = 1;
-  KvMode kv_mode = KvMode::Propagate;
-  Gate gate = Gate::None;      // optional keys "gate", "gate_threshold"
-  double gate_threshold = 0.9;
   double grid_step = 0.05;
   std::string data_path;
   std::string data_hash;    // CalibrationRun::data_hash: the examples as used
@@ -81,11 +75,10 @@ struct Thresholds {
 struct CalibrationReport;
 
 // The thresholds file for the first choice of `report`, made from `run`.
-// `tau` and `grid_step` are taken as the user set them (the float tau in the
-// run settings would print as 0.30000001); the paths are written as given.
+// `grid_step` is taken as the user set it (the grid's own differences are
+// rounded sums); the paths are written as given.
 Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationReport& report,
-                                  const std::string& model_dir, const std::string& data_path, double tau,
-                                  double grid_step);
+                                  const std::string& model_dir, const std::string& data_path, double grid_step);
 
 // The current time as "YYYY-MM-DDTHH:MM:SSZ".
 std::string iso8601_utc_now();

@@ -12,61 +12,25 @@
 
 namespace calm {
 
-ExitPolicy parse_policy(const std::string& name) {
-  if (name == "calm") return ExitPolicy::Calm;
-  if (name == "full") return ExitPolicy::Full;
-  if (name == "static") return ExitPolicy::Static;
-  if (name == "oracle") return ExitPolicy::Oracle;
-  throw Error("unknown exit policy '" + name + "' (expected calm, full, static or oracle)");
-}
-
-const char* policy_name(ExitPolicy policy) {
-  switch (policy) {
-    case ExitPolicy::Calm: return "calm";
-    case ExitPolicy::Full: return "full";
-    case ExitPolicy::Static: return "static";
-    case ExitPolicy::Oracle: return "oracle";
-  }
-  return "?";
-}
-
-KvMode parse_kv_mode(const std::string& name) {
-  if (name == "propagate") return KvMode::Propagate;
-  if (name == "exact") return KvMode::Exact;
-  if (name == "catch-up") return KvMode::CatchUp;
-  throw Error("unknown K/V mode '" + name + "' (expected propagate, exact or catch-up)");
-}
-
-const char* kv_mode_name(KvMode mode) {
-  switch (mode) {
-    case KvMode::Propagate: return "propagate";
-    case KvMode::Exact: return "exact";
-    case KvMode::CatchUp: return "catch-up";
-  }
-  return "?";
-}
-
-Gate parse_gate(const std::string& name) {
-  if (name == "none") return Gate::None;
-  if (name == "state") return Gate::State;
-  if (name == "classifier") return Gate::Classifier;
-  throw Error("unknown gate '" + name + "' (expected none, state or classifier)");
-}
-
-const char* gate_name(Gate gate) {
-  switch (gate) {
-    case Gate::None: return "none";
-    case Gate::State: return "state";
-    case Gate::Classifier: return "classifier";
-  }
-  return "?";
-}
-
 double DecodeResult::average_layers() const {
   if (exit_layers.empty()) return 0.0;
   double sum = 0.0;
   for (int layer : exit_layers) sum += layer;
   return sum / static_cast<double>(exit_layers.size());
+}
+
+std::vector<int> DecodeResult::text_tokens() const {
+  std::vector<int> ids = tokens;
+  if (stopped_at_eos && !ids.empty()) ids.pop_back();
+  return ids;
+}
+
+DecodeOptions DecodeOptions::full_model() const {
+  DecodeOptions full = *this;
+  full.rule() = rule().full_model();
+  full.exit_schedule.clear();
+  full.trace = false;
+  return full;
 }
 
 namespace {
@@ -96,16 +60,10 @@ void check_options(const Model& model, const DecodeOptions& o) {
   for (int layer : o.exit_schedule)
     if (layer < 1 || layer > layers)
       throw Error("exit schedule layer " + std::to_string(layer) + " is outside 1.." + std::to_string(layers));
-  if (o.first_exit_layer < 1) throw Error("the first exit layer must be at least 1");
-  if (o.check_interval < 1) throw Error("the exit check interval must be at least 1");
-  if (o.max_new_tokens < 0) throw Error("max new tokens must not be negative");
-  if (!(o.lambda >= 0.0f) || !(o.tau >= 0.0f)) throw Error("lambda and tau must be non-negative numbers");
+  o.validate();
   if (o.temperature < 0.0f) throw Error("temperature must not be negative");
-  if (o.verify_draft < 0) throw Error("the verify draft length must not be negative");
   if (o.verify_draft > 0) {
-    if (o.policy != ExitPolicy::Calm) throw Error("verify mode drafts with the calm policy only");
     if (o.temperature > 0.0f) throw Error("verify mode is greedy: it reproduces the full model's greedy output");
-    if (o.kv_mode != KvMode::Propagate) throw Error("verify mode drafts with propagated K/V (--kv propagate)");
     if (o.trace) throw Error("verify mode records no per-layer trace");
   }
 }
@@ -231,7 +189,7 @@ LayerRun run_layers(const Model& model, RunState& state, const DecodeOptions& o,
       const float g = confidence_at(model, gate, i, w.hidden, w.layer_hidden[i - 1], w.probabilities);
       r.flops += o.gate == Gate::State ? cost.state : cost.classifier;
       laps.lap(r.profile.confidence);
-      if (g < o.gate_threshold) continue;
+      if (g < static_cast<float>(o.gate_threshold)) continue;
     }
     if (measure_needs_logits(o.measure)) {
       exit_logits(model, state, w.hidden, w.logits);
@@ -348,9 +306,7 @@ bool emit(const Model& model, TokenTrace&& token, DecodeResult& r, const TokenCa
 }
 
 void finish(const Model& model, Clock::time_point start, DecodeResult& r, Laps& laps) {
-  std::vector<int> text_ids = r.tokens;
-  if (r.stopped_at_eos) text_ids.pop_back();
-  r.text = model.tokenizer.decode(text_ids);
+  r.text = model.tokenizer.decode(r.text_tokens());
   laps.lap(r.profile.tokenizer);
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -365,7 +321,7 @@ void verify_loop(const Model& model, RunState& state, const DecodeOptions& o, in
   const ModelConfig& c = model.config;
   const int L = c.decoder_layers;
   const int k_max = o.verify_draft;
-  const bool calm_exits = !never_exits(o.lambda);
+  const bool calm_exits = o.calm_exits();
   Work w(c, state.max_positions, false);
   std::vector<Matrix> drafted_hidden(k_max, Matrix(L + 1, c.d_model));
   std::vector<int> drafts(k_max), exits(k_max), full(k_max), positions;
@@ -378,7 +334,7 @@ void verify_loop(const Model& model, RunState& state, const DecodeOptions& o, in
     int k = 0;
     int input = next_input;
     while (k < k_limit) {
-      const float threshold = calm_exits ? threshold_at(o.lambda, o.tau, t + k, o.max_new_tokens) : 1.0f;
+      const float threshold = calm_exits ? o.threshold(t + k) : 1.0f;
       const LayerRun run = run_layers(model, state, o, calm_exits, threshold, t + k, position + k, input, cost, w, r, laps);
       for (int i = 0; i <= run.exit_layer; ++i) drafted_hidden[k].row(i) = w.layer_hidden[i].transpose();
       if (run.exit_layer < L) {
@@ -423,7 +379,7 @@ void verify_loop(const Model& model, RunState& state, const DecodeOptions& o, in
     for (int j = 0; j < emitted; ++j, ++t) {
       TokenTrace token;
       token.position = t;
-      token.threshold = calm_exits ? threshold_at(o.lambda, o.tau, t, o.max_new_tokens) : 1.0f;
+      token.threshold = calm_exits ? o.threshold(t) : 1.0f;
       token.exit_confidence = kNotMeasured;
       token.token = full[j];
       token.verified = j < accepted;
@@ -468,12 +424,12 @@ DecodeResult Decoder::generate_ids(std::vector<int> ids, const DecodeOptions& o,
 
 int Decoder::shared_prefix(const DecodeResult& previous, const DecodeOptions& next) {
   if (next.temperature > 0.0f || next.policy != ExitPolicy::Calm || next.verify_draft > 0 ||
-      next.kv_mode == KvMode::CatchUp || never_exits(next.lambda))
+      next.kv_mode == KvMode::CatchUp || never_exits(static_cast<float>(next.lambda)))
     return 0;
   const int n = static_cast<int>(previous.trace.size());
   for (int t = 0; t < n; ++t) {
     const float best = previous.trace[t].best_below_exit;
-    if (best >= threshold_at(next.lambda, next.tau, t, next.max_new_tokens)) return t;
+    if (best >= next.threshold(t)) return t;
   }
   return n;
 }
@@ -521,7 +477,7 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
   const CostModel cost(c, state_.source_length);
   for (int t = 0; t < keep; ++t, ++position) {
     TokenTrace token = previous->trace[t];
-    token.threshold = threshold_at(o.lambda, o.tau, t, o.max_new_tokens);
+    token.threshold = o.threshold(t);
     r.flops += token.flops;
     r.full_flops += cost.layer(position + 1) * L + cost.vocabulary;
     carried_seconds += token.seconds;
@@ -545,7 +501,7 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
 
   std::mt19937_64 rng(o.seed);
   Work w(c, state_.max_positions, o.kv_mode == KvMode::CatchUp);
-  const bool calm_exits = o.policy == ExitPolicy::Calm && !never_exits(o.lambda);
+  const bool calm_exits = o.calm_exits();
   const bool run_all = o.trace || o.policy == ExitPolicy::Oracle || o.kv_mode == KvMode::Exact;
   const bool deferred = o.kv_mode == KvMode::CatchUp && !run_all;  // with run_all the cache is exact at once
 
@@ -554,7 +510,7 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
     const Clock::time_point token_start = Clock::now();
     TokenTrace token;
     token.position = t;
-    token.threshold = calm_exits ? threshold_at(o.lambda, o.tau, t, o.max_new_tokens) : 1.0f;
+    token.threshold = calm_exits ? o.threshold(t) : 1.0f;
     DecodeOptions step = o;
     if (!deferred && o.kv_mode == KvMode::CatchUp) step.kv_mode = KvMode::Exact;
     LayerRun run = run_layers(model_, state_, step, calm_exits, token.threshold, t, position, next_input, cost, w, r, laps);

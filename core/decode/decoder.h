@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "decode/exit_rule.h"
 #include "decode/measure.h"
 #include "model/model.h"
 #include "nn/ops.h"
@@ -21,60 +22,20 @@
 
 namespace calm {
 
-enum class ExitPolicy {
-  Calm,    // exit when the measure clears lambda_t
-  Full,    // never exit (same as Calm with lambda = 1)
-  Static,  // every token exits at static_layer
-  Oracle,  // local oracle: the first layer whose argmax equals the top layer's
-};
-enum class KvMode {
-  Propagate,  // skipped layers compute their K/V from the exit state (the paper's)
-  Exact,      // skipped layers run for real at once; analysis only, no speedup
-  CatchUp,    // skipped layers run for real later, batched with the next token
-              // that goes deeper (in the manner of FREE): the same outputs as
-              // Exact, the deep work done in matrix-matrix products
-};
-// A cheap test that must pass before a softmax measure pays for the
-// vocabulary projection (ignored for the state and classifier measures).
-enum class Gate {
-  None,
-  State,       // cosine of the hidden state with the previous layer's >= gate_threshold
-  Classifier,  // the early-exit classifier's probability >= gate_threshold
-};
-
-ExitPolicy parse_policy(const std::string& name);  // "calm", "full", "static", "oracle"
-const char* policy_name(ExitPolicy policy);
-KvMode parse_kv_mode(const std::string& name);    // "propagate", "exact", "catch-up"
-const char* kv_mode_name(KvMode mode);
-Gate parse_gate(const std::string& name);         // "none", "state", "classifier"
-const char* gate_name(Gate gate);
-
-struct DecodeOptions {
-  ExitPolicy policy = ExitPolicy::Calm;
-  Measure measure = Measure::Softmax;
-  float lambda = 1.0f;        // 1 = never exit: exactly the full model
-  float tau = 4.0f;           // decay of the threshold over the output
-  int static_layer = 1;       // ExitPolicy::Static, 1-based
+// An exit rule (its fields are the rule's) and how the token is chosen and recorded.
+struct DecodeOptions : ExitRule {
   std::vector<int> exit_schedule;  // Static: the exit layer of output position t, where given
                                    // (replays another run's exits, e.g. the oracle's, at its cost)
-  int max_new_tokens = 64;    // also N of the threshold schedule
-  int first_exit_layer = 1;   // 1-based: the first layer allowed to exit
-  int check_interval = 1;     // check every k-th layer from first_exit_layer on
-  KvMode kv_mode = KvMode::Propagate;
-  Gate gate = Gate::None;
-  float gate_threshold = 0.9f;
-  // Verify mode (lossless, greedy only): draft up to `verify_draft` tokens with
-  // the exit rule, then run them through the layers above the lowest exit
-  // together and keep the longest prefix the full model agrees with, plus the
-  // full model's token at the first disagreement. The output is the full
-  // model's. 0 = off.
-  int verify_draft = 0;
   float temperature = 0.0f;   // 0 = greedy
   int top_k = 0;              // sampling: 0 = whole vocabulary
   uint64_t seed = 0;
   bool trace = false;         // record every layer's confidence and top tokens
   int trace_top_k = 3;
   bool truncate_prompt = false;  // otherwise an over-long prompt is refused
+
+  // The full model's run of the same tokens (ExitRule::full_model), untraced:
+  // what an early-exit run is compared with.
+  DecodeOptions full_model() const;
 };
 
 // What happened at one output position.
@@ -137,6 +98,9 @@ struct DecodeResult {
   uint64_t run_id = 0;           // which run of which Decoder made it (for resume)
 
   double average_layers() const;
+  // The generated ids without a final end-of-sequence token: what the text
+  // is made of and what metrics compare.
+  std::vector<int> text_tokens() const;
 };
 
 // Called after every token; return false to stop decoding.

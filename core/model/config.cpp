@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
-#include "util/json_limits.h"
+#include "util/json_file.h"
 
 namespace calm {
 
@@ -24,33 +24,20 @@ constexpr std::size_t kMaxConfigBytes = 16u << 20;
 // Parsed, a value takes up to a hundred bytes: this bounds the memory parsing takes.
 constexpr std::size_t kMaxConfigValues = 1u << 20;
 
-// Looks keys up in one JSON object and turns every problem into a calm::Error
-// that names the file and the key.
-class Reader {
+// config.json's reading on top of JsonReader: ints that fit in 32 bits,
+// fallbacks for absent keys (JSON null counts as absent), special token ids.
+class Reader : public JsonReader {
  public:
-  Reader(const json& j, const std::string& path) : j_(j), path_(path) {}
-
-  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-    throw Error(path_ + ": key '" + key + "' " + what);
-  }
-  // A string value as quoted in a message.
-  static std::string quoted(const std::string& value) { return "'" + excerpt(value) + "'"; }
-
-  // `v` (the value of `key`, or an element of it) as an int that fits in 32 bits.
-  int as_int(const std::string& key, const json& v) const {
-    if (!v.is_number_integer()) fail(key, "must be an integer, got " + json_excerpt(v));
-    const int64_t x = v.get<int64_t>();
-    if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(INT32_MAX) : (x < INT32_MIN || x > INT32_MAX))
-      fail(key, "is out of range: " + json_excerpt(v));
-    return static_cast<int>(x);
-  }
-
-  // JSON null counts as absent: Hugging Face writes e.g. "num_decoder_layers": null.
-  bool has(const std::string& key) const { return j_.contains(key) && !j_[key].is_null(); }
+  using JsonReader::JsonReader;
 
   const json& at(const std::string& key) const {
     if (!has(key)) fail(key, "missing");
-    return j_[key];
+    return get(key);
+  }
+
+  // `v` (the value of `key`, or an element of it) as an int that fits in 32 bits.
+  int as_int(const std::string& key, const json& v) const {
+    return static_cast<int>(JsonReader::integer(key, v, INT32_MIN, INT32_MAX));
   }
 
   int integer(const std::string& key) const { return as_int(key, at(key)); }
@@ -72,17 +59,11 @@ class Reader {
     return static_cast<float>(x);
   }
 
-  bool boolean(const std::string& key, bool fallback) const {
-    if (!has(key)) return fallback;
-    const json& v = at(key);
-    if (!v.is_boolean()) fail(key, "must be true or false, got " + json_excerpt(v));
-    return v.get<bool>();
-  }
+  bool boolean(const std::string& key, bool fallback) const { return has(key) ? JsonReader::boolean(key) : fallback; }
 
   std::string string(const std::string& key) const {
-    const json& v = at(key);
-    if (!v.is_string()) fail(key, "must be a string, got " + json_excerpt(v));
-    return v.get<std::string>();
+    at(key);
+    return JsonReader::string(key, true);
   }
   std::string string(const std::string& key, const std::string& fallback) const {
     return has(key) ? string(key) : fallback;
@@ -111,11 +92,7 @@ class Reader {
     return v.get<double>();
   }
 
-  const std::string& path() const { return path_; }
-
- private:
-  const json& j_;
-  const std::string& path_;
+  const std::string& path() const { return source(); }
 };
 
 void parse_t5(const Reader& r, ModelConfig& c) {
@@ -248,40 +225,7 @@ void check_token(const Reader& r, const std::string& key, int id, int vocab_size
 }  // namespace
 
 ModelConfig load_config(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a config.json file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open file (missing or unreadable)");
-  const auto too_large = [&] {
-    return Error(path + ": larger than " + std::to_string(kMaxConfigBytes >> 20) +
-                 " MiB; a config.json is a few kilobytes, so this is not one");
-  };
-  const uint64_t size = std::filesystem::is_regular_file(path, ec) ? std::filesystem::file_size(path, ec) : 0;
-  if (!ec && size > kMaxConfigBytes) throw too_large();
-  // Read in chunks and stop past the limit, so even a file that grows (or a
-  // device that never ends) cannot exhaust memory.
-  std::string text;
-  char chunk[1 << 16];
-  text.reserve(ec ? 0 : static_cast<std::size_t>(size) + 1);
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMaxConfigBytes) throw too_large();
-  }
-  if (in.bad()) throw Error(path + ": read failed");
-  const JsonExtent extent = json_extent(text, kMaxJsonDepth, kMaxConfigValues);
-  if (extent.depth > kMaxJsonDepth)
-    throw Error(path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels; not a config.json");
-  if (extent.values > kMaxConfigValues)
-    throw Error(path + ": holds more than " + std::to_string(kMaxConfigValues) +
-                " JSON values; a config.json holds a few dozen, so this is not one");
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
-    throw Error(path + ": not valid JSON (" + excerpt(e.what(), 300) + ")");
-  }
-  if (!j.is_object()) throw Error(path + ": top level is not a JSON object");
-
+  const json j = read_json_file(path, {"a config.json", kMaxConfigBytes, kMaxConfigValues});
   const Reader r(j, path);
   ModelConfig c;
   const std::string type = r.string("model_type");

@@ -1,0 +1,128 @@
+#include "decode/exit_rule.h"
+
+#include <limits>
+
+#include "util/error.h"
+#include "util/json_file.h"
+
+namespace calm {
+
+ExitPolicy parse_policy(const std::string& name) {
+  if (name == "calm") return ExitPolicy::Calm;
+  if (name == "full") return ExitPolicy::Full;
+  if (name == "static") return ExitPolicy::Static;
+  if (name == "oracle") return ExitPolicy::Oracle;
+  throw Error("unknown exit policy '" + name + "' (expected calm, full, static or oracle)");
+}
+
+const char* policy_name(ExitPolicy policy) {
+  switch (policy) {
+    case ExitPolicy::Calm: return "calm";
+    case ExitPolicy::Full: return "full";
+    case ExitPolicy::Static: return "static";
+    case ExitPolicy::Oracle: return "oracle";
+  }
+  return "?";
+}
+
+KvMode parse_kv_mode(const std::string& name) {
+  if (name == "propagate") return KvMode::Propagate;
+  if (name == "exact") return KvMode::Exact;
+  if (name == "catch-up") return KvMode::CatchUp;
+  throw Error("unknown K/V mode '" + name + "' (expected propagate, exact or catch-up)");
+}
+
+const char* kv_mode_name(KvMode mode) {
+  switch (mode) {
+    case KvMode::Propagate: return "propagate";
+    case KvMode::Exact: return "exact";
+    case KvMode::CatchUp: return "catch-up";
+  }
+  return "?";
+}
+
+Gate parse_gate(const std::string& name) {
+  if (name == "none") return Gate::None;
+  if (name == "state") return Gate::State;
+  if (name == "classifier") return Gate::Classifier;
+  throw Error("unknown gate '" + name + "' (expected none, state or classifier)");
+}
+
+const char* gate_name(Gate gate) {
+  switch (gate) {
+    case Gate::None: return "none";
+    case Gate::State: return "state";
+    case Gate::Classifier: return "classifier";
+  }
+  return "?";
+}
+
+ExitRule ExitRule::full_model() const {
+  ExitRule full = *this;
+  full.policy = ExitPolicy::Full;
+  full.lambda = 1.0;
+  full.static_layer = 1;
+  full.gate = Gate::None;
+  full.kv_mode = KvMode::Propagate;  // nothing is skipped
+  full.verify_draft = 0;             // verify mode drafts with the calm policy only
+  return full;
+}
+
+void ExitRule::validate() const {
+  if (first_exit_layer < 1) throw Error("the first exit layer must be at least 1");
+  if (check_interval < 1) throw Error("the exit check interval must be at least 1");
+  if (max_new_tokens < 0) throw Error("max new tokens must not be negative");
+  if (!(lambda >= 0.0) || !(tau >= 0.0)) throw Error("lambda and tau must be non-negative numbers");
+  if (verify_draft < 0) throw Error("the verify draft length must not be negative");
+  if (verify_draft > 0) {
+    if (policy != ExitPolicy::Calm) throw Error("verify mode drafts with the calm policy only");
+    if (kv_mode != KvMode::Propagate) throw Error("verify mode drafts with propagated K/V (--kv propagate)");
+  }
+}
+
+nlohmann::ordered_json ExitRule::to_json() const {
+  nlohmann::ordered_json j = {{"measure", measure_name(measure)},
+                              {"tau", tau},
+                              {"lambda", lambda},
+                              {"max_new_tokens", max_new_tokens},
+                              {"first_exit_layer", first_exit_layer},
+                              {"check_interval", check_interval},
+                              {"kv_mode", kv_mode_name(kv_mode)}};
+  if (gate != Gate::None) {
+    j["gate"] = gate_name(gate);
+    j["gate_threshold"] = gate_threshold;
+  }
+  if (policy != ExitPolicy::Calm) j["policy"] = policy_name(policy);
+  if (policy == ExitPolicy::Static) j["static_layer"] = static_layer;
+  if (verify_draft > 0) j["verify_draft"] = verify_draft;
+  return j;
+}
+
+ExitRule ExitRule::from_json(const JsonReader& r) {
+  constexpr long long kIntMax = std::numeric_limits<int>::max();
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  ExitRule rule;
+  rule.measure = r.name("measure", [](const std::string& s) { return parse_measure(s); });
+  rule.tau = r.number("tau", 0.0, kInf);
+  rule.lambda = r.number("lambda", 0.0, 1.0);
+  rule.max_new_tokens = static_cast<int>(r.integer("max_new_tokens", 1, kIntMax));
+  rule.first_exit_layer = static_cast<int>(r.integer("first_exit_layer", 1, kIntMax));
+  rule.check_interval = static_cast<int>(r.integer("check_interval", 1, kIntMax));
+  rule.kv_mode = r.name("kv_mode", [](const std::string& s) { return parse_kv_mode(s); });
+  if (r.has("gate")) {
+    rule.gate = r.name("gate", [](const std::string& s) { return parse_gate(s); });
+    rule.gate_threshold = r.number("gate_threshold", -1.0, 1.0);
+  }
+  if (r.has("policy")) rule.policy = r.name("policy", [](const std::string& s) { return parse_policy(s); });
+  if (rule.policy == ExitPolicy::Static)
+    rule.static_layer = static_cast<int>(r.integer("static_layer", 1, kIntMax));
+  if (r.has("verify_draft")) rule.verify_draft = static_cast<int>(r.integer("verify_draft", 0, kIntMax));
+  try {
+    rule.validate();
+  } catch (const Error& e) {
+    r.fail(rule.verify_draft > 0 ? "verify_draft" : "policy", e.what());
+  }
+  return rule;
+}
+
+}  // namespace calm
