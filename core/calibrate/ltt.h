@@ -1,4 +1,4 @@
-// Learn then Test over a grid of thresholds (spec section 6). The expensive
+// Learn then Test (Angelopoulos et al. 2021) over a grid of thresholds. The expensive
 // part — one full run and one early-exit run per example and grid point — is
 // done once by the caller and kept in a LossTable; choosing lambda for any
 // (delta, epsilon, method) then only reads the stored losses, so a slider can

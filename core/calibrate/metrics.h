@@ -1,5 +1,5 @@
 // Similarities m in [0, 1] between two token sequences, and the two CALM
-// consistency losses built on them (spec section 6): textual 1 - m(early, full)
+// consistency losses built on them (Schuster et al. 2022): textual 1 - m(early, full)
 // and risk max(0, (1 - m(early, ref)) - (1 - m(full, ref))).
 //
 // Every metric takes (candidate, reference). Only BLEU is asymmetric; for the

@@ -1,6 +1,6 @@
 // Learn-then-Test p-values for the null hypothesis "the expected loss at this
-// lambda is above delta", given the mean E of n losses in [0, 1] (spec
-// section 6), and the binomial CDF the Bentkus bound needs.
+// lambda is above delta", given the mean E of n losses in [0, 1] (Learn then
+// Test, Angelopoulos et al. 2021, as CALM uses it), and the binomial CDF the Bentkus bound needs.
 //
 // All three p-values are 1 when E >= delta (no evidence against the null) and
 // are clipped to at most 1.

@@ -1,4 +1,4 @@
-// Checking the guarantee (spec section 6): pool the examples, draw random
+// Checking the guarantee (as Schuster et al. 2022 do for CALM): pool the examples, draw random
 // splits, choose lambda on each calibration part and look at the loss of that
 // lambda. Everything is read from one loss table, so no split runs the model
 // again.

@@ -1,4 +1,5 @@
-// Confidence measures (CALM-SPEC section 2) and the decaying threshold (section 3).
+// Confidence measures and the decaying threshold of CALM (Schuster et al.,
+// "Confident Adaptive Language Modeling", NeurIPS 2022).
 #pragma once
 
 #include <string>

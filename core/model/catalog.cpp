@@ -49,9 +49,6 @@ std::vector<std::string> bundled_model_dirs() {
   for (const auto& root : resource_roots())
     for (const auto& d : model_dirs_under(fs::path(root) / "models"))
       if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
-#ifdef CALM_SOURCE_DIR
-  if (dirs.empty()) dirs = model_dirs_under(fs::path(CALM_SOURCE_DIR) / "tests" / "fixtures" / "models");
-#endif
   return dirs;
 }
 
@@ -60,8 +57,10 @@ std::string default_model_dir() {
   if (dirs.empty())
     throw Error("no bundled model found (looked in $CALM_DATA_DIR/models and the installed resources); "
                 "pass --model DIR");
+#ifdef CALM_DEFAULT_MODEL  // the build's choice (CMake CALM_DEFAULT_MODEL)
   for (const auto& d : dirs)
-    if (fs::path(d).filename() == "kjv2web") return d;
+    if (fs::path(d).filename() == CALM_DEFAULT_MODEL) return d;
+#endif
   return dirs.front();
 }
 
