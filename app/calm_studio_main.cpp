@@ -21,10 +21,10 @@
 #include <QTemporaryDir>
 #include <QTimer>
 
-#include "ExamplePrompts.h"
+#include "session/ExamplePrompts.h"
 #include "MainWindow.h"
-#include "SettingsStore.h"
-#include "StudioSession.h"
+#include "session/SettingsStore.h"
+#include "session/StudioSession.h"
 #include "model/catalog.h"
 
 namespace {

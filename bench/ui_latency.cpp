@@ -38,12 +38,12 @@
 #include <QTimer>
 #include <QtTest/QTest>
 
-#include "ExamplePrompts.h"
+#include "session/ExamplePrompts.h"
 #include "MainWindow.h"
-#include "SettingsStore.h"
-#include "SliderSpin.h"
-#include "StudioSession.h"
-#include "TokenView.h"
+#include "session/SettingsStore.h"
+#include "widgets/SliderSpin.h"
+#include "session/StudioSession.h"
+#include "widgets/TokenView.h"
 #include "model/catalog.h"
 
 using namespace calm::ui;

@@ -5,11 +5,11 @@
 
 #include <QTemporaryDir>
 
-#include "ExamplePrompts.h"
-#include "ExitColorScale.h"
-#include "SettingsStore.h"
-#include "TokenDiff.h"
-#include "TokenText.h"
+#include "session/ExamplePrompts.h"
+#include "plots/ExitColorScale.h"
+#include "session/SettingsStore.h"
+#include "session/TokenDiff.h"
+#include "session/TokenText.h"
 
 using namespace calm::ui;
 

@@ -12,10 +12,10 @@
 #include <QJsonObject>
 #include <QTemporaryDir>
 
-#include "CalibrationData.h"
-#include "CalibrationExport.h"
+#include "session/CalibrationData.h"
+#include "session/CalibrationExport.h"
 #include "calibrate/thresholds.h"
-#include "StudioSession.h"
+#include "session/StudioSession.h"
 #include "model/catalog.h"
 #include "util/hash.h"
 

@@ -4,7 +4,7 @@
 
 #include <QMainWindow>
 
-#include "StudioSession.h"
+#include "session/StudioSession.h"
 
 class QLabel;
 class QSplitter;

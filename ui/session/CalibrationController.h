@@ -1,0 +1,56 @@
+// Runs a calibration in the background: reads the JSONL set, prepares a
+// calm::CalibrationRun, hands it to a CalibrationRunner on a worker thread,
+// reports progress, can be cancelled, and publishes the finished
+// CalibrationData. Owned by the StudioSession.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include <QObject>
+#include <QString>
+#include <QThreadPool>
+
+#include "session/CalibrationData.h"
+#include "session/CalibrationRunner.h"
+
+namespace calm::ui {
+
+class CalibrationController : public QObject {
+  Q_OBJECT
+
+ public:
+  // `engineCalls` is the session's counter of Decoder::generate calls.
+  CalibrationController(std::shared_ptr<std::atomic<int>> engineCalls, QObject* parent = nullptr);
+  ~CalibrationController() override;  // cancels and waits
+
+  void setRunner(std::shared_ptr<CalibrationRunner> runner) { runner_ = std::move(runner); }
+  // Where finished examples are kept so that a cancelled calibration resumes;
+  // empty (the default) keeps nothing.
+  void setCacheDirectory(const QString& dir);
+  // At most `maxExamples` examples of `dataset` (0: all) over lambda_grid(step).
+  void start(std::shared_ptr<const calm::Model> model, const QString& modelDir, const QString& dataset,
+             const DecodeControls& controls, int maxExamples = 0, double step = 0.05);
+  void cancel();
+  bool isRunning() const { return running_ > 0; }
+  int runs() const { return runs_; }  // calibrations started so far
+
+ signals:
+  void started(const QString& dataset, int examples);
+  void progress(int done, int total);
+  void finished(std::shared_ptr<const calm::ui::CalibrationData> data);
+  void failed(const QString& message);
+  void cancelled();
+  void runningChanged(bool running);
+
+ private:
+  QThreadPool pool_;
+  std::shared_ptr<CalibrationRunner> runner_;
+  std::shared_ptr<std::atomic<int>> engineCalls_;
+  std::shared_ptr<std::atomic<bool>> cancel_;
+  quint64 serial_ = 0;
+  int running_ = 0;
+  int runs_ = 0;
+};
+
+}  // namespace calm::ui

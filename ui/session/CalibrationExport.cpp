@@ -1,0 +1,56 @@
+#include "session/CalibrationExport.h"
+
+#include <exception>
+
+#include <QDir>
+#include <QFileInfo>
+
+namespace calm::ui {
+
+namespace {
+std::string absolute(const QString& path) { return QDir::cleanPath(QFileInfo(path).absoluteFilePath()).toStdString(); }
+}  // namespace
+
+calm::Guarantee CalibrationExport::guarantee(const DecodeControls& c) {
+  calm::Guarantee g;
+  g.consistency = c.consistency;
+  g.metric = c.metric;
+  g.delta = c.delta;
+  g.epsilon = c.epsilon;
+  g.method = c.pvalueMethod;
+  return g;
+}
+
+calm::Thresholds CalibrationExport::thresholds(const CalibrationData& d, const DecodeControls& c) {
+  const calm::CalibrationReport report =
+      calm::build_report(d.run, d.model->tokenizer, d.model->config.decoder_layers, {guarantee(c)});
+  calm::Thresholds t =
+      calm::thresholds_from_report(d.run, report, absolute(d.modelDir), absolute(d.dataset), d.gridStep());
+  t.exploratory = !d.certifies(c);
+  return t;
+}
+
+QString CalibrationExport::writeThresholds(const CalibrationData& data, const DecodeControls& controls,
+                                           const QString& path) {
+  try {
+    calm::write_thresholds(thresholds(data, controls), path.toStdString());
+  } catch (const std::exception& e) {
+    return QString::fromUtf8(e.what());
+  }
+  return {};
+}
+
+QString CalibrationExport::writeReport(const CalibrationData& data, const DecodeControls& controls,
+                                       const QString& jsonPath) {
+  try {
+    const calm::CalibrationReport report =
+        calm::build_report(data.run, data.model->tokenizer, data.model->config.decoder_layers, {guarantee(controls)});
+    const std::string json = jsonPath.toStdString();
+    calm::write_report(report, json, calm::csv_path_for(json));
+  } catch (const std::exception& e) {
+    return QString::fromUtf8(e.what());
+  }
+  return {};
+}
+
+}  // namespace calm::ui

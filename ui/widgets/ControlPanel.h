@@ -1,0 +1,68 @@
+// The knobs of CALM: confidence measure, lambda (calibrated or by hand), tau,
+// the gate and where exits are checked, the calibration target (consistency,
+// metric, delta, epsilon), max new tokens and the decoding mode (CALM with
+// propagated or exact K/V, or lossless verify mode with its draft length).
+// Each explains itself in a tooltip. The panel only shows
+// DecodeControls and reports edits; the session decides what they mean.
+#pragma once
+
+#include <QWidget>
+
+#include "session/DecodeControls.h"
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QRadioButton;
+class QSpinBox;
+
+namespace calm::ui {
+
+class SliderSpin;
+
+class ControlPanel : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit ControlPanel(QWidget* parent = nullptr);
+
+  void setControls(const DecodeControls& controls);  // shows them; emits nothing
+  DecodeControls controls() const;
+  // What the loaded model allows: the classifier measure and gate need a head;
+  // exit checks start at most at its last layer.
+  void setModelLimits(bool hasClassifier, int maxNewTokens, int layers = 1024);
+  // The lambda in force and where it comes from.
+  void setLambdaInForce(double lambda, const QString& explanation, bool calibrated);
+
+ signals:
+  void controlsEdited(const DecodeControls& controls);
+  // The user let go of a slider or confirmed a value typed into its box: the
+  // edit is complete, so there is nothing left to wait for.
+  void editingFinished();
+
+ private:
+  void emitEdited();
+  void updateEnabled(const DecodeControls& c);
+
+  QComboBox* measure_;
+  SliderSpin* lambda_;
+  QRadioButton* fromCalibration_;
+  QRadioButton* byHand_;
+  QLabel* lambdaInForce_;
+  SliderSpin* tau_;
+  QComboBox* consistency_;
+  QComboBox* metric_;
+  SliderSpin* delta_;
+  SliderSpin* epsilon_;
+  QComboBox* pvalue_;
+  QSpinBox* maxTokens_;
+  QComboBox* gate_;
+  QDoubleSpinBox* gateThreshold_;
+  QSpinBox* firstExit_;
+  QSpinBox* checkInterval_;
+  QComboBox* mode_;
+  QSpinBox* draft_;
+  DecodeControls shown_;
+};
+
+}  // namespace calm::ui
