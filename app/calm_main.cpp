@@ -13,6 +13,7 @@
 #include "cli_common.h"
 #include "cli_calibrate.h"
 #include "decode/decoder.h"
+#include "kernels/matvec.h"
 #include "model/catalog.h"
 #include "util/error.h"
 #include "model/model.h"
@@ -26,8 +27,9 @@ namespace {
 constexpr const char* kUsage = R"(calm: confident adaptive language modeling from the command line
 
 usage:
-  calm info     [--model DIR|NAME]
-  calm generate [--model DIR|NAME] (--prompt TEXT | --prompt-file PATH) [--measure softmax|softmax-max|state|classifier]
+  calm info     [--model DIR|NAME] [--weights auto|f32|f16|bf16|q8]
+  calm generate [--model DIR|NAME] [--weights W] [--threads N] (--prompt TEXT | --prompt-file PATH)
+                [--measure softmax|softmax-max|state|classifier]
                 [--lambda X] [--tau T] [--max-new-tokens N] [--policy calm|full|static|oracle]
                 [--static-layer K] [--first-exit-layer K] [--check-interval K]
                 [--kv propagate|exact|catch-up] [--gate none|state|classifier] [--gate-threshold G]
@@ -37,12 +39,24 @@ usage:
 tokenizer.model) or the name of a bundled model; without it the default bundled model is used.
 --prompt-file reads the prompt from a file ("-": standard input), for prompts too long
 for the command line.
+--weights holds the large matrices as the checkpoint stores them (auto, the default: F32, F16
+or BF16, memory-mapped) or converted at load (q8: 8 bits with a scale per 32 weights, half
+of F16's memory traffic; every command takes it). --threads N splits one decode's products
+over N cores (calibrate, eval, validate and bench use their threads for examples instead).
 lambda = 1 (the default) is exactly the full model; smaller lambdas exit earlier.
 --gate asks a cheap measure first and pays for the softmax check only when it passes.
 --kv catch-up runs skipped layers later, batched with the next deeper token (exact cache).
 --verify K drafts K tokens with exits and verifies them in one batched pass: the output is
 the full model's greedy output.
 )";
+
+// "bf16, 2.20 GB" (the large matrices as held in memory).
+std::string weights_summary(const calm::Model& model) {
+  const calm::WeightMatrix& w = model.weights.embedding;
+  char bytes[32];
+  std::snprintf(bytes, sizeof bytes, "%.2f", double(model.weights.matrix_bytes()) / 1e9);
+  return std::string(calm::weight_type_name(w.type)) + ", " + bytes + " GB";
+}
 
 int cmd_info(const Args& args) {
   const calm::Model model = calm::cli::load_model_arg(args);
@@ -60,6 +74,7 @@ int cmd_info(const Args& args) {
             << "context:        " << c.max_positions << " positions\n"
             << "embeddings:     " << (c.tied_embeddings ? "tied" : "untied") << "\n"
             << "parameters:     " << model.parameter_count() << "\n"
+            << "weights:        " << weights_summary(model) << " (" << calm::kernel_isa() << " kernels)\n"
             << "classifier:     " << (c.has_classifier() ? "yes (early-exit head)" : "no") << "\n";
   return 0;
 }
@@ -96,7 +111,9 @@ int cmd_generate(const Args& args) {
   calm::DecodeOptions options = calm::cli::decode_options(args);
   options.trace = args.flag("json") && options.verify_draft == 0;  // verify mode records no layer trace
   const calm::Model model = calm::cli::load_model_arg(args);
-  calm::Decoder decoder(model);
+  const int threads = args.get_int("threads", 1);
+  if (threads < 1 || threads > 256) throw UsageError("--threads must be between 1 and 256");
+  calm::Decoder decoder(model, threads);
   const calm::DecodeResult r = decoder.generate(prompt, options);
   if (!args.flag("json")) {
     std::cout << r.text << std::endl;
@@ -160,9 +177,10 @@ int main(int argc, char** argv) {
       return 0;
     }
   try {
-    if (command == "info") return cmd_info(Args(rest, {"model"}, {}));
+    if (command == "info") return cmd_info(Args(rest, {"model", "weights"}, {}));
     if (command == "generate")
-      return cmd_generate(Args(rest, with_decode_options({"model", "prompt", "prompt-file"}), {"json", "truncate"}));
+      return cmd_generate(
+          Args(rest, with_decode_options({"model", "weights", "prompt", "prompt-file", "threads"}), {"json", "truncate"}));
     if (command == "bench") return calm::cli::cmd_bench(rest);
     if (command == "calibrate") return calm::cli::cmd_calibrate(rest);
     if (command == "eval") return calm::cli::cmd_eval(rest);

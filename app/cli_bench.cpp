@@ -1,5 +1,6 @@
 #include "cli_bench.h"
 
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "calibrate/sampling.h"
 #include "calibrate/thresholds.h"
 #include "cli_common.h"
+#include "kernels/matvec.h"
 #include "nn/forward.h"
 
 namespace calm::cli {
@@ -25,8 +27,17 @@ bench decodes each example with the full model and with CALM (at the thresholds 
 at --lambda, or replaying the local oracle's exits), alternating which goes first, and reports
 tokens/s and the measured speedup per token of the token loop (the prompt, the same work for both,
 is left out and shown in the breakdown), the ideal speedup from the FLOPs CALM spent, their
-ratio, where the time went, the GFLOP/s of the loop against Eigen's on the same shapes, and the
-peak memory. --threads N decodes N examples at a time (one decoder each).
+ratio, where the time went, the GFLOP/s of the loop against the kernels alone on the same shapes, and the
+peak memory. --threads N decodes N examples at a time (one decoder each). With --lambda 1 the full
+model runs once per example (there is no second, identical pass to compare).
+
+  calm bench --engine [--model DIR|NAME] [--weights W] [--threads N] [--tokens 64] [--repeats 3]
+                      [--prompt TEXT] [--verify-rows 1,2,4,8] [--json]
+
+--engine measures the engine alone: load time, full-model tokens/s for one decode on N threads
+(every run decodes --tokens tokens, end of sequence ignored), the weights streamed per second
+against the memory bandwidth measured in the same run, a verification pass over K rows
+relative to one row, and peak memory.
 )";
 
 namespace {
@@ -71,26 +82,28 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// GFLOP/s that Eigen reaches on the decoder's own matrix-vector shapes, each
-// product timed alone in a loop: the ceiling the token loop is measured against.
+// GFLOP/s that the weight kernels reach on the decoder's own matrix-vector
+// shapes, each product timed alone in a loop: the ceiling the token loop is
+// measured against.
 double isolated_gflops(const Model& model) {
   const Weights& w = model.weights;
-  std::vector<const Matrix*> shapes;
+  std::vector<const WeightMatrix*> shapes;
   for (const LayerWeights& l : w.decoder) {
-    for (const Matrix* m : {&l.self_qkv, &l.self_attn.o, &l.cross_attn.q, &l.cross_attn.o, &l.ffn.gate, &l.ffn.up,
-                            &l.ffn.down})
-      if (m->size()) shapes.push_back(m);
+    for (const WeightMatrix* m : {&l.self_attn.q, &l.self_attn.k, &l.self_attn.v, &l.self_attn.o, &l.cross_attn.q,
+                                  &l.cross_attn.o, &l.ffn.gate, &l.ffn.up, &l.ffn.down})
+      if (!m->empty()) shapes.push_back(m);
   }
   shapes.push_back(&w.output_projection());
-  Vector in = Vector::Ones(std::max(model.config.d_model, model.config.d_ff)), out;
+  Vector in = Vector::Ones(std::max(model.config.d_model, model.config.d_ff));
+  Vector out(std::max(model.config.vocab_size, std::max(model.config.d_model, model.config.d_ff)));
   double flops = 0;
   const Clock::time_point start = Clock::now();
   double seconds = 0;
   while (seconds < 0.3) {
-    for (const Matrix* m : shapes) {
-      out.noalias() = *m * in.head(m->cols());
+    for (const WeightMatrix* m : shapes) {
+      matvec(*m, in.data(), out.data());
       in[0] += out[0] * 1e-30f;  // a dependency, so nothing is optimised away
-      flops += 2.0 * static_cast<double>(m->rows()) * static_cast<double>(m->cols());
+      flops += 2.0 * static_cast<double>(m->rows) * static_cast<double>(m->cols);
     }
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
   }
@@ -106,7 +119,10 @@ std::string fixed(double x, int digits) {
 }  // namespace
 
 int cmd_bench(const std::vector<std::string>& argv) {
-  std::set<std::string> valued{"model", "data", "limit", "limit-seed", "repeats", "threads", "thresholds"};
+  std::set<std::string> valued{"model", "weights", "data", "limit", "limit-seed", "repeats", "threads", "thresholds"};
+  if (std::find(argv.begin(), argv.end(), "--engine") != argv.end())
+    return cmd_bench_engine(Args(argv, {"model", "weights", "threads", "tokens", "repeats", "prompt", "verify-rows"},
+                                 {"engine", "json"}));
   valued.insert(kDecodeOptionNames.begin(), kDecodeOptionNames.end());
   const Args args(argv, valued, {"json", "oracle", "skip-bad-lines", "truncate"});
   const int repeats = args.get_int("repeats", 3);
@@ -137,6 +153,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
   calm_options.trace = false;
   const DecodeOptions full_options = calm_options.full_model();
   const bool oracle = calm_options.policy == ExitPolicy::Oracle;
+  // lambda 1 never exits: the CALM run would be the full model's, run twice.
+  const bool calm_is_full = (calm_options.policy == ExitPolicy::Calm || calm_options.policy == ExitPolicy::Full) &&
+                            calm_options.lambda >= 1.0f && calm_options.verify_draft == 0;
 
   // repeats x examples, filled by the worker threads.
   std::vector<std::vector<Pair>> pairs(repeats, std::vector<Pair>(examples.size()));
@@ -151,9 +170,17 @@ int cmd_bench(const std::vector<std::string>& argv) {
         o.exit_schedule = probe.exit_layers;
       }
       Pair& p = pairs[repeat][i];
-      for (int k = 0; k < 2; ++k) {
+      for (int k = 0; k < (calm_is_full ? 1 : 2); ++k) {
         const bool full_turn = (k == 0) == ((repeat + i) % 2 == 0);  // alternate who goes first
         const DecodeResult r = decoder.generate(examples[i].input, full_turn ? full_options : o);
+        if (calm_is_full) {  // one run stands for both
+          p.full_tokens = p.calm_tokens = int(r.tokens.size());
+          p.full_seconds = p.calm_seconds = r.seconds - r.profile.prompt;
+          p.full_flops = p.calm_flops = p.calm_full_flops = r.flops;
+          p.full_profile = p.calm_profile = r.profile;
+          p.calm_layers = r.average_layers() * double(r.tokens.size());
+          continue;
+        }
         const int n = static_cast<int>(r.tokens.size());
         // The prompt is the same work for both (and outside the FLOPs): its
         // time is reported in the breakdown but left out of the token loop's.
@@ -208,7 +235,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   const double ideal = calm_full_flops / calm_flops;
   const double measured = median(speedup);
   const double loop_gflops = full_flops / (full_profile.layers + full_profile.vocabulary) / 1e9;
-  const double eigen_gflops = isolated_gflops(model);
+  const double kernel_gflops = isolated_gflops(model);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   const double peak_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
@@ -233,7 +260,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
                     {"num_layers", model.config.decoder_layers},
                     {"acceptance", drafted ? static_cast<double>(accepted) / drafted : 0.0},
                     {"loop_gflops", loop_gflops},
-                    {"eigen_gflops", eigen_gflops},
+                    {"kernel_gflops", kernel_gflops},
                     {"peak_memory_mb", peak_mb},
                     {"full_profile_seconds", profile_json(full_profile)},
                     {"calm_profile_seconds", profile_json(calm_profile)}};
@@ -269,8 +296,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
             << ", sampling " << share(full_profile.sampling, ft) << "/" << share(calm_profile.sampling, ct)
             << ", tokenizer " << share(full_profile.tokenizer, ft) << "/" << share(calm_profile.tokenizer, ct)
             << ", oracle probe/trace " << share(calm_profile.analysis, ct) << "\n"
-            << "layer math:       " << fixed(loop_gflops, 2) << " GFLOP/s in the loop vs " << fixed(eigen_gflops, 2)
-            << " GFLOP/s for Eigen on the same shapes alone (" << fixed(100.0 * loop_gflops / eigen_gflops, 0)
+            << "layer math:       " << fixed(loop_gflops, 2) << " GFLOP/s in the loop vs " << fixed(kernel_gflops, 2)
+            << " GFLOP/s for the kernels on the same shapes alone (" << fixed(100.0 * loop_gflops / kernel_gflops, 0)
             << "%)\n"
             << "peak memory:      " << fixed(peak_mb, 1) << " MB\n";
   return 0;

@@ -11,4 +11,8 @@ extern const char* const kBenchUsage;
 
 int cmd_bench(const std::vector<std::string>& argv);
 
+class Args;
+// `calm bench --engine` (cli_bench_engine.cpp).
+int cmd_bench_engine(const Args& args);
+
 }  // namespace calm::cli

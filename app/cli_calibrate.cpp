@@ -357,7 +357,7 @@ std::string default_cache(const std::string& out) {
 
 int cmd_calibrate(const std::vector<std::string>& argv) {
   const Args args(merge_repeated(argv, {"settings"}),
-                  {"model", "data", "consistency", "metric", "delta", "epsilon", "measure", "tau", "max-new-tokens",
+                  {"model", "weights", "data", "consistency", "metric", "delta", "epsilon", "measure", "tau", "max-new-tokens",
                    "first-exit-layer", "check-interval", "grid-step", "pvalue", "threads", "cache", "report",
                    "settings", "limit", "limit-seed", "metric-unit", "out", "kv", "gate", "gate-threshold"},
                   {"skip-bad-lines"});
@@ -423,7 +423,8 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
 // ---- calm eval -------------------------------------------------------------
 
 int cmd_eval(const std::vector<std::string>& argv) {
-  const Args args(argv, {"model", "data", "thresholds", "threads", "limit", "limit-seed"}, {"json", "force", "skip-bad-lines"});
+  const Args args(argv, {"model", "weights", "data", "thresholds", "threads", "limit", "limit-seed"},
+                  {"json", "force", "skip-bad-lines"});
   if (!args.has("thresholds")) throw UsageError("eval needs --thresholds thresholds.json");
   const int threads = args.get_int("threads", 0);
   limit_of(args);
@@ -432,7 +433,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
   const std::string dir = args.has("model")                          ? resolve_model_dir(args.get("model"))
                           : std::filesystem::is_directory(t.model_dir, ec) ? t.model_dir
                                                                      : resolve_model_dir(t.model_name);
-  const Model model = load_model(dir);
+  const Model model = load_model(dir, load_options(args));
   const std::string data = data_file(args, "data", model, "test");
   std::vector<Example> examples = read_examples(data, args);
   if (t.consistency == Consistency::Risk) require_references(examples, data);
@@ -518,7 +519,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
 
 int cmd_validate(const std::vector<std::string>& argv) {
   const Args args(merge_repeated(argv, {"delta", "settings"}),
-                  {"model", "data", "data2", "consistency", "metric", "delta", "epsilon", "measure", "tau",
+                  {"model", "weights", "data", "data2", "consistency", "metric", "delta", "epsilon", "measure", "tau",
                    "max-new-tokens", "first-exit-layer", "check-interval", "grid-step", "pvalue", "splits", "seed",
                    "cache", "threads", "limit", "limit-seed", "metric-unit", "settings", "methods", "calibration-size", "kv", "gate", "gate-threshold"},
                   {"skip-bad-lines"});

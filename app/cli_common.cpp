@@ -10,8 +10,15 @@
 
 namespace calm::cli {
 
+LoadOptions load_options(const Args& args) {
+  LoadOptions options;
+  if (args.has("weights")) options.weights = parse_name(parse_weight_type, args.get("weights"));
+  return options;
+}
+
 Model load_model_arg(const Args& args) {
-  return load_model(args.has("model") ? resolve_model_dir(args.get("model")) : default_model_dir());
+  return load_model(args.has("model") ? resolve_model_dir(args.get("model")) : default_model_dir(),
+                    load_options(args));
 }
 
 int limit_of(const Args& args) {

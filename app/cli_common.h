@@ -23,8 +23,10 @@ auto parse_name(Parse parse, const std::string& text) {
   }
 }
 
-// --model DIR|NAME, or the default bundled model.
+// --model DIR|NAME, or the default bundled model, held as --weights
+// auto|f32|f16|bf16|q8 says (auto, the default: as the checkpoint stores it).
 Model load_model_arg(const Args& args);
+LoadOptions load_options(const Args& args);
 
 // --limit N (0 when absent); a usage error unless positive.
 int limit_of(const Args& args);

@@ -35,7 +35,7 @@ print(f"| {label} | {b['average_layers']:.2f} | {b['full_tokens_per_second']:.0f
       f"| {b['measured_speedup']:.2f}x | {b['ideal_speedup']:.2f}x | {b['measured_over_ideal']:.2f} "
       f"| {share('layers'):.0f} / {share('vocabulary'):.0f} / {share('confidence'):.0f} / {share('propagation'):.0f} "
       f"/ {share('verification'):.0f} / {share('prompt', 'sampling', 'tokenizer', 'analysis'):.0f} "
-      f"| {100 * b['loop_gflops'] / b['eigen_gflops']:.0f}% | {b['peak_memory_mb']:.0f} |")
+      f"| {100 * b['loop_gflops'] / b['kernel_gflops']:.0f}% | {b['peak_memory_mb']:.0f} |")
 PY
 }
 

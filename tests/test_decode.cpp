@@ -70,9 +70,9 @@ Vector plain_attention(const ModelConfig& c, const Vector& q, const std::vector<
 }
 
 Vector plain_feed_forward(const ModelConfig& c, const FeedForwardWeights& w, const Vector& x) {
-  Vector up = w.up * x;
-  if (c.feed_forward == FeedForward::Relu) return w.down * up.cwiseMax(0.0f);
-  const Vector gate = w.gate * x;
+  Vector up = w.up.to_dense() * x;
+  if (c.feed_forward == FeedForward::Relu) return w.down.to_dense() * up.cwiseMax(0.0f);
+  const Vector gate = w.gate.to_dense() * x;
   for (int i = 0; i < up.size(); ++i) {
     const double g = gate[i];
     const double act = c.feed_forward == FeedForward::GatedGelu
@@ -80,7 +80,7 @@ Vector plain_feed_forward(const ModelConfig& c, const FeedForwardWeights& w, con
                            : g / (1 + std::exp(-g));
     up[i] = static_cast<float>(up[i] * act);
   }
-  return w.down * up;
+  return w.down.to_dense() * up;
 }
 
 // Returns h[t] = the exit state of every position (d_model), for inputs x and
@@ -93,32 +93,32 @@ std::vector<Vector> plain_propagated_states(const Model& model, const std::vecto
   const bool t5 = c.arch == Arch::EncoderDecoder;
   const int n = static_cast<int>(x.size());
   std::vector<Vector> current(n), exit_state(n);
-  for (int t = 0; t < n; ++t) current[t] = w.embedding.row(x[t]).transpose();
+  for (int t = 0; t < n; ++t) current[t] = w.embedding.to_dense().row(x[t]).transpose();
   for (int l = 1; l <= c.decoder_layers; ++l) {
     const LayerWeights& lw = w.decoder[l - 1];
     std::vector<Vector> input(n), keys(n), values(n);
     for (int t = 0; t < n; ++t) {
       input[t] = l <= e[t] ? current[t] : exit_state[t];
       const Vector normed = plain_norm(input[t], lw.self_attn_norm, c.norm_eps);
-      keys[t] = lw.self_attn.k * normed;
-      values[t] = lw.self_attn.v * normed;
+      keys[t] = lw.self_attn.k.to_dense() * normed;
+      values[t] = lw.self_attn.v.to_dense() * normed;
       if (!t5) plain_rope(keys[t], c.num_kv_heads, c.head_dim, t, c.rope_theta);
     }
     std::vector<Vector> cross_keys, cross_values;
     if (t5)
       for (int s = 0; s < encoder_output.rows(); ++s) {
-        cross_keys.push_back(lw.cross_attn.k * encoder_output.row(s).transpose());
-        cross_values.push_back(lw.cross_attn.v * encoder_output.row(s).transpose());
+        cross_keys.push_back(lw.cross_attn.k.to_dense() * encoder_output.row(s).transpose());
+        cross_values.push_back(lw.cross_attn.v.to_dense() * encoder_output.row(s).transpose());
       }
     for (int t = 0; t < n; ++t) {
       if (l > e[t]) continue;  // this position has left: its state stays the exit state
       Vector h = input[t];
-      Vector q = lw.self_attn.q * plain_norm(h, lw.self_attn_norm, c.norm_eps);
+      Vector q = lw.self_attn.q.to_dense() * plain_norm(h, lw.self_attn_norm, c.norm_eps);
       if (!t5) plain_rope(q, c.num_heads, c.head_dim, t, c.rope_theta);
-      h += lw.self_attn.o * plain_attention(c, q, keys, values, t + 1, t5, t5 ? &w.decoder_relative_bias : nullptr, t);
+      h += lw.self_attn.o.to_dense() * plain_attention(c, q, keys, values, t + 1, t5, t5 ? &w.decoder_relative_bias : nullptr, t);
       if (t5) {
-        const Vector cq = lw.cross_attn.q * plain_norm(h, lw.cross_attn_norm, c.norm_eps);
-        h += lw.cross_attn.o * plain_attention(c, cq, cross_keys, cross_values, static_cast<int>(cross_keys.size()),
+        const Vector cq = lw.cross_attn.q.to_dense() * plain_norm(h, lw.cross_attn_norm, c.norm_eps);
+        h += lw.cross_attn.o.to_dense() * plain_attention(c, cq, cross_keys, cross_values, static_cast<int>(cross_keys.size()),
                                                true, nullptr, t);
       }
       h += plain_feed_forward(c, lw.ffn, plain_norm(h, lw.ffn_norm, c.norm_eps));
@@ -133,7 +133,7 @@ Vector plain_probabilities(const Model& model, const Vector& hidden) {
   Vector normed = plain_norm(hidden, model.weights.decoder_norm, model.config.norm_eps);
   if (model.config.arch == Arch::EncoderDecoder && model.config.tied_embeddings)
     normed /= std::sqrt(static_cast<float>(model.config.d_model));
-  const Eigen::VectorXd logits = (model.weights.output_projection() * normed).cast<double>();
+  const Eigen::VectorXd logits = (model.weights.output_projection().to_dense() * normed).cast<double>();
   const Eigen::VectorXd p = (logits.array() - logits.maxCoeff()).exp();
   return (p / p.sum()).cast<float>();
 }
@@ -289,7 +289,7 @@ class TestDecode : public QObject {
     Matrix block(n, c.d_model), single(n, c.d_model);
     std::vector<int> positions(n);
     for (int p = 0; p < n; ++p) {
-      block.row(p) = model.weights.embedding.row(ids[p]);
+      block.row(p) = model.weights.embedding.to_dense().row(ids[p]);
       positions[p] = p;
     }
     single = block;

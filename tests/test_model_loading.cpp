@@ -335,16 +335,16 @@ class TestModelLoading : public QObject {
     QCOMPARE(int(m.weights.decoder.size()), c.decoder_layers);
     QCOMPARE(int(m.weights.encoder.size()), c.encoder_layers);
     QCOMPARE(t5, c.encoder_layers > 0);
-    QCOMPARE(int(m.weights.embedding.rows()), c.vocab_size);
-    QCOMPARE(int(m.weights.embedding.cols()), c.d_model);
-    QCOMPARE(m.weights.lm_head.size() == 0, c.tied_embeddings);
-    QCOMPARE(int(m.weights.output_projection().rows()), c.vocab_size);
+    QCOMPARE(int(m.weights.embedding.rows), c.vocab_size);
+    QCOMPARE(int(m.weights.embedding.cols), c.d_model);
+    QCOMPARE(m.weights.lm_head.empty(), c.tied_embeddings);
+    QCOMPARE(int(m.weights.output_projection().rows), c.vocab_size);
     for (const calm::LayerWeights& l : m.weights.decoder) {
-      QCOMPARE(int(l.self_attn.k.rows()), c.kv_dim());
-      QCOMPARE(int(l.self_attn.o.cols()), c.q_dim());
-      QCOMPARE(int(l.cross_attn.q.rows()), t5 ? c.q_dim() : 0);
-      QCOMPARE(l.ffn.gate.size() == 0, c.feed_forward == calm::FeedForward::Relu);
-      QCOMPARE(int(l.ffn.down.rows()), c.d_model);
+      QCOMPARE(int(l.self_attn.k.rows), c.kv_dim());
+      QCOMPARE(int(l.self_attn.o.cols), c.q_dim());
+      QCOMPARE(int(l.cross_attn.q.rows), t5 ? c.q_dim() : 0);
+      QCOMPARE(l.ffn.gate.empty(), c.feed_forward == calm::FeedForward::Relu);
+      QCOMPARE(int(l.ffn.down.rows), c.d_model);
     }
     QCOMPARE(int(m.weights.decoder_relative_bias.rows()), t5 ? c.relative_buckets : 0);
     QCOMPARE(m.weights.classifier.size() != 0, c.has_classifier());
@@ -358,7 +358,7 @@ class TestModelLoading : public QObject {
     const std::string embedding = t5 ? "shared.weight" : "model.embed_tokens.weight";
     const std::vector<float> flat = st.read_f32(embedding);
     const int r = c.vocab_size - 2, col = c.d_model - 3;
-    QCOMPARE(m.weights.embedding(r, col), flat[size_t(r) * c.d_model + col]);
+    QCOMPARE(m.weights.embedding.to_dense()(r, col), flat[size_t(r) * c.d_model + col]);
 
     QVERIFY(m.tokenizer.loaded());
     QVERIFY(m.tokenizer.size() <= c.vocab_size);
@@ -449,7 +449,7 @@ class TestModelLoading : public QObject {
       t.erase("shared.weight");
     });
     const calm::Model m = calm::load_model(dir);
-    QCOMPARE(int(m.weights.embedding.rows()), m.config.vocab_size);
+    QCOMPARE(int(m.weights.embedding.rows), m.config.vocab_size);
   }
 
   void nanInWeights() {
@@ -491,7 +491,7 @@ class TestModelLoading : public QObject {
       values.resize(size_t(shape[0] * shape[1]), 0.0f);
     });
     const calm::Model m = calm::load_model(dir);
-    QCOMPARE(int(m.weights.embedding.rows()), 136);
+    QCOMPARE(int(m.weights.embedding.rows), 136);
     QVERIFY(m.tokenizer.size() < m.config.vocab_size);
   }
 

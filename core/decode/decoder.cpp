@@ -75,7 +75,12 @@ void finish(const Model& model, Clock::time_point start, DecodeResult& r, Laps& 
 
 }  // namespace
 
-Decoder::Decoder(const Model& model) : model_(model), state_(model.config) {}
+Decoder::Decoder(const Model& model, int threads) : model_(model), state_(model.config) {
+  if (threads > 1) {
+    pool_ = std::make_unique<ThreadPool>(threads);
+    state_.pool = pool_.get();
+  }
+}
 
 std::vector<int> Decoder::prompt_ids(const std::string& prompt) const {
   std::vector<int> text = model_.tokenizer.encode(prompt);
@@ -139,6 +144,10 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
   r.exit_layers.reserve(o.max_new_tokens);
   r.trace.reserve(o.max_new_tokens);
   fit_prompt(model_, state_.max_positions, o, ids, r);
+  // The caches hold what this run needs (prompt, new tokens and one more row
+  // for verify's correction), allocated now so the token loop does not.
+  state_.reserve(std::min(state_.max_positions,
+                          (c.arch == Arch::EncoderDecoder ? 0 : int(ids.size())) + o.max_new_tokens + 1));
 
   const Clock::time_point start = Clock::now();
   Laps laps;
@@ -183,7 +192,7 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
   Work w(c);
   const ExitDecision decision(model_, state_, o, cost);
   const bool analysis = o.trace || o.policy == ExitPolicy::Oracle;
-  const std::unique_ptr<KvStrategy> kv = make_kv_strategy(o.kv_mode, analysis, model_, state_, cost, state_.max_positions);
+  const std::unique_ptr<KvStrategy> kv = make_kv_strategy(o.kv_mode, analysis, model_, state_, cost, state_.capacity);
   const bool full_depth = analysis || kv->needs_full_depth();
 
   for (int t = keep; t < o.max_new_tokens; ++t, ++position) {
@@ -222,7 +231,7 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
     laps.lap(r.profile.sampling);
     token.flops = r.flops - flops_before;
     token.seconds = std::chrono::duration<double>(Clock::now() - token_start).count();
-    if (!emit(model_, std::move(token), r, on_token)) break;
+    if (!emit(model_, std::move(token), r, on_token, o.ignore_eos)) break;
     next_input = r.tokens.back();
   }
   finish(model_, start, r, laps);
@@ -242,17 +251,15 @@ std::vector<Matrix> Decoder::layer_logits(const std::vector<int>& encoder_ids, c
   if (n > state_.max_positions) throw Error("layer_logits: sequence longer than the model's context");
   std::vector<Matrix> out(c.decoder_layers, Matrix(n, c.vocab_size));
   if (layer_hidden) layer_hidden->assign(c.decoder_layers, Matrix(n, c.d_model));
-  Matrix hidden(n, c.d_model);
+  Matrix hidden;
+  embed_rows(model_, decoder_ids, hidden);
   std::vector<int> positions(n);
-  for (int p = 0; p < n; ++p) {
-    hidden.row(p) = model_.weights.embedding.row(decoder_ids[p]);
-    positions[p] = p;
-  }
+  for (int p = 0; p < n; ++p) positions[p] = p;
   Matrix normed;
   for (int l = 0; l < c.decoder_layers; ++l) {
     if (n > 0) decoder_layer_rows(model_, state_, l, positions, hidden);
     if (layer_hidden) (*layer_hidden)[l] = hidden;
-    exit_logits_rows(model_, hidden, normed, out[l]);
+    exit_logits_rows(model_, hidden, normed, out[l], state_.pool);
   }
   return out;
 }

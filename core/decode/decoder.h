@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "decode/exit_rule.h"
 #include "decode/measure.h"
+#include "kernels/thread_pool.h"
 #include "model/model.h"
 #include "nn/ops.h"
 #include "nn/run_state.h"
@@ -32,6 +34,7 @@ struct DecodeOptions : ExitRule {
   bool trace = false;         // record every layer's confidence and top tokens
   int trace_top_k = 3;
   bool truncate_prompt = false;  // otherwise an over-long prompt is refused
+  bool ignore_eos = false;       // benchmarks: always decode max_new_tokens tokens
 
   // The full model's run of the same tokens (ExitRule::full_model), untraced:
   // what an early-exit run is compared with.
@@ -108,7 +111,10 @@ using TokenCallback = std::function<bool(const TokenTrace&)>;
 
 class Decoder {
  public:
-  explicit Decoder(const Model& model);
+  // `threads` > 1 splits every product of this decoder's runs over a pool of
+  // that many threads (the caller included); see kernels/thread_pool.h for
+  // how that composes with one decoder per example.
+  explicit Decoder(const Model& model, int threads = 1);
 
   const Model& model() const { return model_; }
 
@@ -148,6 +154,7 @@ class Decoder {
                    const DecodeResult* previous, int keep);
 
   const Model& model_;
+  std::unique_ptr<ThreadPool> pool_;  // before state_, which points at it
   RunState state_;
   uint64_t run_id_ = 0;  // of the latest run; ids are unique across decoders
 };

@@ -62,8 +62,8 @@ class CatchUpKv : public KvStrategy {
 
  private:
   std::vector<int> pending_;          // ascending positions whose layers above caught_up_ are not run yet
-  std::vector<int> caught_up_;        // (max_positions) layers done per pending position
-  Matrix pending_hidden_;             // (max_positions, d_model) state at caught_up_
+  std::vector<int> caught_up_;        // (positions) layers done per pending position
+  Matrix pending_hidden_;             // (positions, d_model) state at caught_up_
   std::vector<int> block_positions_;
   std::vector<int> block_pending_;    // indices into pending_ of the block's rows
 };

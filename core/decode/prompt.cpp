@@ -48,12 +48,10 @@ int run_prompt(const Model& model, RunState& state, const std::vector<int>& ids,
   }
   const int n = static_cast<int>(ids.size()) - 1;
   if (n > 0) {
-    Matrix hidden(n, c.d_model);
+    Matrix hidden;
+    embed_rows(model, std::vector<int>(ids.begin(), ids.end() - 1), hidden);
     std::vector<int> positions(n);
-    for (int p = 0; p < n; ++p) {
-      hidden.row(p) = model.weights.embedding.row(ids[p]);
-      positions[p] = p;
-    }
+    for (int p = 0; p < n; ++p) positions[p] = p;
     for (int l = 0; l < c.decoder_layers; ++l) decoder_layer_rows(model, state, l, positions, hidden);
   }
   next_input = ids.back();

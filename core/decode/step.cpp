@@ -35,12 +35,13 @@ void emitted_logits(const Model& model, RunState& state, const LayerRun& run, Wo
   laps.lap(r.profile.vocabulary);
 }
 
-bool emit(const Model& model, TokenTrace&& token, DecodeResult& r, const TokenCallback& on_token) {
+bool emit(const Model& model, TokenTrace&& token, DecodeResult& r, const TokenCallback& on_token,
+          bool ignore_eos) {
   r.tokens.push_back(token.token);
   r.exit_layers.push_back(token.exit_layer);
   const bool keep_going = !on_token || on_token(token);
   r.trace.push_back(std::move(token));
-  if (model.config.is_eos(r.tokens.back())) {
+  if (model.config.is_eos(r.tokens.back()) && !ignore_eos) {
     r.stopped_at_eos = true;
     return false;
   }

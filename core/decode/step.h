@@ -60,6 +60,8 @@ void emitted_logits(const Model& model, RunState& state, const LayerRun& run, Wo
 
 // Delivers one token to the result and the callback; false when decoding ends
 // (end of sequence, or the callback asked to stop).
-bool emit(const Model& model, TokenTrace&& token, DecodeResult& r, const TokenCallback& on_token);
+// With `ignore_eos` (benchmarks) an end-of-sequence token does not end the run.
+bool emit(const Model& model, TokenTrace&& token, DecodeResult& r, const TokenCallback& on_token,
+          bool ignore_eos = false);
 
 }  // namespace calm::decode

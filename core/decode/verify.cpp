@@ -38,7 +38,7 @@ void verify_loop(const Model& model, RunState& state, const DecodeOptions& o, in
       exits[k] = run.exit_layer;
       laps.lap(r.profile.sampling);
       input = drafts[k++];
-      if (c.is_eos(input)) break;
+      if (c.is_eos(input) && !o.ignore_eos) break;
     }
     // Verify: the drafted positions through the layers above the lowest exit.
     const int lowest = *std::min_element(exits.begin(), exits.begin() + k);
@@ -77,7 +77,7 @@ void verify_loop(const Model& model, RunState& state, const DecodeOptions& o, in
       token.exit_layer = token.verified ? exits[j] : L;
       if (!token.verified) token.rejected_drafts.assign(drafts.begin() + j, drafts.begin() + k);
       r.full_flops += cost.layer(position + j + 1) * L + cost.vocabulary;
-      if (!emit(model, std::move(token), r, on_token)) return;
+      if (!emit(model, std::move(token), r, on_token, o.ignore_eos)) return;
     }
     position += emitted;
     next_input = r.tokens.back();

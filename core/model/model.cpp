@@ -4,9 +4,10 @@
 #include "model.h"
 
 #include <filesystem>
+#include <optional>
 
+#include "checkpoint.h"
 #include "util/error.h"
-#include "safetensors.h"
 
 namespace calm {
 
@@ -14,19 +15,37 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Matrix read_matrix(const SafeTensors& st, const std::string& name, int rows, int cols) {
+// The checkpoint's tensors and the type its large matrices are to be held in.
+struct TensorReader {
+  const Checkpoint& checkpoint;
+  std::optional<WeightType> weights;  // unset: as stored
+
+  bool contains(const std::string& name) const { return checkpoint.contains(name); }
+  std::vector<float> read_f32(const std::string& name, const std::vector<int64_t>& shape) const {
+    return checkpoint.file(name).read_f32(name, shape);
+  }
+};
+
+WeightMatrix read_matrix(const TensorReader& st, const std::string& name, int rows, int cols) {
+  WeightMatrix w = st.checkpoint.file(name).matrix(name, rows, cols);
+  if (st.weights && *st.weights != w.type) return convert_weights(w, *st.weights);
+  return w;
+}
+
+// Small tables (position biases) are float32 whatever the checkpoint stores.
+Matrix read_table(const TensorReader& st, const std::string& name, int rows, int cols) {
   const std::vector<float> v = st.read_f32(name, {rows, cols});
   return Eigen::Map<const Matrix>(v.data(), rows, cols);
 }
 
-Vector read_vector(const SafeTensors& st, const std::string& name, int n) {
+Vector read_vector(const TensorReader& st, const std::string& name, int n) {
   const std::vector<float> v = st.read_f32(name, {n});
   return Eigen::Map<const Vector>(v.data(), n);
 }
 
 // prefix: "encoder.block.3.layer.0.SelfAttention." or "model.layers.3.self_attn."
 // suffixes: T5 "q.weight" ..., Llama "q_proj.weight" ...
-AttentionWeights read_attention(const SafeTensors& st, const ModelConfig& c, const std::string& prefix,
+AttentionWeights read_attention(const TensorReader& st, const ModelConfig& c, const std::string& prefix,
                                 const std::string& suffix) {
   AttentionWeights a;
   a.q = read_matrix(st, prefix + "q" + suffix, c.q_dim(), c.d_model);
@@ -37,7 +56,7 @@ AttentionWeights read_attention(const SafeTensors& st, const ModelConfig& c, con
 }
 
 // prefix: "encoder.block.3.layer.1.DenseReluDense."
-FeedForwardWeights read_t5_feed_forward(const SafeTensors& st, const ModelConfig& c, const std::string& prefix) {
+FeedForwardWeights read_t5_feed_forward(const TensorReader& st, const ModelConfig& c, const std::string& prefix) {
   FeedForwardWeights f;
   if (c.feed_forward == FeedForward::GatedGelu) {
     f.gate = read_matrix(st, prefix + "wi_0.weight", c.d_ff, c.d_model);
@@ -51,7 +70,7 @@ FeedForwardWeights read_t5_feed_forward(const SafeTensors& st, const ModelConfig
 
 // T5 block i of a stack: layer.0 self-attention, [layer.1 cross-attention,]
 // then the feed-forward layer; each sublayer has its own pre-norm.
-LayerWeights read_t5_block(const SafeTensors& st, const ModelConfig& c, const std::string& stack, int i) {
+LayerWeights read_t5_block(const TensorReader& st, const ModelConfig& c, const std::string& stack, int i) {
   const std::string block = stack + ".block." + std::to_string(i) + ".layer.";
   const bool decoder = stack == "decoder";
   LayerWeights l;
@@ -67,7 +86,7 @@ LayerWeights read_t5_block(const SafeTensors& st, const ModelConfig& c, const st
   return l;
 }
 
-void read_t5(const SafeTensors& st, const ModelConfig& c, Weights& w) {
+void read_t5(const TensorReader& st, const ModelConfig& c, Weights& w) {
   // Older exports keep the embedding only under the encoder's name.
   const std::string embedding =
       !st.contains("shared.weight") && st.contains("encoder.embed_tokens.weight") ? "encoder.embed_tokens.weight"
@@ -75,15 +94,15 @@ void read_t5(const SafeTensors& st, const ModelConfig& c, Weights& w) {
   w.embedding = read_matrix(st, embedding, c.vocab_size, c.d_model);
   for (int i = 0; i < c.encoder_layers; i++) w.encoder.push_back(read_t5_block(st, c, "encoder", i));
   w.encoder_norm = read_vector(st, "encoder.final_layer_norm.weight", c.d_model);
-  w.encoder_relative_bias = read_matrix(st, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+  w.encoder_relative_bias = read_table(st, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
                                         c.relative_buckets, c.num_heads);
   for (int i = 0; i < c.decoder_layers; i++) w.decoder.push_back(read_t5_block(st, c, "decoder", i));
   w.decoder_norm = read_vector(st, "decoder.final_layer_norm.weight", c.d_model);
-  w.decoder_relative_bias = read_matrix(st, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+  w.decoder_relative_bias = read_table(st, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
                                         c.relative_buckets, c.num_heads);
 }
 
-void read_llama(const SafeTensors& st, const ModelConfig& c, Weights& w) {
+void read_llama(const TensorReader& st, const ModelConfig& c, Weights& w) {
   w.embedding = read_matrix(st, "model.embed_tokens.weight", c.vocab_size, c.d_model);
   for (int i = 0; i < c.decoder_layers; i++) {
     const std::string layer = "model.layers." + std::to_string(i) + ".";
@@ -99,7 +118,7 @@ void read_llama(const SafeTensors& st, const ModelConfig& c, Weights& w) {
   w.decoder_norm = read_vector(st, "model.norm.weight", c.d_model);
 }
 
-Weights read_weights(const SafeTensors& st, const ModelConfig& c) {
+Weights read_weights(const TensorReader& st, const ModelConfig& c) {
   Weights w;
   if (c.arch == Arch::EncoderDecoder) read_t5(st, c, w);
   else read_llama(st, c, w);
@@ -132,6 +151,7 @@ std::string directory_name(const std::string& dir) {
   return p.filename().string();
 }
 
+int64_t count(const WeightMatrix& m) { return m.size(); }
 int64_t count(const Matrix& m) { return m.size(); }
 int64_t count(const Vector& v) { return v.size(); }
 int64_t count(const AttentionWeights& a) { return count(a.q) + count(a.k) + count(a.v) + count(a.o); }
@@ -152,14 +172,21 @@ int64_t Model::parameter_count() const {
   return n;
 }
 
-Model load_model(const std::string& dir) {
+std::optional<WeightType> parse_weight_type(const std::string& name) {
+  if (name == "auto") return std::nullopt;
+  if (name == "f32") return WeightType::F32;
+  if (name == "f16") return WeightType::F16;
+  if (name == "bf16") return WeightType::BF16;
+  if (name == "q8") return WeightType::Q8;
+  throw Error("--weights '" + name + "' is not one of auto, f32, f16, bf16, q8");
+}
+
+Model load_model(const std::string& dir, const LoadOptions& options) {
   const fs::path root(dir);
   std::error_code ec;
   if (!fs::is_directory(root, ec)) throw Error(dir + ": model directory missing or not a directory");
   const std::string config_path = (root / "config.json").string();
-  const std::string weights_path = (root / "model.safetensors").string();
-  for (const std::string& file : {config_path, weights_path})
-    if (!fs::is_regular_file(file, ec)) throw Error(file + ": missing from the model directory");
+  if (!fs::is_regular_file(config_path, ec)) throw Error(config_path + ": missing from the model directory");
 
   Model m;
   m.dir = dir;
@@ -167,9 +194,8 @@ Model load_model(const std::string& dir) {
   m.config = load_config(config_path);
   const std::string tokenizer_path = m.tokenizer.load_directory(dir);  // tokenizer.json before tokenizer.model
   check_tokenizer(m.tokenizer, m.config, tokenizer_path, config_path);
-  const SafeTensors st(weights_path);
-  m.weights = read_weights(st, m.config);
-  derive_fused_weights(m.weights);
+  const Checkpoint checkpoint(dir);
+  m.weights = read_weights(TensorReader{checkpoint, options.weights}, m.config);
   return m;
 }
 

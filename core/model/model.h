@@ -1,7 +1,9 @@
-// A model directory loaded into memory: config.json, model.safetensors,
-// tokenizer.json or tokenizer.model. Immutable after loading and shared by every decoding thread.
+// A model directory loaded: config.json, model.safetensors (memory-mapped) or its
+// shards, tokenizer.json or tokenizer.model. Immutable after loading and shared
+// by every decoding thread.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "config.h"
@@ -20,8 +22,18 @@ struct Model {
   int64_t parameter_count() const;
 };
 
+struct LoadOptions {
+  // The type the large matrices are held in; unset keeps the checkpoint's
+  // (F32, F16 or BF16, used in place from the mapped file). Converting costs a
+  // copy at load; Q8 halves F16's bytes per product (kernels/weight_matrix.h).
+  std::optional<WeightType> weights;
+};
+
+// "auto" (unset), "f32", "f16", "bf16", "q8"; throws calm::Error otherwise.
+std::optional<WeightType> parse_weight_type(const std::string& name);
+
 // Loads and validates a model directory. Throws calm::Error whose message names
 // the file and the tensor or key at fault.
-Model load_model(const std::string& dir);
+Model load_model(const std::string& dir, const LoadOptions& options = {});
 
 }  // namespace calm

@@ -11,6 +11,12 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cerrno>
+
 #include "util/error.h"
 #include "util/json_limits.h"
 
@@ -41,28 +47,70 @@ std::string tensor_prefix(const std::string& path, const std::string& name) {
   return path + ": tensor '" + excerpt(name) + "'";
 }
 
-// Reads the header length, the header and the data section; the file is read
-// exactly once.
+// The whole file, memory-mapped read-only (a copy in memory where mapping
+// fails), and where its header and data section lie.
 struct RawFile {
+  std::shared_ptr<const void> storage;
   std::string header;
-  std::vector<uint8_t> data;
+  const uint8_t* data = nullptr;
+  uint64_t data_size = 0;
+};
+
+// Unmaps the file when the last weight that views it is gone.
+struct Mapping {
+  void* address = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (address) munmap(address, size);
+  }
 };
 
 RawFile read_raw(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw Error(path + ": file missing");
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": not a regular file");
-  const uint64_t file_size = std::filesystem::file_size(path, ec);
-  std::ifstream in(path, std::ios::binary);
-  if (ec || !in) throw Error(path + ": cannot open file (unreadable)");
-  if (file_size < 8)
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open file (" + std::strerror(errno) + ")");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    throw Error(path + ": cannot read its size");
+  }
+  const uint64_t file_size = uint64_t(st.st_size);
+  if (file_size < 8) {
+    ::close(fd);
     throw Error(path + ": file is " + std::to_string(file_size) +
                 " bytes, shorter than the 8-byte header length; not a safetensors file");
+  }
+  auto mapping = std::make_shared<Mapping>();
+  // MAP_POPULATE faults every page in at once: the first products (and the
+  // finiteness check) would touch them all anyway, one fault at a time.
+  mapping->address = ::mmap(nullptr, size_t(file_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  const uint8_t* bytes = nullptr;
+  std::shared_ptr<const void> storage;
+  if (mapping->address == MAP_FAILED) {  // e.g. a file system without mmap: read it instead
+    mapping->address = nullptr;
+    auto copy = std::make_shared<std::vector<uint8_t>>(size_t(file_size));
+    size_t done = 0;
+    while (done < copy->size()) {
+      const ssize_t got = ::read(fd, copy->data() + done, copy->size() - done);
+      if (got <= 0) {
+        ::close(fd);
+        throw Error(path + ": read failed");
+      }
+      done += size_t(got);
+    }
+    bytes = copy->data();
+    storage = copy;
+  } else {
+    mapping->size = size_t(file_size);
+    bytes = static_cast<const uint8_t*>(mapping->address);
+    storage = mapping;
+  }
+  ::close(fd);
 
-  uint8_t len_bytes[8];
-  if (!in.read(reinterpret_cast<char*>(len_bytes), 8)) throw Error(path + ": read failed");
   uint64_t header_len = 0;
-  for (int i = 7; i >= 0; i--) header_len = (header_len << 8) | len_bytes[i];
+  for (int i = 7; i >= 0; i--) header_len = (header_len << 8) | bytes[i];
   if (header_len > kMaxHeaderBytes)
     throw Error(path + ": header length " + std::to_string(header_len) +
                 " bytes is absurd (limit " + std::to_string(kMaxHeaderBytes) + "); file is corrupt");
@@ -71,11 +119,10 @@ RawFile read_raw(const std::string& path) {
                 " runs past the end of the file (" + std::to_string(file_size) + " bytes); file is truncated");
 
   RawFile raw;
-  raw.header.resize(header_len);
-  in.read(raw.header.data(), static_cast<std::streamsize>(header_len));
-  raw.data.resize(file_size - 8 - header_len);
-  in.read(reinterpret_cast<char*>(raw.data.data()), static_cast<std::streamsize>(raw.data.size()));
-  if (!in) throw Error(path + ": read failed");
+  raw.storage = std::move(storage);
+  raw.header.assign(reinterpret_cast<const char*>(bytes) + 8, size_t(header_len));
+  raw.data = bytes + 8 + header_len;
+  raw.data_size = file_size - 8 - header_len;
   return raw;
 }
 
@@ -171,22 +218,78 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
     TensorInfo info;
     info.dtype = parse_dtype(entry, where);
     info.shape = parse_shape(entry, where);
-    parse_offsets(entry, where, info, raw.data.size());
+    parse_offsets(entry, where, info, raw.data_size);
     tensors_[name] = std::move(info);
   }
-  data_ = std::move(raw.data);
+  storage_ = std::move(raw.storage);
+  data_ = raw.data;
+}
+
+const TensorInfo& SafeTensors::find(const std::string& name, const std::vector<int64_t>& expected_shape) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw Error(tensor_prefix(path_, name) + " missing");
+  if (!expected_shape.empty() && it->second.shape != expected_shape)
+    throw Error(tensor_prefix(path_, name) + " has shape " + shape_string(it->second.shape) + ", expected " +
+                shape_string(expected_shape));
+  return it->second;
+}
+
+namespace {
+
+// The flat index of the first NaN or Inf (all exponent bits set), or -1. One
+// branch-free pass first, since a real checkpoint has none and the scan runs
+// over gigabytes.
+template <class Bits>
+int64_t first_non_finite(const uint8_t* bytes, int64_t n, Bits exponent_mask) {
+  Bits any = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    Bits v;
+    std::memcpy(&v, bytes + i * int64_t(sizeof(Bits)), sizeof(Bits));
+    any |= Bits((v & exponent_mask) == exponent_mask);
+  }
+  if (!any) return -1;
+  for (int64_t i = 0; i < n; ++i) {
+    Bits v;
+    std::memcpy(&v, bytes + i * int64_t(sizeof(Bits)), sizeof(Bits));
+    if ((v & exponent_mask) == exponent_mask) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+void SafeTensors::check_finite(const std::string& name, const TensorInfo& info) const {
+  const uint8_t* src = data_ + info.begin;
+  const int64_t n = info.numel();
+  int64_t bad = -1;
+  float value = 0.0f;
+  switch (info.dtype) {
+    case DType::F32:
+      bad = first_non_finite<uint32_t>(src, n, 0x7f800000u);
+      if (bad >= 0) std::memcpy(&value, src + 4 * bad, 4);
+      break;
+    case DType::F16:
+    case DType::BF16: {
+      bad = first_non_finite<uint16_t>(src, n, info.dtype == DType::F16 ? 0x7c00 : 0x7f80);
+      if (bad >= 0) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * bad, 2);
+        value = info.dtype == DType::F16 ? half_to_float(h) : bfloat16_to_float(h);
+      }
+      break;
+    }
+  }
+  // A single NaN poisons every later layer; say exactly where it is.
+  if (bad >= 0)
+    throw Error(tensor_prefix(path_, name) + " holds " + (std::isnan(value) ? "NaN" : "Inf") + " at flat index " +
+                std::to_string(bad));
 }
 
 std::vector<float> SafeTensors::read_f32(const std::string& name, const std::vector<int64_t>& expected_shape) const {
-  const std::string where = tensor_prefix(path_, name);
-  auto it = tensors_.find(name);
-  if (it == tensors_.end()) throw Error(where + " missing");
-  const TensorInfo& info = it->second;
-  if (!expected_shape.empty() && info.shape != expected_shape)
-    throw Error(where + " has shape " + shape_string(info.shape) + ", expected " + shape_string(expected_shape));
-
+  const TensorInfo& info = find(name, expected_shape);
+  check_finite(name, info);
   const size_t n = static_cast<size_t>(info.numel());
-  const uint8_t* src = data_.data() + info.begin;
+  const uint8_t* src = data_ + info.begin;
   std::vector<float> out(n);
   // memcpy per element: offsets need not be aligned.
   switch (info.dtype) {
@@ -202,11 +305,23 @@ std::vector<float> SafeTensors::read_f32(const std::string& name, const std::vec
       }
       break;
   }
-  // A single NaN poisons every later layer; say exactly where it is.
-  for (size_t i = 0; i < n; i++)
-    if (!std::isfinite(out[i]))
-      throw Error(where + " holds " + (std::isnan(out[i]) ? "NaN" : "Inf") + " at flat index " + std::to_string(i));
   return out;
+}
+
+WeightMatrix SafeTensors::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+  const TensorInfo& info = find(name, {rows, cols});
+  check_finite(name, info);
+  WeightMatrix w;
+  w.type = info.dtype == DType::F32 ? WeightType::F32 : info.dtype == DType::F16 ? WeightType::F16 : WeightType::BF16;
+  w.rows = rows;
+  w.cols = cols;
+  w.stride = cols;
+  w.data = data_ + info.begin;
+  w.storage = storage_;
+  // The kernels read whole elements; a tensor the file does not align to its
+  // element size is copied once (safetensors writers align, so this is rare).
+  if (reinterpret_cast<uintptr_t>(w.data) % dtype_size(info.dtype) != 0) return convert_weights(w, w.type);
+  return w;
 }
 
 void write_safetensors_f32(const std::string& path,
@@ -243,26 +358,5 @@ void write_safetensors_f32(const std::string& path,
               static_cast<std::streamsize>(tensor.second.size() * 4));
   if (!out.flush()) throw Error(path + ": write failed");
 }
-
-// IEEE 754 binary16: 1 sign bit, 5 exponent bits (bias 15), 10 mantissa bits.
-float half_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h >> 15) << 31;
-  const uint32_t exponent = (h >> 10) & 0x1f;
-  const uint32_t mantissa = h & 0x3ff;
-  uint32_t bits;
-  if (exponent == 0) {
-    // Zero or subnormal: mantissa * 2^-24, exact in float32 (a normal number there).
-    const float magnitude = std::ldexp(float(mantissa), -24);
-    return sign ? -magnitude : magnitude;
-  } else if (exponent == 31) {
-    bits = sign | 0x7f800000u | (mantissa << 13);  // Inf, or NaN keeping its payload
-  } else {
-    bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);  // rebias the exponent
-  }
-  return std::bit_cast<float>(bits);
-}
-
-// bfloat16 is the top half of a float32, so widening is a shift.
-float bfloat16_to_float(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
 
 }  // namespace calm

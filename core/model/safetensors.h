@@ -1,12 +1,16 @@
 // Reader for the safetensors format: 8-byte little-endian header length, a JSON
 // header {name: {dtype, shape, data_offsets}}, then the raw tensor bytes.
-// The file is read once into memory; every header field is validated before use.
+// The file is memory-mapped (read into memory where it cannot be), so large
+// tensors are used where they lie; every header field is validated before use.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <memory>
 #include <vector>
+
+#include "kernels/weight_matrix.h"
 
 namespace calm {
 
@@ -36,18 +40,23 @@ class SafeTensors {
   std::vector<float> read_f32(const std::string& name,
                               const std::vector<int64_t>& expected_shape = {}) const;
 
+  // A (rows, cols) tensor as a weight matrix in its stored type, viewing the
+  // mapped file (which it keeps alive); the same checks as read_f32.
+  WeightMatrix matrix(const std::string& name, int64_t rows, int64_t cols) const;
+
  private:
+  const TensorInfo& find(const std::string& name, const std::vector<int64_t>& expected_shape) const;
+  void check_finite(const std::string& name, const TensorInfo& info) const;
+
   std::string path_;
   std::map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
-  std::vector<uint8_t> data_;  // the data section, after the header
+  std::shared_ptr<const void> storage_;  // the mapping (or copy) of the whole file
+  const uint8_t* data_ = nullptr;        // the data section, after the header
 };
 
 // Writes F32 tensors as a safetensors file (fixtures, tests, exports of traces).
 void write_safetensors_f32(const std::string& path,
                            const std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>& tensors);
-
-float half_to_float(uint16_t h);
-float bfloat16_to_float(uint16_t b);
 
 }  // namespace calm

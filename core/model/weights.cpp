@@ -2,21 +2,18 @@
 
 namespace calm {
 
-void derive_fused_weights(Weights& w) {
-  if (w.decoder.empty()) return;
-  const Eigen::Index d = w.decoder.front().self_attn.k.cols();
-  const Eigen::Index kv = w.decoder.front().self_attn.k.rows();
-  w.propagation_kv.resize(static_cast<Eigen::Index>(w.decoder.size()) * 2 * kv, d);
-  for (size_t l = 0; l < w.decoder.size(); ++l) {
-    LayerWeights& layer = w.decoder[l];
-    const AttentionWeights& a = layer.self_attn;
-    layer.self_qkv.resize(a.q.rows() + 2 * kv, d);
-    layer.self_qkv << a.q, a.k, a.v;
-    const Eigen::Index row = static_cast<Eigen::Index>(l) * 2 * kv;
-    // W (g * x_hat) = (W diag(g)) x_hat: the norm weight g joins the matrix.
-    w.propagation_kv.middleRows(row, kv) = a.k * layer.self_attn_norm.asDiagonal();
-    w.propagation_kv.middleRows(row + kv, kv) = a.v * layer.self_attn_norm.asDiagonal();
-  }
+namespace {
+int64_t bytes(const AttentionWeights& a) { return a.q.bytes() + a.k.bytes() + a.v.bytes() + a.o.bytes(); }
+int64_t bytes(const LayerWeights& l) {
+  return bytes(l.self_attn) + bytes(l.cross_attn) + l.ffn.gate.bytes() + l.ffn.up.bytes() + l.ffn.down.bytes();
+}
+}  // namespace
+
+int64_t Weights::matrix_bytes() const {
+  int64_t n = embedding.bytes() + lm_head.bytes();
+  for (const LayerWeights& l : encoder) n += bytes(l);
+  for (const LayerWeights& l : decoder) n += bytes(l);
+  return n;
 }
 
 }  // namespace calm

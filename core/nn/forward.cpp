@@ -2,29 +2,53 @@
 
 #include <cmath>
 
+#include "kernels/matvec.h"
 #include "util/error.h"
 #include "nn/ops.h"
 
 namespace calm {
 namespace {
 
-// hidden += W_down * act(W_gate * x, W_up * x) for the three feed-forward kinds.
-void feed_forward(const ModelConfig& c, const FeedForwardWeights& w, RunState& s, Vector& hidden) {
-  s.ff_up.noalias() = w.up * s.normed;
-  switch (c.feed_forward) {
+// y = W x into a preallocated vector.
+void project(const WeightMatrix& w, const Vector& x, Vector& y, ThreadPool* pool) {
+  matvec(w, x.data(), y.data(), pool);
+}
+
+// Y (n, W.rows) = X (n, W.cols) W^T.
+Matrix project_rows(const WeightMatrix& w, const Matrix& x, ThreadPool* pool) {
+  Matrix y(x.rows(), w.rows);
+  matmul_rows(w, x.data(), x.rows(), y.data(), pool);
+  return y;
+}
+
+// up <- act(gate) * up for the gated kinds, max(0, up) for ReLU; element-wise
+// over any shape.
+template <class Up, class Gate>
+void activate(FeedForward kind, Up& up, const Gate& gate) {
+  switch (kind) {
     case FeedForward::Relu:
-      s.ff_up = s.ff_up.cwiseMax(0.0f);
+      up = up.cwiseMax(0.0f);
       break;
     case FeedForward::GatedGelu:
-      s.ff_gate.noalias() = w.gate * s.normed;
-      s.ff_up = s.ff_up.cwiseProduct(s.ff_gate.unaryExpr([](float x) { return gelu_tanh(x); }));
+      up = up.cwiseProduct(gate.unaryExpr([](float x) { return gelu_tanh(x); }));
       break;
     case FeedForward::SwiGlu:
-      s.ff_gate.noalias() = w.gate * s.normed;
-      s.ff_up = s.ff_up.cwiseProduct(s.ff_gate.unaryExpr([](float x) { return silu(x); }));
+      up = up.cwiseProduct(gate.unaryExpr([](float x) { return silu(x); }));
       break;
   }
-  hidden.noalias() += w.down * s.ff_up;
+}
+
+// hidden += W_down * act(W_gate * x, W_up * x) for the three feed-forward kinds.
+void feed_forward(const ModelConfig& c, const FeedForwardWeights& w, RunState& s, Vector& hidden) {
+  if (c.feed_forward == FeedForward::Relu) {
+    project(w.up, s.normed, s.ff_up, s.pool);
+  } else {
+    const MatVecTask both[] = {{&w.gate, s.normed.data(), s.ff_gate.data()}, {&w.up, s.normed.data(), s.ff_up.data()}};
+    matvec_batch(both, s.pool);
+  }
+  activate(c.feed_forward, s.ff_up, s.ff_gate);
+  project(w.down, s.ff_up, s.projected, s.pool);
+  hidden += s.projected;
 }
 
 // One query (all heads, in s.query) over `n` cached keys/values; result in
@@ -50,12 +74,12 @@ void attend(const ModelConfig& c, RunState& s, const Matrix& keys, const Matrix&
 
 // Encoder self-attention over a whole input (bidirectional buckets).
 void encoder_attention(const ModelConfig& c, const AttentionWeights& w, const Matrix& bias_table,
-                       const Matrix& normed, Matrix& hidden) {
+                       const Matrix& normed, Matrix& hidden, ThreadPool* pool) {
   const int n = static_cast<int>(normed.rows());
   const int hd = c.head_dim;
-  const Matrix q = normed * w.q.transpose();  // (n, q_dim)
-  const Matrix k = normed * w.k.transpose();  // (n, kv_dim)
-  const Matrix v = normed * w.v.transpose();  // (n, kv_dim)
+  const Matrix q = project_rows(w.q, normed, pool);  // (n, q_dim)
+  const Matrix k = project_rows(w.k, normed, pool);  // (n, kv_dim)
+  const Matrix v = project_rows(w.v, normed, pool);  // (n, kv_dim)
   Matrix out(n, c.q_dim());
   Matrix scores(n, n);
   const int group = c.num_heads / c.num_kv_heads;
@@ -70,22 +94,17 @@ void encoder_attention(const ModelConfig& c, const AttentionWeights& w, const Ma
     }
     out.middleCols(h * hd, hd).noalias() = scores * v.middleCols(g * hd, hd);
   }
-  hidden.noalias() += out * w.o.transpose();
+  hidden += project_rows(w.o, out, pool);
 }
 
 // hidden += the feed-forward of every row of `normed` (n, d_model), any kind.
-void feed_forward_rows(const ModelConfig& c, const FeedForwardWeights& w, const Matrix& normed, Matrix& hidden) {
-  Matrix up = normed * w.up.transpose();  // (n, d_ff)
-  if (c.feed_forward == FeedForward::Relu) {
-    up = up.cwiseMax(0.0f);
-  } else {
-    const Matrix gate = normed * w.gate.transpose();
-    if (c.feed_forward == FeedForward::GatedGelu)
-      up = up.cwiseProduct(gate.unaryExpr([](float x) { return gelu_tanh(x); }));
-    else
-      up = up.cwiseProduct(gate.unaryExpr([](float x) { return silu(x); }));
-  }
-  hidden.noalias() += up * w.down.transpose();
+void feed_forward_rows(const ModelConfig& c, const FeedForwardWeights& w, const Matrix& normed, Matrix& hidden,
+                       ThreadPool* pool) {
+  Matrix up = project_rows(w.up, normed, pool);  // (n, d_ff)
+  Matrix gate;
+  if (c.feed_forward != FeedForward::Relu) gate = project_rows(w.gate, normed, pool);
+  activate(c.feed_forward, up, gate);
+  hidden += project_rows(w.down, up, pool);
 }
 
 }  // namespace
@@ -98,57 +117,70 @@ void encode(const Model& model, RunState& state, const std::vector<int>& ids, Ma
   if (n > state.max_positions)
     throw Error(model.dir + ": input of " + std::to_string(n) + " tokens exceeds the model's " +
                 std::to_string(state.max_positions) + " positions");
-  Matrix hidden(n, c.d_model);
-  for (int i = 0; i < n; ++i) hidden.row(i) = w.embedding.row(ids[i]);
+  state.reserve_source(n);
+  Matrix hidden;
+  embed_rows(model, ids, hidden);
   Matrix normed;
   for (const LayerWeights& layer : w.encoder) {
     rms_norm_rows(hidden, layer.self_attn_norm, c.norm_eps, normed);
-    encoder_attention(c, layer.self_attn, w.encoder_relative_bias, normed, hidden);
+    encoder_attention(c, layer.self_attn, w.encoder_relative_bias, normed, hidden, state.pool);
     rms_norm_rows(hidden, layer.ffn_norm, c.norm_eps, normed);
-    feed_forward_rows(c, layer.ffn, normed, hidden);
+    feed_forward_rows(c, layer.ffn, normed, hidden, state.pool);
   }
   rms_norm_rows(hidden, w.encoder_norm, c.norm_eps, normed);
   for (int l = 0; l < c.decoder_layers; ++l) {
     const AttentionWeights& cross = w.decoder[l].cross_attn;
-    state.cross_key[l].topRows(n).noalias() = normed * cross.k.transpose();
-    state.cross_value[l].topRows(n).noalias() = normed * cross.v.transpose();
+    // The caches hold at least n rows, row-major: the products write straight into them.
+    const MatVecTask kv[] = {{&cross.k, normed.data(), state.cross_key[l].data(), n},
+                             {&cross.v, normed.data(), state.cross_value[l].data(), n}};
+    matvec_batch(kv, state.pool);
   }
   state.source_length = n;
   if (encoder_output) *encoder_output = normed;
 }
 
 void embed(const Model& model, int token, Vector& hidden) {
-  hidden = model.weights.embedding.row(token).transpose();
+  hidden.resize(model.config.d_model);
+  model.weights.embedding.row_f32(token, hidden.data());
+}
+
+void embed_rows(const Model& model, const std::vector<int>& ids, Matrix& hidden) {
+  hidden.resize(static_cast<Eigen::Index>(ids.size()), model.config.d_model);
+  for (size_t i = 0; i < ids.size(); ++i) model.weights.embedding.row_f32(ids[i], hidden.row(Eigen::Index(i)).data());
 }
 
 void decoder_layer(const Model& model, RunState& s, int layer, int position, Vector& hidden) {
   const ModelConfig& c = model.config;
   const LayerWeights& w = model.weights.decoder[layer];
   const bool t5 = c.arch == Arch::EncoderDecoder;
+  s.reserve(position + 1);
 
-  // Self-attention over positions 0..position, this position's K/V written first.
+  // Self-attention over positions 0..position, this position's K/V written
+  // first, straight into the cache rows.
   rms_norm(hidden, w.self_attn_norm, c.norm_eps, s.normed);
-  s.qkv.noalias() = w.self_qkv * s.normed;
-  const int q_dim = c.q_dim(), kv = c.kv_dim();
-  s.query = s.qkv.head(q_dim);
-  auto key_row = s.key[layer].row(position);
-  key_row = s.qkv.segment(q_dim, kv).transpose();
-  s.value[layer].row(position) = s.qkv.segment(q_dim + kv, kv).transpose();
+  float* key_row = s.key[layer].row(position).data();
+  float* value_row = s.value[layer].row(position).data();
+  const MatVecTask qkv[] = {{&w.self_attn.q, s.normed.data(), s.query.data()},
+                            {&w.self_attn.k, s.normed.data(), key_row},
+                            {&w.self_attn.v, s.normed.data(), value_row}};
+  matvec_batch(qkv, s.pool);
   if (!t5) {
     s.rotary.apply(s.query.data(), c.num_heads, position);
-    s.rotary.apply(key_row.data(), c.num_kv_heads, position);
+    s.rotary.apply(key_row, c.num_kv_heads, position);
   }
   // T5 does not scale scores by 1/sqrt(head_dim): its initialisation absorbs it.
   const float scale = t5 ? 1.0f : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   attend(c, s, s.key[layer], s.value[layer], position + 1, scale,
          t5 ? &model.weights.decoder_relative_bias : nullptr, position);
-  hidden.noalias() += w.self_attn.o * s.attention;
+  project(w.self_attn.o, s.attention, s.projected, s.pool);
+  hidden += s.projected;
 
   if (t5) {  // cross-attention over the encoder output, no position bias
     rms_norm(hidden, w.cross_attn_norm, c.norm_eps, s.normed);
-    s.query.noalias() = w.cross_attn.q * s.normed;
+    project(w.cross_attn.q, s.normed, s.query, s.pool);
     attend(c, s, s.cross_key[layer], s.cross_value[layer], s.source_length, 1.0f, nullptr, position);
-    hidden.noalias() += w.cross_attn.o * s.attention;
+    project(w.cross_attn.o, s.attention, s.projected, s.pool);
+    hidden += s.projected;
   }
 
   rms_norm(hidden, w.ffn_norm, c.norm_eps, s.normed);
@@ -161,63 +193,75 @@ void decoder_layer_rows(const Model& model, RunState& s, int layer, const std::v
   const LayerWeights& w = model.weights.decoder[layer];
   const bool t5 = c.arch == Arch::EncoderDecoder;
   const int n = static_cast<int>(positions.size());
+  if (n == 0) return;
+  s.reserve(positions.back() + 1);
   const int q_dim = c.q_dim(), kv = c.kv_dim();
   Matrix normed;
   Matrix attention(n, q_dim);
 
   // Every row's K/V first, so that later rows see earlier ones (causal).
   rms_norm_rows(hidden, w.self_attn_norm, c.norm_eps, normed);
-  Matrix qkv = normed * w.self_qkv.transpose();  // (n, q_dim + 2 kv)
+  Matrix query(n, q_dim), key(n, kv), value(n, kv);
+  const MatVecTask qkv[] = {{&w.self_attn.q, normed.data(), query.data(), n},
+                            {&w.self_attn.k, normed.data(), key.data(), n},
+                            {&w.self_attn.v, normed.data(), value.data(), n}};
+  matvec_batch(qkv, s.pool);
   for (int i = 0; i < n; ++i) {
     const int p = positions[i];
     auto key_row = s.key[layer].row(p);
-    key_row = qkv.row(i).segment(q_dim, kv);
-    s.value[layer].row(p) = qkv.row(i).segment(q_dim + kv, kv);
+    key_row = key.row(i);
+    s.value[layer].row(p) = value.row(i);
     if (!t5) {
-      s.rotary.apply(qkv.row(i).data(), c.num_heads, p);
+      s.rotary.apply(query.row(i).data(), c.num_heads, p);
       s.rotary.apply(key_row.data(), c.num_kv_heads, p);
     }
   }
   const float scale = t5 ? 1.0f : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   for (int i = 0; i < n; ++i) {
-    s.query = qkv.row(i).head(q_dim).transpose();
+    s.query = query.row(i).transpose();
     attend(c, s, s.key[layer], s.value[layer], positions[i] + 1, scale,
            t5 ? &model.weights.decoder_relative_bias : nullptr, positions[i]);
     attention.row(i) = s.attention.transpose();
   }
-  hidden.noalias() += attention * w.self_attn.o.transpose();
+  hidden += project_rows(w.self_attn.o, attention, s.pool);
 
   if (t5) {
     rms_norm_rows(hidden, w.cross_attn_norm, c.norm_eps, normed);
-    const Matrix query = normed * w.cross_attn.q.transpose();
+    const Matrix cross_query = project_rows(w.cross_attn.q, normed, s.pool);
     for (int i = 0; i < n; ++i) {
-      s.query = query.row(i).transpose();
+      s.query = cross_query.row(i).transpose();
       attend(c, s, s.cross_key[layer], s.cross_value[layer], s.source_length, 1.0f, nullptr, positions[i]);
       attention.row(i) = s.attention.transpose();
     }
-    hidden.noalias() += attention * w.cross_attn.o.transpose();
+    hidden += project_rows(w.cross_attn.o, attention, s.pool);
   }
 
   rms_norm_rows(hidden, w.ffn_norm, c.norm_eps, normed);
-  feed_forward_rows(c, w.ffn, normed, hidden);
+  feed_forward_rows(c, w.ffn, normed, hidden, s.pool);
 }
 
 void propagate_kv(const Model& model, RunState& s, int first_layer, int position, const Vector& hidden) {
   const ModelConfig& c = model.config;
   const int layers = c.decoder_layers - first_layer;
   if (layers <= 0) return;
-  const int kv = c.kv_dim();
-  // The RMS scale is shared; each layer's norm weight is folded into its rows.
+  s.reserve(position + 1);
+  // Every skipped layer sees the same copied state; only its input norm's
+  // weight differs, so the RMS scale is computed once. All the K/V products
+  // go to the pool together, straight into the cache rows.
   const float scale = 1.0f / std::sqrt(hidden.squaredNorm() / static_cast<float>(c.d_model) + c.norm_eps);
-  auto out = s.propagated.head(static_cast<Eigen::Index>(layers) * 2 * kv);
-  out.noalias() = model.weights.propagation_kv.bottomRows(out.size()) * (hidden * scale);
+  s.tasks.clear();
   for (int i = 0; i < layers; ++i) {
     const int layer = first_layer + i;
-    auto key_row = s.key[layer].row(position);
-    key_row = out.segment(static_cast<Eigen::Index>(i) * 2 * kv, kv).transpose();
-    s.value[layer].row(position) = out.segment(static_cast<Eigen::Index>(i) * 2 * kv + kv, kv).transpose();
-    if (c.arch == Arch::DecoderOnly) s.rotary.apply(key_row.data(), c.num_kv_heads, position);
+    const LayerWeights& w = model.weights.decoder[layer];
+    auto input = s.propagation_input.row(i);
+    input = (hidden * scale).cwiseProduct(w.self_attn_norm).transpose();
+    s.tasks.push_back({&w.self_attn.k, input.data(), s.key[layer].row(position).data()});
+    s.tasks.push_back({&w.self_attn.v, input.data(), s.value[layer].row(position).data()});
   }
+  matvec_batch(s.tasks, s.pool);
+  if (c.arch == Arch::DecoderOnly)
+    for (int layer = first_layer; layer < c.decoder_layers; ++layer)
+      s.rotary.apply(s.key[layer].row(position).data(), c.num_kv_heads, position);
 }
 
 void exit_logits(const Model& model, RunState& s, const Vector& hidden, Vector& logits) {
@@ -225,15 +269,16 @@ void exit_logits(const Model& model, RunState& s, const Vector& hidden, Vector& 
   rms_norm(hidden, model.weights.decoder_norm, c.norm_eps, s.normed);
   if (c.arch == Arch::EncoderDecoder && c.tied_embeddings)
     s.normed *= 1.0f / std::sqrt(static_cast<float>(c.d_model));
-  logits.noalias() = model.weights.output_projection() * s.normed;
+  logits.resize(c.vocab_size);
+  project(model.weights.output_projection(), s.normed, logits, s.pool);
 }
 
-void exit_logits_rows(const Model& model, const Matrix& hidden, Matrix& normed, Matrix& logits) {
+void exit_logits_rows(const Model& model, const Matrix& hidden, Matrix& normed, Matrix& logits, ThreadPool* pool) {
   const ModelConfig& c = model.config;
   rms_norm_rows(hidden, model.weights.decoder_norm, c.norm_eps, normed);
   if (c.arch == Arch::EncoderDecoder && c.tied_embeddings) normed *= 1.0f / std::sqrt(static_cast<float>(c.d_model));
   logits.resize(hidden.rows(), c.vocab_size);
-  logits.noalias() = normed * model.weights.output_projection().transpose();
+  matmul_rows(model.weights.output_projection(), normed.data(), normed.rows(), logits.data(), pool);
 }
 
 float classifier_probability(const Model& model, const Vector& hidden) {

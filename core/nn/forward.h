@@ -17,6 +17,8 @@ void encode(const Model& model, RunState& state, const std::vector<int>& ids, Ma
 
 // hidden (d_model) <- the token embedding of `token`.
 void embed(const Model& model, int token, Vector& hidden);
+// hidden (ids.size(), d_model) <- one embedding row per id.
+void embed_rows(const Model& model, const std::vector<int>& ids, Matrix& hidden);
 
 // Runs decoder layer `layer` (0-based) at `position` on `hidden` in place, and
 // writes that layer's self-attention K/V for the position.
@@ -35,7 +37,7 @@ void decoder_layer_rows(const Model& model, RunState& state, int layer, const st
 // State propagation: writes the K/V of every layer from `first_layer` (0-based)
 // to the top for `position`, each computed from the exit state `hidden` with
 // that layer's own input norm and K/V projections, without running the layers.
-// All of them come from one matrix product, since they share the input.
+// All of their products go to the thread pool together.
 void propagate_kv(const Model& model, RunState& state, int first_layer, int position, const Vector& hidden);
 
 // An exit's logits: the shared final norm and vocabulary projection
@@ -44,7 +46,8 @@ void exit_logits(const Model& model, RunState& state, const Vector& hidden, Vect
 
 // The same for every row of `hidden` (n, d_model) in one matrix-matrix
 // product: logits (n, vocab). For the trace, which looks at every layer.
-void exit_logits_rows(const Model& model, const Matrix& hidden, Matrix& normed, Matrix& logits);
+void exit_logits_rows(const Model& model, const Matrix& hidden, Matrix& normed, Matrix& logits,
+                      ThreadPool* pool = nullptr);
 
 // The early-exit classifier's probability on the raw (pre-norm) hidden state.
 float classifier_probability(const Model& model, const Vector& hidden);

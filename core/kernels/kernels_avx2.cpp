@@ -1,0 +1,186 @@
+// AVX2 + FMA + F16C kernels (x86-64), compiled for those instructions whatever
+// the rest of the build targets and chosen at run time when the CPU has them.
+// Every standard header comes before the target pragma, and everything after
+// it is file-local, so no AVX2 code can leak into a shared inline function.
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/kernels_isa.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace calm::kernels {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Eight weights widened to float, and one weight for the ragged end.
+struct LoadF32 {
+  static __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+  static float load1(const float* p) { return *p; }
+};
+struct LoadF16 {
+  static __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static float load1(const uint16_t* p) { return half_to_float(*p); }
+};
+struct LoadBF16 {
+  static __m256 load8(const uint16_t* p) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
+  static float load1(const uint16_t* p) { return bfloat16_to_float(*p); }
+};
+
+// out[j] = w . x_j for N activation rows (x_j = x + j * cols). With one row,
+// U chunks of 8 are in flight at once so that the FMA chain does not stall;
+// with N rows the N chains already overlap.
+template <class Load, int N, class Element>
+inline void dot(const Element* w, const float* x, int64_t cols, float* out) {
+  constexpr int U = N == 1 ? 4 : N == 2 ? 2 : 1;
+  __m256 acc[N][U];
+  for (int j = 0; j < N; ++j)
+    for (int u = 0; u < U; ++u) acc[j][u] = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 8 * U <= cols; c += 8 * U) {
+    for (int u = 0; u < U; ++u) {
+      const __m256 wv = Load::load8(w + c + 8 * u);
+      for (int j = 0; j < N; ++j)
+        acc[j][u] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + j * cols + c + 8 * u), acc[j][u]);
+    }
+  }
+  for (; c + 8 <= cols; c += 8) {
+    const __m256 wv = Load::load8(w + c);
+    for (int j = 0; j < N; ++j) acc[j][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + j * cols + c), acc[j][0]);
+  }
+  for (int j = 0; j < N; ++j) {
+    for (int u = 1; u < U; ++u) acc[j][0] = _mm256_add_ps(acc[j][0], acc[j][u]);
+    float sum = hsum(acc[j][0]);
+    for (int64_t k = c; k < cols; ++k) sum += Load::load1(w + k) * x[j * cols + k];
+    out[j] = sum;
+  }
+}
+
+template <class Load, class Element>
+void rows_float(const WeightMatrix& w, const Activations& a, int64_t r0, int64_t r1, float* y, int64_t ys) {
+  const Element* base = static_cast<const Element*>(w.data);
+  const int64_t cols = w.cols;
+  float out[4];
+  for (int64_t r = r0; r < r1; ++r) {
+    const Element* row = base + r * w.stride;
+    int64_t i = 0;
+    for (; i + 4 <= a.n; i += 4) {
+      dot<Load, 4>(row, a.x + i * cols, cols, out);
+      for (int j = 0; j < 4; ++j) y[(i + j) * ys + r] = out[j];
+    }
+    switch (a.n - i) {
+      case 3: dot<Load, 3>(row, a.x + i * cols, cols, out); break;
+      case 2: dot<Load, 2>(row, a.x + i * cols, cols, out); break;
+      case 1: dot<Load, 1>(row, a.x + i * cols, cols, out); break;
+      default: break;
+    }
+    for (int64_t j = 0; j < a.n - i; ++j) y[(i + j) * ys + r] = out[j];
+  }
+}
+
+// One block of 32 int8 products summed to 8 int32 lanes: |x| (unsigned) times
+// w carrying x's sign, pairs added to int16 (at most 2 * 127 * 127, no
+// saturation), then pairs of those to int32.
+inline __m256 block_dot(__m256i w, __m256i x) {
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(w, x));
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+template <int N>
+inline void dot_q8(const int8_t* w, const float* w_scale, const int8_t* x, const float* x_scale, int64_t stride,
+                   int64_t blocks, float* out) {
+  __m256 acc[N];
+  for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + b * kQ8Block));
+    for (int j = 0; j < N; ++j) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j * stride + b * kQ8Block));
+      const __m256 s = _mm256_set1_ps(w_scale[b] * x_scale[j * blocks + b]);
+      acc[j] = _mm256_fmadd_ps(s, block_dot(wv, xv), acc[j]);
+    }
+  }
+  for (int j = 0; j < N; ++j) out[j] = hsum(acc[j]);
+}
+
+// One activation row: two blocks in flight.
+inline float dot_q8_one(const int8_t* w, const float* w_scale, const int8_t* x, const float* x_scale,
+                        int64_t blocks) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + b * kQ8Block));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + (b + 1) * kQ8Block));
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + b * kQ8Block));
+    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + (b + 1) * kQ8Block));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(w_scale[b] * x_scale[b]), block_dot(w0, x0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(w_scale[b + 1] * x_scale[b + 1]), block_dot(w1, x1), acc1);
+  }
+  if (b < blocks) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + b * kQ8Block));
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + b * kQ8Block));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(w_scale[b] * x_scale[b]), block_dot(w0, x0), acc0);
+  }
+  return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+void rows_q8(const WeightMatrix& w, const Activations& a, int64_t r0, int64_t r1, float* y, int64_t ys) {
+  const int8_t* base = static_cast<const int8_t*>(w.data);
+  const int64_t blocks = w.stride / kQ8Block;
+  float out[4];
+  for (int64_t r = r0; r < r1; ++r) {
+    const int8_t* row = base + r * w.stride;
+    const float* row_scale = w.scales + r * blocks;
+    if (a.n == 1) {
+      y[r] = dot_q8_one(row, row_scale, a.q, a.q_scale, blocks);
+      continue;
+    }
+    int64_t i = 0;
+    for (; i + 4 <= a.n; i += 4) {
+      dot_q8<4>(row, row_scale, a.q + i * w.stride, a.q_scale + i * blocks, w.stride, blocks, out);
+      for (int j = 0; j < 4; ++j) y[(i + j) * ys + r] = out[j];
+    }
+    const int64_t left = a.n - i;
+    const int8_t* xq = a.q + i * w.stride;
+    const float* xs = a.q_scale + i * blocks;
+    if (left == 3) dot_q8<3>(row, row_scale, xq, xs, w.stride, blocks, out);
+    if (left == 2) dot_q8<2>(row, row_scale, xq, xs, w.stride, blocks, out);
+    if (left == 1) dot_q8<1>(row, row_scale, xq, xs, w.stride, blocks, out);
+    for (int64_t j = 0; j < left; ++j) y[(i + j) * ys + r] = out[j];
+  }
+}
+
+void rows(const WeightMatrix& w, const Activations& a, int64_t r0, int64_t r1, float* y, int64_t ys) {
+  switch (w.type) {
+    case WeightType::F32: rows_float<LoadF32, float>(w, a, r0, r1, y, ys); break;
+    case WeightType::F16: rows_float<LoadF16, uint16_t>(w, a, r0, r1, y, ys); break;
+    case WeightType::BF16: rows_float<LoadBF16, uint16_t>(w, a, r0, r1, y, ys); break;
+    case WeightType::Q8: rows_q8(w, a, r0, r1, y, ys); break;
+  }
+}
+
+}  // namespace
+
+RowsKernel rows_avx2() { return rows; }
+
+}  // namespace calm::kernels
+
+#pragma GCC pop_options
+
+#else
+namespace calm::kernels {
+RowsKernel rows_avx2() { return nullptr; }
+}  // namespace calm::kernels
+#endif
