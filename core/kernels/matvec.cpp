@@ -1,5 +1,9 @@
 #include "kernels/matvec.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -23,7 +27,9 @@ Isa choose_isa() {
   __builtin_cpu_init();
   // No AVX-512 kernels: one decode is bound by memory bandwidth, which the
   // AVX2 ones already reach (docs/performance.md, `calm bench --engine`).
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);  // clang has no builtin name for it
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
   if (avx2 && limit != "generic" && kernels::rows_avx2()) return {"avx2", kernels::rows_avx2()};
 #endif
   return {"generic", kernels::rows_generic()};
