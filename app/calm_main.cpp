@@ -14,6 +14,7 @@
 #include "cli_calibrate.h"
 #include "decode/decoder.h"
 #include "kernels/matvec.h"
+#include "io/utf8.h"
 #include "model/catalog.h"
 #include "util/error.h"
 #include "model/model.h"
@@ -150,7 +151,7 @@ int cmd_generate(const Args& args) {
               {"drafted", r.drafted},
               {"accepted", r.accepted},
               {"tokens", trace_json(model, r)}};
-  std::cout << out.dump(2) << "\n";
+  std::cout << calm::dump_json(out, 2) << "\n";  // a piece may be part of a UTF-8 character
   return 0;
 }
 

@@ -1,5 +1,8 @@
 #include "cli_args.h"
 
+#include <cmath>
+#include <cstdio>
+
 namespace calm::cli {
 
 Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& valued, const std::set<std::string>& flags) {
@@ -50,11 +53,29 @@ double Args::get_double(const std::string& key, double fallback) const {
   try {
     size_t used = 0;
     const double v = std::stod(get(key), &used);
-    if (used != get(key).size()) throw std::invalid_argument(key);
+    if (used != get(key).size() || !std::isfinite(v)) throw std::invalid_argument(key);
     return v;
   } catch (const std::exception&) {
     throw UsageError("option --" + key + " needs a number, got '" + get(key) + "'");
   }
+}
+
+int Args::get_int(const std::string& key, int fallback, int lo, int hi) const {
+  const int v = get_int(key, fallback);
+  if (v < lo || v > hi)
+    throw UsageError("option --" + key + " must be from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                     ", got " + get(key));
+  return v;
+}
+
+double Args::get_double(const std::string& key, double fallback, double lo, double hi) const {
+  const double v = get_double(key, fallback);
+  if (v < lo || v > hi) {
+    char text[96];
+    std::snprintf(text, sizeof text, " must be from %g to %g, got ", lo, hi);
+    throw UsageError("option --" + key + text + get(key));
+  }
+  return v;
 }
 
 }  // namespace calm::cli

@@ -23,7 +23,11 @@ class Args {
   bool flag(const std::string& key) const { return flags_.count(key) != 0; }
   std::string get(const std::string& key, const std::string& fallback = "") const;
   int get_int(const std::string& key, int fallback) const;
+  // A finite number ("nan" and "inf" are usage errors).
   double get_double(const std::string& key, double fallback) const;
+  // The same, within [lo, hi]: a usage error naming the option and the bounds otherwise.
+  int get_int(const std::string& key, int fallback, int lo, int hi) const;
+  double get_double(const std::string& key, double fallback, double lo, double hi) const;
 
  private:
   std::map<std::string, std::string> values_;

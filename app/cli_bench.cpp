@@ -14,6 +14,9 @@
 #include "calibrate/thresholds.h"
 #include "cli_common.h"
 #include "kernels/matvec.h"
+#include "decode/option_bounds.h"
+#include "io/utf8.h"
+#include "util/hash.h"
 #include "nn/forward.h"
 
 namespace calm::cli {
@@ -125,10 +128,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
                                  {"engine", "json"}));
   valued.insert(kDecodeOptionNames.begin(), kDecodeOptionNames.end());
   const Args args(argv, valued, {"json", "oracle", "skip-bad-lines", "truncate"});
-  const int repeats = args.get_int("repeats", 3);
-  const int threads = args.get_int("threads", 1);
-  if (repeats < 1) throw UsageError("--repeats must be at least 1");
-  if (threads < 1) throw UsageError("--threads must be at least 1");
+  const int repeats = args.get_int("repeats", 3, 1, OptionBounds::kMaxRepeats);
+  const int threads = threads_of(args, 1, 1);
   if (args.has("thresholds") + args.has("lambda") + args.flag("oracle") > 1)
     throw UsageError("give one of --thresholds, --lambda and --oracle");
 
@@ -141,6 +142,13 @@ int cmd_bench(const std::vector<std::string>& argv) {
   std::string setting;
   if (args.has("thresholds")) {
     const Thresholds t = read_thresholds(args.get("thresholds"));
+    // eval refuses another model's thresholds; a benchmark still measures
+    // speed at that lambda, so it warns instead.
+    const std::string hash = file_hash(model.dir + "/model.safetensors");
+    if (hash != t.model_hash)
+      std::cerr << "calm: warning: " << args.get("thresholds") << " was calibrated for model '" << t.model_name
+                << "' (hash " << t.model_hash << ") but " << model.dir << "/model.safetensors has hash " << hash
+                << ": its guarantee does not carry over; the speed below is this model's at that lambda\n";
     calm_options = t.decode_options();
     setting = args.get("thresholds") + " (lambda " + fixed(t.lambda, 3) + ")";
   } else {
@@ -265,7 +273,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
                     {"full_profile_seconds", profile_json(full_profile)},
                     {"calm_profile_seconds", profile_json(calm_profile)}};
   if (args.flag("json")) {
-    std::cout << j.dump(2) << "\n";
+    std::cout << dump_json(j, 2) << "\n";
     return 0;
   }
   auto share = [](double part, double total) { return fixed(100.0 * part / total, 1) + "%"; };

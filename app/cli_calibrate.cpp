@@ -20,8 +20,11 @@
 #include "calibrate/report.h"
 #include "calibrate/thresholds.h"
 #include "calibrate/validate.h"
+#include "decode/option_bounds.h"
 #include "cli_args.h"
 #include "cli_common.h"
+#include "io/output_file.h"
+#include "io/utf8.h"
 #include "model/catalog.h"
 #include "util/error.h"
 #include "model/model.h"
@@ -182,14 +185,9 @@ std::vector<Guarantee> delta_list(const Args& args, const Guarantee& base) {
 
 RunSettings run_settings(const Args& args) {
   // the options generate shares go through its parser
+  // (decode_options bounds each option it reads: docs/hardening.md)
   RunSettings s = RunSettings::from(decode_options(args));
-  if (!(s.tau >= 0.0)) throw UsageError("--tau must not be negative");
-  if (s.max_new_tokens < 1) throw UsageError("--max-new-tokens must be at least 1");
-  if (s.first_exit_layer < 1 || s.check_interval < 1)
-    throw UsageError("--first-exit-layer and --check-interval must be at least 1");
-  const double step = args.get_double("grid-step", 0.05);
-  if (!(step > 0.0 && step <= 1.0)) throw UsageError("--grid-step must be in (0, 1]");
-  s.grid = lambda_grid(step);
+  s.grid = lambda_grid(args.get_double("grid-step", 0.05, OptionBounds::kMinGridStep, 1.0));
   s.limit = static_cast<size_t>(limit_of(args));
   s.limit_seed = limit_seed_of(args);
   return s;
@@ -235,6 +233,11 @@ class ProgressLine {
       seen_ = true;
       first_done_ = p.done;
       if (p.resumed) std::cerr << label_ << ": resumed " << p.resumed << " finished examples from the cache\n";
+      if (!p.cache_bad_lines.empty()) {
+        std::cerr << label_ << ": skipped " << p.cache_bad_lines.size()
+                  << " damaged lines of the cache (checksum, JSON or values wrong), e.g. line "
+                  << p.cache_bad_lines.front() << "; their examples run again\n";
+      }
     }
     const auto gap = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
     if (printed_ && p.done != p.total && now - last_ < gap) return;
@@ -267,7 +270,6 @@ class ProgressLine {
 // given, receives how many examples came from the cache.
 bool execute(const Model& model, CalibrationRun& run, const std::string& cache, int threads, const std::string& label,
              size_t* resumed = nullptr) {
-  if (threads < 0) throw UsageError("--threads must not be negative");
   bool complete = false;
   {
     ProgressLine line(label);
@@ -370,17 +372,26 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
     for (const Guarantee& g : settings_list(args.get("settings"), main))
       if (!same_guarantee(g, main)) guarantees.push_back(g);
   const RunSettings settings = run_settings(args);
-  const int threads = args.get_int("threads", 0);
+  const int threads = threads_of(args, 0, 0);
   limit_of(args);
 
   const Model model = load_model_arg(args);
   const std::string data = data_file(args, "data", model, "calibration");
+  const std::string out = args.get("out");
+  const std::string cache = args.get("cache", default_cache(out));
+  // Before the run: a mistake found after an hour of calibration costs the hour.
+  std::vector<LabelledPath> outputs{{"--out", out}, {args.has("cache") ? "--cache" : "the cache", cache}};
+  if (args.has("report"))
+    for (const std::string& r : {args.get("report"), csv_path_for(args.get("report"))})
+      outputs.push_back({"--report", r});
+  check_distinct_files(outputs, with_model_files({{"--data", data}}, model));
+  // The thresholds file and the report record both paths as JSON text.
+  require_utf8(absolute(data), "--data");
+  require_utf8(absolute(model.dir), "--model");
   std::vector<Example> examples = read_examples(data, args);
   for (const Guarantee& g : guarantees)
     if (g.consistency == Consistency::Risk) require_references(examples, data);
   CalibrationRun run = Calibrator::prepare(model, data, std::move(examples), settings);
-  const std::string out = args.get("out");
-  const std::string cache = args.get("cache", default_cache(out));
   size_t resumed = 0;
   if (!execute(model, run, cache, threads, "calibrate", &resumed)) return 3;
 
@@ -426,7 +437,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
   const Args args(argv, {"model", "weights", "data", "thresholds", "threads", "limit", "limit-seed"},
                   {"json", "force", "skip-bad-lines"});
   if (!args.has("thresholds")) throw UsageError("eval needs --thresholds thresholds.json");
-  const int threads = args.get_int("threads", 0);
+  const int threads = threads_of(args, 0, 0);
   limit_of(args);
   const Thresholds t = read_thresholds(args.get("thresholds"));
   std::error_code ec;
@@ -494,7 +505,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
                             {"calm", early_sim / static_cast<double>(with_refs)},
                             {"corpus_bleu_full", corpus_bleu(full, refs)},
                             {"corpus_bleu_calm", corpus_bleu(early, refs)}};
-    std::cout << j.dump(2) << "\n";
+    std::cout << dump_json(j, 2) << "\n";
     return 0;
   }
   std::cout << "model:       " << model.name << " (" << model.dir << ")\n"
@@ -530,13 +541,12 @@ int cmd_validate(const std::vector<std::string>& argv) {
     for (const Guarantee& g : settings_list(args.get("settings"), base)) guarantees.push_back(g);
   if (guarantees.empty()) throw UsageError("validate needs --delta D[,D...] or --settings LIST (e.g. paper)");
   const RunSettings settings = run_settings(args);
-  const int splits_count = args.get_int("splits", 200), threads = args.get_int("threads", 0);
-  if (splits_count < 1) throw UsageError("--splits must be at least 1");
+  const int splits_count = args.get_int("splits", 200, 1, OptionBounds::kMaxSplits), threads = threads_of(args, 0, 0);
   std::vector<std::string> methods = split_commas(args.get("methods", pvalue_method_name(base.method)));
   for (const std::string& m : methods)
     if (m != "crc" && m != "empirical-mean") parse_name([](const std::string& s) { return parse_pvalue_method(s); }, m);
   if (methods.empty()) throw UsageError("--methods lists no method");
-  const int seed = args.get_int("seed", 0);
+  const int seed = args.get_int("seed", 0, 0, INT32_MAX);
   if (args.has("data2") && !args.has("data")) throw UsageError("--data2 needs --data");
   limit_of(args);
 
@@ -555,15 +565,21 @@ int cmd_validate(const std::vector<std::string>& argv) {
     pooled_name += (pooled_name.empty() ? "" : " + ") + f;
   }
   if (pooled.size() < 2) throw Error(pooled_name + ": validation needs at least 2 examples");
+  if (args.has("cache")) {
+    std::vector<LabelledPath> inputs;
+    for (const auto& f : files) inputs.push_back({"the data set", f});
+    check_distinct_files({{"--cache", args.get("cache")}}, with_model_files(inputs, model));
+  }
+  // Checked before the run, like every option (docs/hardening.md).
+  const size_t calibration_size =
+      args.has("calibration-size") ? static_cast<size_t>(args.get_int("calibration-size", 0))
+                                   : std::clamp<size_t>(static_cast<size_t>(std::llround(0.8 * pooled.size())),
+                                                        1, pooled.size() - 1);
+  if (calibration_size < 1 || calibration_size >= pooled.size())
+    throw UsageError("--calibration-size must be from 1 to " + std::to_string(pooled.size() - 1));
   CalibrationRun run = Calibrator::prepare(model, pooled_name, std::move(pooled), settings);
   if (!execute(model, run, args.get("cache"), threads, "validate")) return 3;
 
-  const size_t calibration_size =
-      args.has("calibration-size") ? static_cast<size_t>(args.get_int("calibration-size", 0))
-                                   : std::clamp<size_t>(static_cast<size_t>(std::llround(0.8 * run.examples.size())),
-                                                        1, run.examples.size() - 1);
-  if (calibration_size < 1 || calibration_size >= run.examples.size())
-    throw UsageError("--calibration-size must be from 1 to " + std::to_string(run.examples.size() - 1));
   const auto splits = random_splits_of_size(run.examples.size(), splits_count, static_cast<uint64_t>(seed),
                                             calibration_size);
   std::map<std::tuple<Consistency, Metric, TextUnit>, LossTable> tables;

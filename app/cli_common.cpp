@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "calibrate/sampling.h"
+#include "decode/option_bounds.h"
 #include "model/catalog.h"
 
 namespace calm::cli {
@@ -20,6 +21,8 @@ Model load_model_arg(const Args& args) {
   return load_model(args.has("model") ? resolve_model_dir(args.get("model")) : default_model_dir(),
                     load_options(args));
 }
+
+int threads_of(const Args& args, int fallback, int lo) { return args.get_int("threads", fallback, lo, OptionBounds::kMaxThreads); }
 
 int limit_of(const Args& args) {
   const int limit = args.get_int("limit", 0);
@@ -74,27 +77,33 @@ std::string prompt_arg(const Args& args) {
   return text;
 }
 
+std::vector<LabelledPath> with_model_files(std::vector<LabelledPath> inputs, const Model& model) {
+  for (LabelledPath& f : model_input_files(model.dir)) inputs.push_back(std::move(f));
+  return inputs;
+}
+
 const std::vector<std::string> kDecodeOptionNames = {
     "measure", "lambda", "tau", "max-new-tokens", "policy", "static-layer", "first-exit-layer", "check-interval",
     "kv", "gate", "gate-threshold", "verify", "temperature", "top-k", "seed"};
 
 DecodeOptions decode_options(const Args& args) {
+  using B = OptionBounds;
   DecodeOptions o;
   o.measure = parse_name(parse_measure, args.get("measure", "softmax"));
   o.policy = parse_name(parse_policy, args.get("policy", "calm"));
-  o.lambda = args.get_double("lambda", 1.0);
-  o.tau = args.get_double("tau", 4.0);
-  o.max_new_tokens = args.get_int("max-new-tokens", 64);
-  o.static_layer = args.get_int("static-layer", 1);
-  o.first_exit_layer = args.get_int("first-exit-layer", 1);
-  o.check_interval = args.get_int("check-interval", 1);
+  o.lambda = args.get_double("lambda", 1.0, 0.0, 1.0);
+  o.tau = args.get_double("tau", 4.0, 0.0, B::kMaxTau);
+  o.max_new_tokens = args.get_int("max-new-tokens", 64, 1, B::kMaxNewTokens);
+  o.static_layer = args.get_int("static-layer", 1, 1, B::kMaxLayerOption);
+  o.first_exit_layer = args.get_int("first-exit-layer", 1, 1, B::kMaxLayerOption);
+  o.check_interval = args.get_int("check-interval", 1, 1, B::kMaxLayerOption);
   o.kv_mode = parse_name(parse_kv_mode, args.get("kv", "propagate"));
   o.gate = parse_name(parse_gate, args.get("gate", "none"));
-  o.gate_threshold = args.get_double("gate-threshold", 0.9);
-  o.verify_draft = args.get_int("verify", 0);
-  o.temperature = static_cast<float>(args.get_double("temperature", 0.0));
-  o.top_k = args.get_int("top-k", 0);
-  o.seed = static_cast<uint64_t>(args.get_int("seed", 0));
+  o.gate_threshold = args.get_double("gate-threshold", 0.9, -1.0, 1.0);
+  o.verify_draft = args.get_int("verify", 0, 0, B::kMaxVerifyDraft);
+  o.temperature = static_cast<float>(args.get_double("temperature", 0.0, 0.0, B::kMaxTemperature));
+  o.top_k = args.get_int("top-k", 0, 0, INT32_MAX);
+  o.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT32_MAX));
   o.truncate_prompt = args.flag("truncate");
   return o;
 }

@@ -8,6 +8,7 @@
 #include "calibrate/jsonl.h"
 #include "cli_args.h"
 #include "decode/decoder.h"
+#include "io/output_file.h"
 #include "util/error.h"
 #include "model/model.h"
 
@@ -28,6 +29,9 @@ auto parse_name(Parse parse, const std::string& text) {
 Model load_model_arg(const Args& args);
 LoadOptions load_options(const Args& args);
 
+// --threads N within [lo, OptionBounds::kMaxThreads]; `fallback` when absent.
+int threads_of(const Args& args, int fallback, int lo);
+
 // --limit N (0 when absent); a usage error unless positive.
 int limit_of(const Args& args);
 // --limit-seed S (default 0): which random subset --limit takes.
@@ -46,6 +50,8 @@ std::vector<Example> read_examples(const std::string& path, const Args& args);
 // A usage error when both or neither are given; calm::Error naming the file
 // when it cannot be read.
 std::string prompt_arg(const Args& args);
+// `inputs` and every file of the model's directory: what no output may replace.
+std::vector<LabelledPath> with_model_files(std::vector<LabelledPath> inputs, const Model& model);
 
 // The decoding options of `calm generate` and `calm bench`; the option names
 // are kDecodeOptionNames (valued) and "truncate" (flag).

@@ -49,6 +49,11 @@ def safetensors_seeds():
     write("safetensors", "offsets-reversed", safetensors({"w": tensor("F32", [0], 8, 4)}, bytes(16)))
     write("safetensors", "header-too-long", safetensors({"w": tensor("F32", [1], 0, 4)}, bytes(4), length=1 << 60))
     write("safetensors", "header-past-end", safetensors({"w": tensor("F32", [1], 0, 4)}, bytes(4), length=4096))
+    write("safetensors", "overlapping", safetensors(
+        {"a": tensor("F32", [4], 0, 16), "b": tensor("F32", [4], 8, 24)}, bytes(24)))
+    # json.dumps cannot repeat a key: the header is written as text.
+    dup = b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'
+    write("safetensors", "duplicate-name", struct.pack("<Q", len(dup)) + dup + bytes(8))
     write("safetensors", "short", b"\x10\x00\x00")
     write("safetensors", "not-json", struct.pack("<Q", 8) + b"{nonsens")
     write("safetensors", "not-object", safetensors([1, 2, 3]))
@@ -80,6 +85,13 @@ def config_seeds():
         "num_hidden_layers": 2, "num_attention_heads": 2, "eos_token_id": [2, 3], "pad_token_id": None,
         "rms_norm_eps": 1e-5, "calm": {"classifier": {"weight": "c.w", "bias": "c.b"}}}))
     write("config", "huge-int.json", '{"model_type": "t5", "vocab_size": 18446744073709551615}')
+    # 4 heads x d_kv 1073741856 wraps a 32-bit int to 128; vocab x d_model past 2^31.
+    write("config", "product-wraps-int.json", json.dumps({"model_type": "t5", "vocab_size": 64, "d_model": 8,
+                                                          "d_kv": 1073741856, "d_ff": 16, "num_layers": 1,
+                                                          "num_heads": 4}))
+    write("config", "matrix-too-large.json", json.dumps({"model_type": "llama", "vocab_size": 4194304,
+                                                         "hidden_size": 1024, "intermediate_size": 16,
+                                                         "num_hidden_layers": 1, "num_attention_heads": 2}))
     write("config", "not-object.json", "[1, 2, 3]")
     write("config", "truncated.json", '{"model_type": "t5", "vocab_si')
 
@@ -158,6 +170,18 @@ def tokenizer_json_seeds():
     write("tokenizer_json", "bad-merge.json", tok(merges=[["a", "zz"]]))
     write("tokenizer_json", "bad-regex.json", tok({"type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated"}))
     write("tokenizer_json", "not-json.json", "{\"model\": ")
+def cache_seeds():
+    # The first byte selects the mode (see fuzz_cache.cpp): even = the target
+    # signs each line after a correct header, odd = the bytes as they are.
+    line = json.dumps({"i": 0, "full": [5, 6], "full_s": 0.1, "full_f": 100.0, "early": [[5, 6], [5, 6], [5]],
+                       "layers": [3.0, 2.0, 1.0], "seconds": [0.1, 0.05, 0.02], "flops": [100.0, 60.0, 30.0]},
+                      separators=(",", ":"))
+    bad = line.replace('"i":0', '"i":7')
+    write("cache", "signed-valid", b"\x00" + (line + "\n" + line.replace('"i":0', '"i":2') + "\n").encode())
+    write("cache", "signed-bad-middle", b"\x00" + (line + "\n" + bad + "\nnot json\n" + line + "\n").encode())
+    write("cache", "signed-torn", b"\x00" + (line + "\n" + line[:40]).encode())
+    write("cache", "raw-old-format", b"\x01" + b'{"calm_calibration_cache": 1}\n' + line.encode() + b"\n")
+    write("cache", "raw-empty", b"\x01")
 
 
 if __name__ == "__main__":
@@ -167,5 +191,6 @@ if __name__ == "__main__":
     jsonl_seeds()
     thresholds_seeds()
     tokenizer_json_seeds()
+    cache_seeds()
     for d in sorted(CORPUS.iterdir()):
         print(f"{d.relative_to(ROOT)}: {len(list(d.iterdir()))} seeds")

@@ -237,10 +237,12 @@ void TestCalibrator::torn_last_cache_line_is_recomputed() {
   QCOMPARE(calls.front().resumed, kExamples - 1);
   QCOMPARE(calls.size(), size_t{2});  // the start, and the one example run again
   compare_outputs(resumed, reference);
-  // The file is whole again: a header and one parseable line per example.
+  QCOMPARE(calls.front().cache_bad_lines, std::vector<size_t>{1 + kExamples});
+  // The file is whole again: a header and one line per example, each a
+  // checksum and a JSON object (test_calibration_cache checks the checksums).
   std::ifstream in(cache);
   size_t lines = 0;
-  for (std::string line; std::getline(in, line); ++lines) QVERIFY(nlohmann::json::accept(line));
+  for (std::string line; std::getline(in, line); ++lines) QVERIFY(nlohmann::json::accept(line.substr(17)));
   QCOMPARE(lines, 1 + kExamples);
 }
 
@@ -256,12 +258,16 @@ void TestCalibrator::cache_from_other_settings_is_refused() {
   CalibrationRun different = prepare(path, other);
   const QString message = error_of([&] { Calibrator::run(*model_, different, cache, 2); });
   QVERIFY2(message.contains(QString::fromStdString(cache)), qPrintable(message));
+  // It says which setting changed, and from what.
+  QVERIFY2(message.contains("settings.tau: 4.0 in the cache, 2.0 now"), qPrintable(message));
   QCOMPARE(std::filesystem::file_size(cache), size);  // left as it was, not overwritten
 
   // Another data set (one example fewer) is refused too.
   const std::string shorter = write_text(dir, "short.jsonl", R"({"input": "And God said"})" "\n");
   CalibrationRun other_data = prepare(shorter);
-  QVERIFY(error_of([&] { Calibrator::run(*model_, other_data, cache, 2); }).contains(QString::fromStdString(cache)));
+  const QString data_message = error_of([&] { Calibrator::run(*model_, other_data, cache, 2); });
+  QVERIFY2(data_message.contains(QString::fromStdString(cache)), qPrintable(data_message));
+  QVERIFY2(data_message.contains("data_hash: ") && data_message.contains("examples: "), qPrintable(data_message));
 }
 
 void TestCalibrator::risk_without_references_names_the_line() {
@@ -287,12 +293,14 @@ void TestCalibrator::risk_without_references_names_the_line() {
 }
 
 void TestCalibrator::decode_error_names_the_line() {
-  QTemporaryDir dir;
-  const std::string path = write_text(dir, "empty.jsonl",
-                                      R"({"input": "And God said"})" "\n"
-                                      R"({"input": "Let there be light"})" "\n"
-                                      R"({"input": ""})" "\n");
-  CalibrationRun run = prepare(path);
+  // read_jsonl refuses an empty input (a bad line); built by hand, it reaches
+  // the decoder, whose error must name the example's line.
+  const std::string path = "empty.jsonl";
+  std::vector<Example> examples(3);
+  examples[0].input = "And God said";
+  examples[1].input = "Let there be light";
+  for (size_t i = 0; i < examples.size(); ++i) examples[i].line = i + 1;
+  CalibrationRun run = Calibrator::prepare(*model_, path, examples, small_settings());
   const QString message = error_of([&] { Calibrator::run(*model_, run, "", 2); });
   QVERIFY2(message.contains(QString::fromStdString(path + ":3:")), qPrintable(message));
   QVERIFY(message.contains("empty"));

@@ -137,15 +137,21 @@ void TestJsonl::skip_policy_collects_problems() {
                                R"({"input": 1})" "\n"
                                "not json\n"
                                R"({"input": "b", "reference": "B"})" "\n"
-                               R"({"reference": "c"})" "\n");
+                               R"({"reference": "c"})" "\n"
+                               R"({"input": ""})" "\n"
+                               R"({"input": " \t "})" "\n");
   const auto result = read_jsonl(path, {.policy = BadLinePolicy::Skip});
   QCOMPARE(result.examples.size(), std::size_t{2});
   QCOMPARE(result.examples[1].input, std::string("b"));
   QCOMPARE(result.examples[1].line, std::size_t{4});
-  QCOMPARE(result.problems.size(), std::size_t{3});
+  QCOMPARE(result.problems.size(), std::size_t{5});
   QCOMPARE(result.problems[0].line, std::size_t{2});
   QCOMPARE(result.problems[1].line, std::size_t{3});
   QCOMPARE(result.problems[2].line, std::size_t{5});
+  // An empty input is a bad line (the decoder would refuse it mid-run).
+  QCOMPARE(result.problems[3].line, std::size_t{6});
+  QVERIFY(contains(result.problems[3].message, "\"input\" is empty"));
+  QCOMPARE(result.problems[4].line, std::size_t{7});
   for (const auto& problem : result.problems)
     QVERIFY(contains(problem.message, path + ":" + std::to_string(problem.line) + ": "));
   // The same file under Stop ends at line 2.

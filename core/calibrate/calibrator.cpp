@@ -1,8 +1,12 @@
 #include "calibrate/calibrator.h"
 
+#include "calibrate/cache_file.h"
+#include "decode/option_bounds.h"
+
 #include <filesystem>
-#include <fstream>
 #include <mutex>
+#include <optional>
+#include <system_error>
 #include <thread>
 
 #include "util/error.h"
@@ -74,85 +78,9 @@ std::vector<size_t> finished_subset(const CalibrationRun& run, const std::vector
   return all;
 }
 
-nlohmann::json outputs_to_json(size_t index, const ExampleOutputs& o) {
-  return {{"i", index},         {"full", o.full},     {"full_s", o.full_seconds}, {"full_f", o.full_flops},
-          {"early", o.early},   {"layers", o.layers}, {"seconds", o.seconds},     {"flops", o.flops}};
-}
-
-ExampleOutputs outputs_from_json(const nlohmann::json& j, size_t grid) {
-  ExampleOutputs o;
-  o.full = j.at("full").get<std::vector<int>>();
-  o.full_seconds = j.at("full_s").get<double>();
-  o.full_flops = j.at("full_f").get<double>();
-  o.early = j.at("early").get<std::vector<std::vector<int>>>();
-  o.layers = j.at("layers").get<std::vector<double>>();
-  o.seconds = j.at("seconds").get<std::vector<double>>();
-  o.flops = j.at("flops").get<std::vector<double>>();
-  if (o.early.size() != grid || o.layers.size() != grid || o.seconds.size() != grid || o.flops.size() != grid)
-    throw Error("grid size differs");
-  return o;
-}
-
-nlohmann::json cache_header(const CalibrationRun& run) {
-  return {{"calm_calibration_cache", 1},
-          {"model_hash", run.model_hash},
-          {"data_hash", run.data_hash},
-          {"examples", run.examples.size()},
-          {"settings", run.settings.to_json()}};
-}
-
-// The same header as written while tau and the gate threshold were floats
-// (0.3 as 0.30000001192092896): such caches hold the same runs.
-nlohmann::json float_era_cache_header(const CalibrationRun& run) {
-  nlohmann::json header = cache_header(run);
-  nlohmann::json& settings = header["settings"];
-  settings["tau"] = static_cast<double>(static_cast<float>(run.settings.tau));
-  if (settings.contains("gate_threshold"))
-    settings["gate_threshold"] = static_cast<double>(static_cast<float>(run.settings.gate_threshold));
-  return header;
-}
-
-// Loads the finished examples of a matching cache into `run`. Drops a torn
-// last line (a crash mid-write) by truncating the file to its last whole line.
-size_t load_cache(const std::string& path, CalibrationRun& run) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read the calibration cache");
-  std::string line;
-  uint64_t good_bytes = 0;
-  if (!std::getline(in, line) || in.eof()) {  // empty or a torn header: start afresh
-    in.close();
-    std::filesystem::resize_file(path, 0, ec);
-    return 0;
-  }
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(line);
-  } catch (const std::exception&) {
-    throw Error(path + ":1: not a calibration cache (its first line is not the expected JSON header)");
-  }
-  if (header != cache_header(run) && header != float_era_cache_header(run))
-    throw Error(path + ": this calibration cache was made for another model, data set or settings; "
-                "delete it or choose another cache file");
-  good_bytes = line.size() + 1;
-  size_t loaded = 0;
-  while (std::getline(in, line)) {
-    if (in.eof()) break;  // no newline: torn by a crash
-    try {
-      const auto j = nlohmann::json::parse(line);
-      const size_t index = j.at("i").get<size_t>();
-      if (index >= run.outputs.size()) throw Error("index out of range");
-      run.outputs[index] = outputs_from_json(j, run.settings.grid.size());
-      ++loaded;
-    } catch (const std::exception&) {
-      break;  // keep what came before; the rest is rewritten
-    }
-    good_bytes += line.size() + 1;
-  }
-  in.close();
-  if (std::filesystem::file_size(path, ec) != good_bytes) std::filesystem::resize_file(path, good_bytes, ec);
-  return loaded;
+std::vector<int> without_eos(std::vector<int> tokens, bool stopped_at_eos) {
+  if (stopped_at_eos && !tokens.empty()) tokens.pop_back();
+  return tokens;
 }
 
 }  // namespace
@@ -216,6 +144,14 @@ CalibrationRun Calibrator::prepare(const Model& model, const std::string& data_p
   if (examples.empty()) throw Error(data_path + ": the calibration set has no examples");
   if (settings.grid.empty() || settings.grid.front() != 1.0)
     throw Error("the lambda grid must start at 1 (the full model), the safest point");
+  // Checked here, before any example runs, so a bad setting is not blamed on
+  // the first data line.
+  if (settings.grid.size() > size_t(OptionBounds::kMaxGridPoints))
+    throw Error("the lambda grid has " + std::to_string(settings.grid.size()) + " points; at most " +
+                std::to_string(OptionBounds::kMaxGridPoints) + " (a grid step of at least 0.001)");
+  if (settings.max_new_tokens < 1 || settings.max_new_tokens > OptionBounds::kMaxNewTokens)
+    throw Error("max new tokens must be from 1 to " + std::to_string(OptionBounds::kMaxNewTokens) + ", got " +
+                std::to_string(settings.max_new_tokens));
   CalibrationRun run;
   run.model_name = model.name;
   run.model_hash = file_hash(model.dir + "/model.safetensors");
@@ -236,13 +172,11 @@ bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string&
                      const ProgressCallback& progress, const std::atomic<bool>* cancel) {
   CalibrationProgress state;
   state.total = run.examples.size();
-  std::ofstream cache;
+  std::optional<CalibrationCache> cache;  // locked until the run ends
   if (!cache_path.empty()) {
-    state.resumed = load_cache(cache_path, run);
-    const bool fresh = !std::filesystem::exists(cache_path) || std::filesystem::file_size(cache_path) == 0;
-    cache.open(cache_path, std::ios::app | std::ios::binary);
-    if (!cache) throw Error(cache_path + ": cannot write the calibration cache");
-    if (fresh) cache << cache_header(run).dump() << "\n" << std::flush;
+    cache.emplace(cache_path, run);
+    state.resumed = cache->loaded();
+    state.cache_bad_lines = cache->bad_lines();
   }
   std::vector<size_t> pending;
   for (size_t i = 0; i < run.outputs.size(); ++i)
@@ -250,6 +184,9 @@ bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string&
   state.done = run.examples.size() - pending.size();
   if (progress) progress(state);
 
+  if (threads > OptionBounds::kMaxThreads)
+    throw Error("at most " + std::to_string(OptionBounds::kMaxThreads) + " calibration threads, asked for " +
+                std::to_string(threads));
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   threads = std::min<int>(threads, static_cast<int>(std::max<size_t>(pending.size(), 1)));
   std::atomic<size_t> next{0};
@@ -296,7 +233,7 @@ bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string&
         }
         if (stop()) break;  // an unfinished example is dropped, not kept half-done
         std::lock_guard<std::mutex> lock(mutex);
-        if (cache.is_open()) cache << outputs_to_json(index, o).dump() << "\n" << std::flush;
+        if (cache) cache->append(index, o);
         run.outputs[index] = std::move(o);
         ++state.done;
         if (progress) progress(state);
@@ -308,7 +245,14 @@ bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string&
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  try {
+    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  } catch (const std::system_error& e) {  // the system refused a thread: stop the ones started, then say so
+    failed = true;
+    for (auto& t : pool) t.join();
+    throw Error("cannot start " + std::to_string(threads) + " calibration threads (" + e.what() +
+                "); use fewer threads");
+  }
   for (auto& t : pool) t.join();
   if (!error.empty()) throw Error(error);
   return run.complete();

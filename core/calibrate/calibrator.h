@@ -6,7 +6,8 @@
 // One full-model run per example is shared by all grid points; each grid point
 // below 1 needs one early-exit run. Examples run on a pool of threads, each
 // with its own Decoder. Every finished example is appended to a cache file at
-// once, so a cancelled or crashed calibration resumes where it stopped.
+// once (calibrate/cache_file.h), so a cancelled or crashed calibration
+// resumes where it stopped.
 #pragma once
 
 #include <atomic>
@@ -92,6 +93,7 @@ struct CalibrationProgress {
   size_t done = 0;
   size_t total = 0;
   size_t resumed = 0;  // examples taken from the cache
+  std::vector<size_t> cache_bad_lines;  // damaged cache lines skipped (1-based); their examples run again
 };
 
 class Calibrator {
@@ -105,8 +107,10 @@ class Calibrator {
   // Fills every missing output of `run`, using `threads` threads. With a
   // `cache_path`, finished examples of an earlier run with the same model,
   // data and settings are loaded first, and each newly finished example is
-  // appended to it. A cache made with other settings is refused (the error
-  // names the file) rather than overwritten. Returns false when cancelled
+  // appended to it; the cache is locked for the run. A cache made with other
+  // settings, or locked by another run, is refused (the error names the file
+  // and what differs) rather than overwritten; damaged lines in it are
+  // skipped and reported in the progress. Returns false when cancelled
   // (finished work is kept in `run` and in the cache).
   static bool run(const Model& model, CalibrationRun& run, const std::string& cache_path = "", int threads = 0,
                   const ProgressCallback& progress = {}, const std::atomic<bool>* cancel = nullptr);

@@ -62,6 +62,10 @@ Example parse_example(const std::string& line) {
     throw std::runtime_error(std::string("\"input\" must be a string, found ") +
                              input->type_name());
   example.input = input->get<std::string>();
+  // The decoder refuses an empty prompt; found here, it is a bad line that
+  // --skip-bad-lines skips, not an error in the middle of a calibration.
+  if (example.input.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw std::runtime_error("\"input\" is empty");
   value.erase(input);
   auto reference = value.find("reference");
   if (reference != value.end()) {

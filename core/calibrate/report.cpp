@@ -3,13 +3,14 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <tuple>
 #include <random>
 #include <sstream>
 
 #include "calibrate/thresholds.h"
+#include "io/output_file.h"
+#include "io/utf8.h"
 #include "util/error.h"
 
 namespace calm {
@@ -148,39 +149,14 @@ std::string report_csv(const CalibrationReport& r) {
 }
 
 void write_report(const CalibrationReport& report, const std::string& json_path, const std::string& csv_path) {
-  write_file_atomically(json_path, report_json(report).dump(2) + "\n");
-  write_file_atomically(csv_path, report_csv(report));
+  write_output_file(json_path, dump_json(report_json(report), 2) + "\n", "the report");
+  write_output_file(csv_path, report_csv(report), "the report's CSV");
 }
 
 std::string csv_path_for(const std::string& json_path) {
   const std::filesystem::path p(json_path);
   if (p.extension() == ".json") return std::filesystem::path(p).replace_extension(".csv").string();
   return json_path + ".csv";
-}
-
-void write_file_atomically(const std::string& path, const std::string& contents) {
-  namespace fs = std::filesystem;
-  std::random_device random;
-  const std::string temp = path + ".tmp-" + std::to_string(random()) + std::to_string(random());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path + ": cannot write (could not create " + temp + ")");
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      std::error_code ignored;
-      fs::remove(temp, ignored);
-      throw Error(path + ": writing failed (disk full?); the previous file, if any, is unchanged");
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    throw Error(path + ": cannot replace the file: " + ec.message());
-  }
 }
 
 }  // namespace calm

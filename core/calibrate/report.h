@@ -76,15 +76,11 @@ double standard_error(const std::vector<double>& values);
 nlohmann::ordered_json report_json(const CalibrationReport& report);
 std::string report_csv(const CalibrationReport& report);
 
-// Writes both, each to a temporary file renamed into place.
+// Writes both through write_output_file (io/output_file.h): regular files or
+// new ones only, each to a temporary file fsynced and renamed into place.
 void write_report(const CalibrationReport& report, const std::string& json_path, const std::string& csv_path);
 
 // "report.json" -> "report.csv"; any other name gets ".csv" appended.
 std::string csv_path_for(const std::string& json_path);
-
-// Writes `contents` to a temporary file next to `path`, flushes, checks and
-// renames it over `path`: a crash or a full disk leaves the old file (or
-// none), never half a new one. Throws calm::Error naming the file.
-void write_file_atomically(const std::string& path, const std::string& contents);
 
 }  // namespace calm

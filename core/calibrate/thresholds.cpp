@@ -9,6 +9,9 @@
 #include <string_view>
 
 #include "calibrate/report.h"
+#include "decode/option_bounds.h"
+#include "io/output_file.h"
+#include "io/utf8.h"
 #include "util/error.h"
 #include "util/json_file.h"
 #include "util/json_limits.h"
@@ -190,7 +193,7 @@ Thresholds thresholds_from_json(const json& j, const std::string& source) {
 }
 
 void write_thresholds(const Thresholds& t, const std::string& path) {
-  write_file_atomically(path, thresholds_to_json(t).dump(2) + "\n");
+  write_output_file(path, dump_json(thresholds_to_json(t), 2) + "\n", "the thresholds file");
 }
 
 Thresholds read_thresholds(const std::string& path) {

@@ -1,6 +1,7 @@
 #include "decode/analysis.h"
 
 #include "decode/exit_decision.h"
+#include "decode/finite_logits.h"
 
 namespace calm::decode {
 
@@ -17,6 +18,7 @@ int analyse(const Model& model, const DecodeOptions& o, const CostModel& cost, i
   exit_logits_rows(model, w.trace_hidden, w.trace_normed, w.trace_logits);  // all layers in one product
   for (int i = 1; i <= L; ++i) {
     w.scratch = w.trace_logits.row(i - 1).transpose();
+    if (oracle) require_finite_logits(w.scratch, i, model.dir);  // the oracle's exit compares these argmaxes
     layer_argmax[i - 1] = argmax(w.scratch);
     if (!o.trace) continue;
     w.probabilities = w.scratch;

@@ -12,7 +12,9 @@
 
 #include "decode/analysis.h"
 #include "decode/exit_decision.h"
+#include "decode/finite_logits.h"
 #include "decode/kv_strategy.h"
+#include "decode/option_bounds.h"
 #include "decode/prompt.h"
 #include "decode/sampling.h"
 #include "decode/step.h"
@@ -60,7 +62,8 @@ void check_options(const Model& model, const DecodeOptions& o) {
     if (layer < 1 || layer > layers)
       throw Error("exit schedule layer " + std::to_string(layer) + " is outside 1.." + std::to_string(layers));
   o.validate();
-  if (o.temperature < 0.0f) throw Error("temperature must not be negative");
+  if (!(o.temperature >= 0.0f && o.temperature <= OptionBounds::kMaxTemperature))
+    throw Error("temperature must be from 0 to 1000");
   if (o.verify_draft > 0) {
     if (o.temperature > 0.0f) throw Error("verify mode is greedy: it reproduces the full model's greedy output");
     if (o.trace) throw Error("verify mode records no per-layer trace");
@@ -218,6 +221,7 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
     // The token from the exit layer's prediction.
     if (o.policy == ExitPolicy::Oracle) {
       exit_logits(model_, state_, w.layer_hidden[exit_layer], w.logits);
+      require_finite_logits(w.logits, exit_layer, model_.dir);
       r.flops += cost.vocabulary;
       laps.lap(r.profile.vocabulary);
     } else {

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "decode/option_bounds.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -71,9 +72,14 @@ ExitRule ExitRule::full_model() const {
 void ExitRule::validate() const {
   if (first_exit_layer < 1) throw Error("the first exit layer must be at least 1");
   if (check_interval < 1) throw Error("the exit check interval must be at least 1");
-  if (max_new_tokens < 0) throw Error("max new tokens must not be negative");
-  if (!(lambda >= 0.0) || !(tau >= 0.0)) throw Error("lambda and tau must be non-negative numbers");
-  if (verify_draft < 0) throw Error("the verify draft length must not be negative");
+  using B = OptionBounds;
+  if (max_new_tokens < 0 || max_new_tokens > B::kMaxNewTokens)
+    throw Error("max new tokens must be from 0 to " + std::to_string(B::kMaxNewTokens) + ", got " +
+                std::to_string(max_new_tokens));
+  if (!(lambda >= 0.0) || !(tau >= 0.0 && tau <= B::kMaxTau))
+    throw Error("lambda and tau must be non-negative numbers (tau at most 1000)");
+  if (verify_draft < 0 || verify_draft > B::kMaxVerifyDraft)
+    throw Error("the verify draft length must be from 0 to " + std::to_string(B::kMaxVerifyDraft));
   if (verify_draft > 0) {
     if (policy != ExitPolicy::Calm) throw Error("verify mode drafts with the calm policy only");
     if (kv_mode != KvMode::Propagate) throw Error("verify mode drafts with propagated K/V (--kv propagate)");
@@ -99,15 +105,13 @@ nlohmann::ordered_json ExitRule::to_json() const {
 }
 
 ExitRule ExitRule::from_json(const JsonReader& r) {
-  constexpr long long kIntMax = std::numeric_limits<int>::max();
-  constexpr double kInf = std::numeric_limits<double>::infinity();
   ExitRule rule;
   rule.measure = r.name("measure", [](const std::string& s) { return parse_measure(s); });
-  rule.tau = r.number("tau", 0.0, kInf);
+  rule.tau = r.number("tau", 0.0, OptionBounds::kMaxTau);
   rule.lambda = r.number("lambda", 0.0, 1.0);
-  rule.max_new_tokens = static_cast<int>(r.integer("max_new_tokens", 1, kIntMax));
-  rule.first_exit_layer = static_cast<int>(r.integer("first_exit_layer", 1, kIntMax));
-  rule.check_interval = static_cast<int>(r.integer("check_interval", 1, kIntMax));
+  rule.max_new_tokens = static_cast<int>(r.integer("max_new_tokens", 1, OptionBounds::kMaxNewTokens));
+  rule.first_exit_layer = static_cast<int>(r.integer("first_exit_layer", 1, OptionBounds::kMaxLayerOption));
+  rule.check_interval = static_cast<int>(r.integer("check_interval", 1, OptionBounds::kMaxLayerOption));
   rule.kv_mode = r.name("kv_mode", [](const std::string& s) { return parse_kv_mode(s); });
   if (r.has("gate")) {
     rule.gate = r.name("gate", [](const std::string& s) { return parse_gate(s); });
@@ -115,8 +119,8 @@ ExitRule ExitRule::from_json(const JsonReader& r) {
   }
   if (r.has("policy")) rule.policy = r.name("policy", [](const std::string& s) { return parse_policy(s); });
   if (rule.policy == ExitPolicy::Static)
-    rule.static_layer = static_cast<int>(r.integer("static_layer", 1, kIntMax));
-  if (r.has("verify_draft")) rule.verify_draft = static_cast<int>(r.integer("verify_draft", 0, kIntMax));
+    rule.static_layer = static_cast<int>(r.integer("static_layer", 1, OptionBounds::kMaxLayerOption));
+  if (r.has("verify_draft")) rule.verify_draft = static_cast<int>(r.integer("verify_draft", 0, OptionBounds::kMaxVerifyDraft));
   try {
     rule.validate();
   } catch (const Error& e) {

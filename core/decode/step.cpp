@@ -1,6 +1,7 @@
 #include "decode/step.h"
 
 #include "decode/exit_decision.h"
+#include "decode/finite_logits.h"
 #include "decode/kv_strategy.h"
 
 namespace calm::decode {
@@ -29,10 +30,12 @@ LayerRun walk_layers(const Model& model, KvStrategy& kv, const ExitDecision& dec
 
 void emitted_logits(const Model& model, RunState& state, const LayerRun& run, Work& w, const CostModel& cost,
                     DecodeResult& r, Laps& laps) {
-  if (run.logits_layer == run.exit_layer) return;
-  exit_logits(model, state, w.layer_hidden[run.exit_layer], w.logits);
-  r.flops += cost.vocabulary;
-  laps.lap(r.profile.vocabulary);
+  if (run.logits_layer != run.exit_layer) {
+    exit_logits(model, state, w.layer_hidden[run.exit_layer], w.logits);
+    r.flops += cost.vocabulary;
+    laps.lap(r.profile.vocabulary);
+  }
+  require_finite_logits(w.logits, run.exit_layer, model.dir);
 }
 
 bool emit(const Model& model, TokenTrace&& token, DecodeResult& r, const TokenCallback& on_token,

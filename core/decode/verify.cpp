@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "decode/exit_decision.h"
+#include "decode/finite_logits.h"
 #include "decode/kv_strategy.h"
 
 namespace calm::decode {
@@ -55,6 +56,7 @@ void verify_loop(const Model& model, RunState& state, const DecodeOptions& o, in
       for (int j = 0; j < k; ++j) {
         w.hidden = block.row(j).transpose();
         exit_logits(model, state, w.hidden, w.logits);
+        require_finite_logits(w.logits, L, model.dir);
         full[j] = argmax(w.logits);
         r.flops += cost.layer(position + j + 1) * (L - lowest) + cost.vocabulary;
       }

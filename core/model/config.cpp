@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "config_checks.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -241,6 +242,7 @@ ModelConfig load_config(const std::string& path) {
   check_token(r, t5 ? "decoder_start_token_id" : "bos_token_id", t5 ? c.decoder_start_id : c.bos_id,
               c.vocab_size, !t5);
   parse_calm_block(j, path, c);
+  check_config_sizes(c, path);
   return c;
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "checkpoint.h"
+#include "config_checks.h"
 #include "util/error.h"
 
 namespace calm {
@@ -195,6 +196,7 @@ Model load_model(const std::string& dir, const LoadOptions& options) {
   const std::string tokenizer_path = m.tokenizer.load_directory(dir);  // tokenizer.json before tokenizer.model
   check_tokenizer(m.tokenizer, m.config, tokenizer_path, config_path);
   const Checkpoint checkpoint(dir);
+  check_layer_count(checkpoint, m.config, config_path);
   m.weights = read_weights(TensorReader{checkpoint, options.weights}, m.config);
   return m;
 }

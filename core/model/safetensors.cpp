@@ -3,6 +3,7 @@
 // names the file and the tensor so a user can tell which download is broken.
 #include "safetensors.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -19,6 +21,7 @@
 
 #include "util/error.h"
 #include "util/json_limits.h"
+#include "io/output_file.h"
 
 namespace calm {
 
@@ -174,6 +177,24 @@ void parse_offsets(const json& entry, const std::string& where, TensorInfo& info
                 shape_string(info.shape) + " needs " + std::to_string(expected));
 }
 
+// Two tensors sharing bytes would change together: a file that says so is
+// corrupt or crafted (the format forbids it). Empty tensors own no bytes.
+void check_disjoint(const std::map<std::string, TensorInfo>& tensors, const std::string& path) {
+  std::vector<std::pair<const std::string*, const TensorInfo*>> spans;
+  for (const auto& [name, info] : tensors)
+    if (info.end > info.begin) spans.emplace_back(&name, &info);
+  std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) { return a.second->begin < b.second->begin; });
+  for (size_t i = 1; i < spans.size(); ++i) {
+    const auto& [before_name, before] = spans[i - 1];
+    const auto& [name, info] = spans[i];
+    if (info->begin < before->end)
+      throw Error(tensor_prefix(path, *name) + ": data_offsets [" + std::to_string(info->begin) + ", " +
+                  std::to_string(info->end) + ") overlap those of tensor '" + excerpt(*before_name) + "' [" +
+                  std::to_string(before->begin) + ", " + std::to_string(before->end) +
+                  "); each tensor must have bytes of its own");
+  }
+}
+
 }  // namespace
 
 int64_t TensorInfo::numel() const {
@@ -196,13 +217,25 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
   if (extent.values > kMaxHeaderValues)
     throw Error(path + ": header holds more than " + std::to_string(kMaxHeaderValues) +
                 " JSON values (a real one holds about ten per tensor); file is corrupt");
+  // A JSON object may repeat a key, and the parser keeps the last value
+  // silently: a second tensor of the same name would replace the first.
+  std::set<std::string> names;
+  std::string duplicate;
+  const json::parser_callback_t note_names = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key && duplicate.empty() &&
+        !names.insert(parsed.get<std::string>()).second)
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   json header;
   try {
-    header = json::parse(raw.header);
+    header = json::parse(raw.header, note_names);
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     throw Error(path + ": header is not valid JSON (" + excerpt(e.what(), 300) + ")");
   }
   if (!header.is_object()) throw Error(path + ": header is not a JSON object");
+  if (!duplicate.empty())
+    throw Error(tensor_prefix(path, duplicate) + " appears twice in the header; each name must be unique");
 
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
@@ -221,6 +254,7 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
     parse_offsets(entry, where, info, raw.data_size);
     tensors_[name] = std::move(info);
   }
+  check_disjoint(tensors_, path);
   storage_ = std::move(raw.storage);
   data_ = raw.data;
 }
@@ -347,16 +381,12 @@ void write_safetensors_f32(const std::string& path,
   // reference writer does.
   text.append((8 - text.size() % 8) % 8, ' ');
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(path + ": cannot open for writing");
-  uint8_t len_bytes[8];
-  for (int i = 0; i < 8; i++) len_bytes[i] = uint8_t(uint64_t(text.size()) >> (8 * i));
-  out.write(reinterpret_cast<const char*>(len_bytes), 8);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  std::string file;
+  for (int i = 0; i < 8; i++) file.push_back(char(uint8_t(uint64_t(text.size()) >> (8 * i))));
+  file += text;
   for (const auto& [name, tensor] : tensors)
-    out.write(reinterpret_cast<const char*>(tensor.second.data()),
-              static_cast<std::streamsize>(tensor.second.size() * 4));
-  if (!out.flush()) throw Error(path + ": write failed");
+    file.append(reinterpret_cast<const char*>(tensor.second.data()), tensor.second.size() * 4);
+  write_output_file(path, file);
 }
 
 }  // namespace calm
