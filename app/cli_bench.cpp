@@ -78,13 +78,6 @@ ordered_json profile_json(const DecodeProfile& p) {
           {"analysis", p.analysis},     {"sampling", p.sampling},       {"tokenizer", p.tokenizer}};
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // GFLOP/s that the weight kernels reach on the decoder's own matrix-vector
 // shapes, each product timed alone in a loop: the ceiling the token loop is
 // measured against.
@@ -111,12 +104,6 @@ double isolated_gflops(const Model& model) {
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
   }
   return flops / seconds / 1e9;
-}
-
-std::string fixed(double x, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
-  return buf;
 }
 
 }  // namespace

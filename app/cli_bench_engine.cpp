@@ -29,12 +29,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 double peak_rss_gb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -115,12 +109,6 @@ double verification_seconds(const Model& model, ThreadPool* pool, int prompt_len
     times.push_back(seconds_since(start));
   }
   return median(times);
-}
-
-std::string fixed(double x, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
-  return buf;
 }
 
 std::vector<int> parse_rows(const std::string& text) {

@@ -299,12 +299,6 @@ bool execute(const Model& model, CalibrationRun& run, const std::string& cache, 
 
 // ---- Printing --------------------------------------------------------------
 
-std::string fixed(double x, int digits) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, x);
-  return text;
-}
-
 std::string general(double x) {
   char text[64];
   std::snprintf(text, sizeof text, "%.3g", x);

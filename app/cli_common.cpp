@@ -1,5 +1,7 @@
 #include "cli_common.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -106,6 +108,19 @@ DecodeOptions decode_options(const Args& args) {
   o.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT32_MAX));
   o.truncate_prompt = args.flag("truncate");
   return o;
+}
+
+std::string fixed(double x, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+  return buf;
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
 }  // namespace calm::cli

@@ -58,4 +58,9 @@ std::vector<LabelledPath> with_model_files(std::vector<LabelledPath> inputs, con
 DecodeOptions decode_options(const Args& args);
 extern const std::vector<std::string> kDecodeOptionNames;
 
+// x with `digits` decimals ("1.84"), for the programs' tables.
+std::string fixed(double x, int digits);
+// The median of `values` (0 for none): what a repeated measurement reports.
+double median(std::vector<double> values);
+
 }  // namespace calm::cli
