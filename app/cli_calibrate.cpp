@@ -37,7 +37,7 @@ calibration:
                 [--consistency textual|risk] [--metric rougeL|bleu|f1|token|exact]
                 [--metric-unit words|pieces] [--epsilon E]
                 [--measure softmax|softmax-max|state|classifier] [--tau T] [--max-new-tokens N]
-                [--first-exit-layer K] [--check-interval K] [--grid-step S] [--pvalue hb|hoeffding|bentkus]
+                [--first-exit-layer K] [--check-interval K] [--grid-step S] [--method hb|hoeffding|bentkus|wsr|crc]
                 [--kv propagate|exact|catch-up] [--gate none|state|classifier] [--gate-threshold G]
                 [--threads N] [--cache FILE] [--report report.json] [--settings LIST]
                 [--skip-bad-lines] [--limit N [--limit-seed S]]
@@ -50,9 +50,13 @@ calibration:
                 [--cache FILE] [--threads N] [--limit N [--limit-seed S]] [--skip-bad-lines]
 
 calibrate walks the lambda grid down from 1 and keeps the last lambda the fixed sequence of tests
-passed: with probability at least 1 - epsilon over the draw of the calibration set, the expected
-loss at that lambda over new inputs from the same distribution is at most delta (the average loss,
-not each output's). Defaults: textual, rougeL, epsilon 0.05, softmax, tau 4, hb, step 0.05, the
+passed. --method hb, hoeffding, bentkus or wsr (Learn then Test; --pvalue is the older name): with
+probability at least 1 - epsilon over the draw of the calibration set, the expected loss at that
+lambda over new inputs from the same distribution is at most delta (the average loss, not each
+output's). --method crc (conformal risk control): the expected loss on a new input, averaged over the
+calibration draw too, is at most delta; no epsilon; it assumes losses that never fall as lambda falls,
+which calibrate checks and reports (if they do, it bounds their monotone envelope instead, never below
+them). Defaults: textual, rougeL, epsilon 0.05, softmax, tau 4, hb, step 0.05, the
 model's bundled calibration set unless --data is given. Finished examples go to a cache
 (default: the --out path with .cache.jsonl for .json); Ctrl+C stops (exit code 3) and the same
 command resumes. --report also writes a CSV next to the JSON.
@@ -142,7 +146,21 @@ Guarantee base_guarantee(const Args& args) {
   g.consistency = parse_name(parse_consistency, args.get("consistency", "textual"));
   g.metric = parse_name([](const std::string& s) { return parse_metric(s); }, args.get("metric", "rougeL"));
   g.epsilon = open_unit("epsilon", args.get_double("epsilon", 0.05));
-  g.method = parse_name([](const std::string& s) { return parse_pvalue_method(s); }, args.get("pvalue", "hb"));
+  g.method = calibration_method(
+      parse_name([](const std::string& s) { return parse_pvalue_method(s); }, args.get("pvalue", "hb")));
+  // calibrate's --method takes the four p-values and crc; --pvalue, the older
+  // option, only the p-values.
+  if (args.has("method")) {
+    const CalibrationMethod m =
+        parse_name([](const std::string& s) { return parse_calibration_method(s); }, args.get("method"));
+    if (args.has("pvalue") && m != g.method)
+      throw UsageError("--method " + args.get("method") + " and --pvalue " + args.get("pvalue") +
+                       " disagree: give one of them");
+    if (!is_learn_then_test(m) && args.has("epsilon"))
+      throw UsageError("--epsilon has no part in --method crc: conformal risk control bounds the expected loss "
+                       "(over the calibration draw and a new input) by delta, with no epsilon");
+    g.method = m;
+  }
   g.unit = parse_name([](const std::string& s) { return parse_text_unit(s); }, args.get("metric-unit", "words"));
   return g;
 }
@@ -308,7 +326,8 @@ std::string general(double x) {
 std::string guarantee_text(const Guarantee& g) {
   return std::string(consistency_name(g.consistency)) + " " + metric_name(g.metric) + " on " +
          text_unit_name(g.unit) + ", delta " + general(g.delta) +
-         ", epsilon " + general(g.epsilon) + " (" + pvalue_method_name(g.method) + ")";
+         (is_learn_then_test(g.method) ? ", epsilon " + general(g.epsilon) : std::string()) + " (" +
+         calibration_method_name(g.method) + ")";
 }
 
 std::string command_line(const std::string& command, const std::vector<std::string>& argv) {
@@ -318,14 +337,18 @@ std::string command_line(const std::string& command, const std::vector<std::stri
   return line;
 }
 
+// Learn then Test: each point's p-value against epsilon; crc: its bound
+// (n * envelope mean + 1) / (n + 1) against delta.
 void print_grid(const CalibrationReport& report, const ReportChoice& c) {
-  std::cout << "  lambda  mean loss +- se     p-value    LTT   layers  speedup  FLOPs\n";
+  const bool ltt = is_learn_then_test(c.guarantee.method);
+  std::cout << (ltt ? "  lambda  mean loss +- se     p-value    LTT   layers  speedup  FLOPs\n"
+                    : "  lambda  mean loss +- se   CRC bound    CRC   layers  speedup  FLOPs\n");
   for (size_t p = 0; p < report.grid.size(); ++p) {
     const GridPointResult& g = c.result.points[p];
     const bool chosen = c.result.chosen_index && *c.result.chosen_index == p;
     char line[200];
     std::snprintf(line, sizeof line, "%s %6.3f  %.4f +- %.4f  %9.3g  %-4s  %6.3f  %6.2fx  %5.2fx\n", chosen ? "*" : " ",
-                  g.lambda, g.mean_loss, c.mean_loss_se[p], g.p_value,
+                  g.lambda, g.mean_loss, c.mean_loss_se[p], ltt ? g.p_value : g.crc_bound,
                   !g.tested ? "-" : (g.passed ? "pass" : "fail"), report.grid[p].average_layers,
                   report.grid[p].measured_speedup, report.grid[p].flops_speedup);
     std::cout << line;
@@ -355,7 +378,7 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
   const Args args(merge_repeated(argv, {"settings"}),
                   {"model", "weights", "data", "consistency", "metric", "delta", "epsilon", "measure", "tau", "max-new-tokens",
                    "first-exit-layer", "check-interval", "grid-step", "pvalue", "threads", "cache", "report",
-                   "settings", "limit", "limit-seed", "metric-unit", "out", "kv", "gate", "gate-threshold"},
+                   "settings", "limit", "limit-seed", "metric-unit", "out", "kv", "gate", "gate-threshold", "method"},
                   {"skip-bad-lines"});
   if (!args.has("out")) throw UsageError("calibrate needs --out thresholds.json");
   if (!args.has("delta")) throw UsageError("calibrate needs --delta (e.g. 0.1 for textual, 0.02 for risk)");
@@ -409,6 +432,17 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
             << "losses:  " << guarantee_text(main) << "\n";
   print_grid(report, c);
   std::cout << "chosen:  " << choice_text(report, c) << "\n";
+  if (!is_learn_then_test(c.guarantee.method)) {
+    const Monotonicity& m = c.result.monotonicity;
+    if (m.holds())
+      std::cout << "monotone: yes: no calibration example's loss fell as lambda fell, as conformal risk control "
+                   "assumes\n";
+    else
+      std::cout << "monotone: NO: " << m.examples_broken << " of " << run.examples.size()
+                << " calibration examples have a loss that falls as lambda falls (" << fixed(100.0 * m.pairs_broken, 1)
+                << "% of adjacent grid pairs); the bound is applied to their monotone envelope (the highest loss at "
+                   "this or any higher lambda), which is never below the loss\n";
+  }
   for (size_t k = 1; k < report.choices.size(); ++k)
     std::cout << "also:    " << choice_text(report, report.choices[k]) << "\n";
   std::cout << "guarantee: " << guarantee_sentence(t) << "\n";
@@ -536,9 +570,9 @@ int cmd_validate(const std::vector<std::string>& argv) {
   if (guarantees.empty()) throw UsageError("validate needs --delta D[,D...] or --settings LIST (e.g. paper)");
   const RunSettings settings = run_settings(args);
   const int splits_count = args.get_int("splits", 200, 1, OptionBounds::kMaxSplits), threads = threads_of(args, 0, 0);
-  std::vector<std::string> methods = split_commas(args.get("methods", pvalue_method_name(base.method)));
+  std::vector<std::string> methods = split_commas(args.get("methods", calibration_method_name(base.method)));
   for (const std::string& m : methods)
-    if (m != "crc" && m != "empirical-mean") parse_name([](const std::string& s) { return parse_pvalue_method(s); }, m);
+    if (m != "empirical-mean") parse_name([](const std::string& s) { return parse_calibration_method(s); }, m);
   if (methods.empty()) throw UsageError("--methods lists no method");
   const int seed = args.get_int("seed", 0, 0, INT32_MAX);
   if (args.has("data2") && !args.has("data")) throw UsageError("--data2 needs --data");
@@ -583,16 +617,13 @@ int cmd_validate(const std::vector<std::string>& argv) {
     if (!tables.count(key)) tables[key] = run.loss_table(model.tokenizer, g.consistency, g.metric, {}, g.unit);
     for (const std::string& method : methods) {
       Guarantee gm = g;
-      LambdaSelector select;
-      if (method == "crc") {
-        select = crc_selector(g.delta);
-      } else if (method == "empirical-mean") {
-        select = empirical_mean_selector(g.delta);
+      ValidationSummary v;
+      if (method == "empirical-mean") {
+        v = validate_selector(tables[key], empirical_mean_selector(g.delta), method, gm, splits);
       } else {
-        gm.method = parse_pvalue_method(method);
-        select = ltt_selector(g.delta, g.epsilon, gm.method);
+        gm.method = parse_calibration_method(method);
+        v = validate_guarantee(tables[key], gm, splits);
       }
-      ValidationSummary v = validate_selector(tables[key], select, method, gm, splits);
       add_speedups(v, run, splits);
       rows.push_back(v);
     }
@@ -623,7 +654,8 @@ int cmd_validate(const std::vector<std::string>& argv) {
   for (const auto& v : rows) {
     const Guarantee& g = v.guarantee;
     std::cout << "| " << consistency_name(g.consistency) << " | " << metric_name(g.metric) << " ("
-              << text_unit_name(g.unit) << ") | " << general(g.delta) << " | " << general(g.epsilon) << " | "
+              << text_unit_name(g.unit) << ") | " << general(g.delta) << " | "
+              << (is_learn_then_test(g.method) ? general(g.epsilon) : std::string("none")) << " | "
               << v.selector << " | " << ci_text(v.true_violations, v.splits, v.true_violation_ci) << " | "
               << fixed(v.mean_true_risk, 4) << " +- " << fixed(v.true_risk_se, 4) << " | "
               << ci_text(v.violations, v.splits, v.violation_ci) << " | " << fixed(v.mean_lambda, 3) << " | "

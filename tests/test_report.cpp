@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "calibrate/report.h"
+#include "calibrate/thresholds.h"
 #include "error_assertions.h"
 #include "util/error.h"
 
@@ -52,9 +53,14 @@ CalibrationRun hand_built_run() {
 //    (0.6/0.5)^2 (0.4/0.5)^2 = 0.9216 (Bentkus: e P[Bin(4, 0.6) <= 2] = 1.43).
 std::vector<Guarantee> guarantees() {
   // Scored on the piece ids as built (the run has no tokenizer to detokenize with).
-  Guarantee a{Consistency::Textual, Metric::Token, 0.1, 0.05, PValueMethod::HoeffdingBentkus, TextUnit::Pieces};
-  Guarantee b{Consistency::Textual, Metric::Token, 0.6, 0.5, PValueMethod::HoeffdingBentkus, TextUnit::Pieces};
+  Guarantee a{Consistency::Textual, Metric::Token, 0.1, 0.05, CalibrationMethod::HoeffdingBentkus, TextUnit::Pieces};
+  Guarantee b{Consistency::Textual, Metric::Token, 0.6, 0.5, CalibrationMethod::HoeffdingBentkus, TextUnit::Pieces};
   return {a, b};
+}
+
+// Conformal risk control on the same run, pieces as above.
+Guarantee crc_guarantee(double delta) {
+  return {Consistency::Textual, Metric::Token, delta, 0.05, CalibrationMethod::Crc, TextUnit::Pieces};
 }
 
 std::string read_all(const std::string& path) {
@@ -73,6 +79,8 @@ class TestReport : public QObject {
   void choices_are_right();
   void json_contents();
   void csv_contents();
+  void crc_choice_exact();
+  void crc_not_monotone_stated();
   void files_written_whole();
   void refusals();
   void standard_error_known();
@@ -142,14 +150,84 @@ void TestReport::csv_contents() {
   std::stringstream in(csv);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   QCOMPARE(lines.size(), size_t{1 + 2 * 3});  // header, then 2 guarantees x 3 grid points
-  QCOMPARE(lines[0], std::string("consistency,metric,metric_unit,delta,epsilon,pvalue_method,measure,tau,lambda,mean_loss,"
-                                 "mean_loss_se,p_value,passed,tested,chosen,average_layers,measured_speedup,"
+  QCOMPARE(lines[0], std::string("consistency,metric,metric_unit,delta,epsilon,method,measure,tau,lambda,mean_loss,"
+                                 "mean_loss_se,p_value,crc_bound,passed,tested,chosen,average_layers,measured_speedup,"
                                  "flops_speedup"));
-  QCOMPARE(lines[1], std::string("textual,token,pieces,0.1,0.05,hb,softmax,4,1,0,0,0.6561,0,1,0,3,1,1"));
-  QCOMPARE(lines[2], std::string("textual,token,pieces,0.1,0.05,hb,softmax,4,0.5,0,0,0.6561,0,0,0,2,2,1.5"));
-  QCOMPARE(lines[5], std::string("textual,token,pieces,0.6,0.5,hb,softmax,4,0.5,0,0,0.0256,1,1,1,2,2,1.5"));
+  QCOMPARE(lines[1], std::string("textual,token,pieces,0.1,0.05,hb,softmax,4,1,0,0,0.6561,,0,1,0,3,1,1"));
+  QCOMPARE(lines[2], std::string("textual,token,pieces,0.1,0.05,hb,softmax,4,0.5,0,0,0.6561,,0,0,0,2,2,1.5"));
+  QCOMPARE(lines[5], std::string("textual,token,pieces,0.6,0.5,hb,softmax,4,0.5,0,0,0.0256,,1,1,1,2,2,1.5"));
   // se of {0, 0, 1, 1}: sample variance 1/3, over n = 4: sqrt(1/12) = 0.2886751346.
-  QCOMPARE(lines[6], std::string("textual,token,pieces,0.6,0.5,hb,softmax,4,0,0.5,0.2886751346,0.9216,0,1,0,1,4,3"));
+  QCOMPARE(lines[6], std::string("textual,token,pieces,0.6,0.5,hb,softmax,4,0,0.5,0.2886751346,0.9216,,0,1,0,1,4,3"));
+  // Conformal risk control: no epsilon and no p-value, its bound instead
+  // (bounds 0.2, 0.2, 0.6 as in crc_choice_exact).
+  const std::string crc_csv = report_csv(build_report(hand_built_run(), none, 3, {crc_guarantee(0.25)}));
+  QVERIFY2(crc_csv.find("\ntextual,token,pieces,0.25,,crc,softmax,4,0.5,0,0,,0.2,1,1,1,2,2,1.5\n") != std::string::npos,
+           crc_csv.c_str());
+  QVERIFY2(crc_csv.find("\ntextual,token,pieces,0.25,,crc,softmax,4,0,0.5,0.2886751346,,0.6,0,1,0,1,4,3\n") !=
+               std::string::npos,
+           crc_csv.c_str());
+}
+
+void TestReport::crc_choice_exact() {
+  // Losses 0 0 0 0 / 0 0 0 0 / 0 0 1 1 never fall as lambda falls, so the
+  // envelope is the losses. Bounds (n mean + 1) / (n + 1) with n = 4: 1/5,
+  // 1/5, (2 + 1)/5 = 0.6. delta 0.25: lambda 1 and 0.5 pass, 0 fails.
+  // delta 0.1: even lambda 1 fails (1/(n + 1) = 0.2 > 0.1). delta 0.6 takes lambda 0.
+  const Tokenizer none;
+  const CalibrationReport r =
+      build_report(hand_built_run(), none, 3, {crc_guarantee(0.25), crc_guarantee(0.1), crc_guarantee(0.6)});
+  const ReportChoice& c = r.choices[0];
+  QVERIFY(c.result.method == CalibrationMethod::Crc);
+  QCOMPARE(c.result.points[0].crc_bound, 0.2);
+  QCOMPARE(c.result.points[1].crc_bound, 0.2);
+  QCOMPARE(c.result.points[2].crc_bound, 0.6);
+  QCOMPARE(c.result.lambda, 0.5);
+  QCOMPARE(*c.result.chosen_index, size_t{1});
+  QVERIFY(c.result.points[2].tested && !c.result.points[2].passed);
+  QVERIFY(c.result.monotonicity.holds());
+  QVERIFY(!r.choices[1].result.chosen_index);
+  QCOMPARE(r.choices[1].result.lambda, 1.0);
+  QCOMPARE(r.choices[2].result.lambda, 0.0);
+  const auto j = report_json(r)["choices"][0];
+  QCOMPARE(j["method"].get<std::string>(), std::string("crc"));
+  QVERIFY(!j.contains("epsilon"));
+  QVERIFY(!j.contains("pvalue_method"));
+  QVERIFY(!j["points"][0].contains("p_value"));
+  QCOMPARE(j["points"][2]["crc_bound"].get<double>(), 0.6);
+  QCOMPARE(j["monotonicity"]["holds"].get<bool>(), true);
+  QCOMPARE(j["monotonicity"]["examples_broken"].get<int>(), 0);
+  QVERIFY(j["guarantee"].get<std::string>().rfind("Conformal risk control:", 0) == 0);
+  // The same losses through Learn then Test keep their p-values and epsilon.
+  const auto hb = report_json(build_report(hand_built_run(), none, 3, guarantees()))["choices"][1];
+  QCOMPARE(hb["method"].get<std::string>(), std::string("hb"));
+  QCOMPARE(hb["epsilon"].get<double>(), 0.5);
+  QVERIFY(hb["points"][0].contains("p_value") && !hb["points"][0].contains("crc_bound"));
+  QVERIFY(hb["guarantee"].get<std::string>().find("with probability at least 1 - epsilon") != std::string::npos);
+}
+
+void TestReport::crc_not_monotone_stated() {
+  // Example 0 differs at lambda 0.5 and agrees again at 0: its loss falls
+  // from 1 to 0 as lambda falls. Real losses 0 0 0 0 / 1 0 0 0 / 0 0 1 1;
+  // envelope 0 0 0 0 / 1 0 0 0 / 1 0 1 1 (mean 0.75): bounds 0.2, 0.4, 0.8.
+  // One example of 4, one adjacent pair of 8, breaks monotonicity.
+  CalibrationRun run = hand_built_run();
+  run.outputs[0]->early[1] = {9, 9, 9, 9};
+  run.outputs[0]->early[2] = run.outputs[0]->full;
+  const Tokenizer none;
+  const CalibrationReport r = build_report(run, none, 3, {crc_guarantee(0.5)});
+  const CalibrationResult& c = r.choices[0].result;
+  QCOMPARE(c.points[1].crc_bound, 0.4);
+  QCOMPARE(c.points[2].crc_bound, 0.8);
+  QCOMPARE(c.points[2].mean_loss, 0.5);  // the real mean
+  QCOMPARE(c.lambda, 0.5);
+  QCOMPARE(c.monotonicity.examples_broken, size_t{1});
+  QCOMPARE(c.monotonicity.pairs_broken, 1.0 / 8.0);
+  const Thresholds t = thresholds_from_report(run, r, "/models/tiny", "/data/cal.jsonl", 0.5);
+  QVERIFY(t.method == CalibrationMethod::Crc);
+  QCOMPARE(t.monotonicity.examples_broken, size_t{1});
+  const std::string sentence = guarantee_sentence(t);
+  QVERIFY2(sentence.find("did NOT on the calibration set: 1 of 4 examples") != std::string::npos, sentence.c_str());
+  QCOMPARE(report_json(r)["choices"][0]["monotonicity"]["holds"].get<bool>(), false);
 }
 
 void TestReport::files_written_whole() {
@@ -178,7 +256,7 @@ void TestReport::refusals() {
   // Risk consistency with an example lacking its reference names file:line.
   CalibrationRun run = hand_built_run();
   run.examples[0].reference.reset();
-  Guarantee risk{Consistency::Risk, Metric::Token, 0.1, 0.05, PValueMethod::HoeffdingBentkus, TextUnit::Pieces};
+  Guarantee risk{Consistency::Risk, Metric::Token, 0.1, 0.05, CalibrationMethod::HoeffdingBentkus, TextUnit::Pieces};
   try {
     build_report(run, none, 3, {risk});
     QFAIL("no error");

@@ -27,7 +27,7 @@ Thresholds sample() {
   t.epsilon = 0.1;
   t.consistency = Consistency::Risk;
   t.metric = Metric::Bleu;
-  t.pvalue_method = PValueMethod::Bentkus;
+  t.method = CalibrationMethod::Bentkus;
   t.max_new_tokens = 48;
   t.first_exit_layer = 2;
   t.check_interval = 3;
@@ -87,6 +87,9 @@ class TestThresholds : public QObject {
   void every_missing_key_is_named();
   void guarantee_is_stated();
   void files_written_before_the_rename_load();
+  void crc_file_states_its_guarantee_and_monotonicity();
+  void crc_file_checked();
+  void method_and_pvalue_method();
   void not_json_or_not_an_object();
   void oversized_file_refused();
   void missing_file_named();
@@ -109,7 +112,7 @@ void TestThresholds::round_trip() {
   QCOMPARE(r.epsilon, t.epsilon);
   QVERIFY(r.consistency == t.consistency);
   QVERIFY(r.metric == t.metric);
-  QVERIFY(r.pvalue_method == t.pvalue_method);
+  QVERIFY(r.method == t.method);
   QCOMPARE(r.max_new_tokens, t.max_new_tokens);
   QCOMPARE(r.first_exit_layer, t.first_exit_layer);
   QCOMPARE(r.check_interval, t.check_interval);
@@ -178,6 +181,8 @@ void TestThresholds::invalid_field_names_the_key_data() {
   row("metric_unit", R"("letters")", "letters");
   row("certification", R"("maybe")", "neither");
   row("pvalue_method", R"("wilson")", "wilson");
+  row("method", R"("bonferroni")", "bonferroni");
+  row("pvalue_method", R"("crc")", "crc");  // not a p-value; and not the method (bentkus)
   row("max_new_tokens", "0", "outside");
   row("max_new_tokens", "2.5", "whole");
   row("first_exit_layer", "0", "outside");
@@ -221,8 +226,9 @@ void TestThresholds::every_missing_key_is_named() {
     if (value.is_object())
       for (const auto& inner : value.items()) keys.push_back(name + "." + inner.key());
   }
-  QCOMPARE(keys.size(), size_t{22 + 3 + 3 + 4});  // top level, model, calibration, on_calibration_set
+  QCOMPARE(keys.size(), size_t{23 + 3 + 3 + 4});  // top level, model, calibration, on_calibration_set
   for (const std::string& key : keys) {
+    if (key == "method" || key == "pvalue_method") continue;  // either names it: method_and_pvalue_method
     if (key == "guarantee") continue;    // informational, checked in guarantee_is_stated
     if (key == "metric_unit") continue;  // optional, checked in files_written_before_the_rename_load
     if (key == "certification") continue;  // optional, checked in guarantee_is_stated
@@ -275,6 +281,95 @@ void TestThresholds::files_written_before_the_rename_load() {
   // An old file's bad value is named by its old key.
   j["expected"]["mean_loss"] = 2.0;
   QVERIFY(error_reading(write_json(dir, j.dump())).contains("key 'expected.mean_loss'"));
+}
+
+Thresholds crc_sample() {
+  Thresholds t = sample();
+  t.method = CalibrationMethod::Crc;
+  t.monotonicity.examples_broken = 37;
+  t.monotonicity.pairs_broken = 0.03125;
+  return t;
+}
+
+void TestThresholds::crc_file_states_its_guarantee_and_monotonicity() {
+  QTemporaryDir dir;
+  const json j = thresholds_to_json(crc_sample());
+  QCOMPARE(j.at("method").get<std::string>(), std::string("crc"));
+  // No epsilon and no p-value: the guarantee is in expectation.
+  QVERIFY(!j.contains("epsilon"));
+  QVERIFY(!j.contains("pvalue_method"));
+  QCOMPARE(j.at("monotonicity").at("holds").get<bool>(), false);
+  QCOMPARE(j.at("monotonicity").at("examples_broken").get<int>(), 37);
+  const std::string sentence = j.at("guarantee").get<std::string>();
+  QVERIFY2(sentence.rfind("Averaged over the draw of the calibration set and a new input from the same distribution, "
+                          "the expected risk bleu loss (on words) at lambda 0.35 is at most 0.25", 0) == 0,
+           sentence.c_str());
+  QVERIFY2(sentence.find("not with probability 1 - epsilon") != std::string::npos, sentence.c_str());
+  QVERIFY2(sentence.find("did NOT on the calibration set: 37 of 1500 examples") != std::string::npos, sentence.c_str());
+  QVERIFY2(sentence.find("monotone envelope") != std::string::npos, sentence.c_str());
+  const Thresholds r = read_thresholds(write_json(dir, j.dump()));
+  QVERIFY(r.method == CalibrationMethod::Crc);
+  QCOMPARE(r.monotonicity.examples_broken, size_t{37});
+  QCOMPARE(r.monotonicity.pairs_broken, 0.03125);
+  QCOMPARE(r.lambda, 0.35);
+  // Monotone losses: the sentence says the assumption held.
+  Thresholds monotone = crc_sample();
+  monotone.monotonicity = Monotonicity{};
+  const std::string held = guarantee_sentence(monotone);
+  QVERIFY2(held.find("as they did on every calibration example") != std::string::npos, held.c_str());
+  QVERIFY2(held.find("NOT") == std::string::npos, held.c_str());
+  QVERIFY(read_thresholds(write_json(dir, thresholds_to_json(monotone).dump())).monotonicity.holds());
+  // A Learn-then-Test file says which p-value and keeps epsilon.
+  const std::string ltt = guarantee_sentence(sample());
+  QVERIFY2(ltt.find("(Learn then Test, bentkus)") != std::string::npos, ltt.c_str());
+}
+
+void TestThresholds::crc_file_checked() {
+  QTemporaryDir dir;
+  const json good = thresholds_to_json(crc_sample());
+  const auto refused = [&](json j, const QString& key, const QString& says) {
+    const QString message = error_reading(write_json(dir, j.dump()));
+    QVERIFY2(message.contains("key '" + key + "'") && message.contains(says), qPrintable(message));
+  };
+  json j = good;
+  j["epsilon"] = 0.05;
+  refused(j, "epsilon", "no epsilon");
+  j = good;
+  j.erase("monotonicity");
+  refused(j, "monotonicity", "missing");
+  j = good;
+  j["monotonicity"]["holds"] = true;  // but 37 examples broke it
+  refused(j, "monotonicity.holds", "disagrees");
+  j = good;
+  j["monotonicity"]["examples_broken"] = 1501;
+  refused(j, "monotonicity.examples_broken", "more than the 1500");
+  j = good;
+  j["monotonicity"]["pairs_broken"] = 0.0;
+  refused(j, "monotonicity.pairs_broken", "exactly when");
+  j = good;
+  j["monotonicity"]["pairs_broken"] = 1.5;
+  refused(j, "monotonicity.pairs_broken", "outside");
+  j = good;
+  j["pvalue_method"] = "hb";
+  refused(j, "pvalue_method", "is not the method");
+}
+
+void TestThresholds::method_and_pvalue_method() {
+  // Files written before "method" name only "pvalue_method" (Learn then Test).
+  QTemporaryDir dir;
+  json j = thresholds_to_json(sample());
+  QCOMPARE(j.at("method").get<std::string>(), std::string("bentkus"));
+  QCOMPARE(j.at("pvalue_method").get<std::string>(), std::string("bentkus"));
+  j.erase("method");
+  j["pvalue_method"] = "wsr";
+  QVERIFY(read_thresholds(write_json(dir, j.dump())).method == CalibrationMethod::Wsr);
+  // "method" alone is enough.
+  j = thresholds_to_json(sample());
+  j.erase("pvalue_method");
+  QVERIFY(read_thresholds(write_json(dir, j.dump())).method == CalibrationMethod::Bentkus);
+  // Neither: the older key is named.
+  j.erase("method");
+  QVERIFY(error_reading(write_json(dir, j.dump())).contains("key 'pvalue_method' missing"));
 }
 
 void TestThresholds::not_json_or_not_an_object() {

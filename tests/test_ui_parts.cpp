@@ -99,8 +99,11 @@ class TestUiParts : public QObject {
     c.gate_threshold = 0.75;
     c.first_exit_layer = 2;
     c.check_interval = 3;
+    c.method = calm::CalibrationMethod::Crc;
     s.setControls(c);
     QCOMPARE(s.controls(), c);
+    s.raw().setValue(QStringLiteral("controls/pvalueMethod"), 9);
+    QCOMPARE(s.controls().method, calm::CalibrationMethod::Crc);  // clamped to the last method
     s.raw().setValue(QStringLiteral("controls/draftTokens"), 99);
     s.raw().setValue(QStringLiteral("controls/gate"), 7);
     QCOMPARE(s.controls().verify_draft, 16);

@@ -14,6 +14,7 @@
 
 #include "session/CalibrationData.h"
 #include "session/CalibrationExport.h"
+#include "calibrate/crc.h"
 #include "calibrate/thresholds.h"
 #include "session/StudioSession.h"
 #include "model/catalog.h"
@@ -521,13 +522,34 @@ class TestUiSession : public QObject {
     QCOMPARE(session.calibrator().runs(), 0);
     // Another p-value bound re-reads the same losses.
     QSignalSpy calibrationChanged(&session, &StudioSession::calibrationChanged);
-    c.pvalueMethod = calm::PValueMethod::Hoeffding;
+    c.method = calm::CalibrationMethod::Hoeffding;
     session.setControls(c);
     QVERIFY(calibrationChanged.count() >= 1);
-    QCOMPARE(session.calibrationResult()->method, calm::PValueMethod::Hoeffding);
+    QCOMPARE(session.calibrationResult()->method, calm::CalibrationMethod::Hoeffding);
     QVERIFY(session.lambda() >= loose);  // Hoeffding is never tighter than Hoeffding-Bentkus
     QCOMPARE(session.engineRuns(), runs);
-    c.pvalueMethod = calm::PValueMethod::HoeffdingBentkus;
+    // Conformal risk control re-reads them too: its choice is the one
+    // choose_lambda_crc makes on the same table, and epsilon plays no part.
+    c.method = calm::CalibrationMethod::Crc;
+    session.setControls(c);
+    QCOMPARE(session.calibrationResult()->method, calm::CalibrationMethod::Crc);
+    // The synthetic losses are nested (example i differs from grid point i/20
+    // on), so monotone, with mean g/20 at point g: the bound (400 g/20 + 1) / 401
+    // is at most delta 0.3 up to g = 5 (101/401 = 0.2519; g = 6: 121/401 = 0.3017).
+    QCOMPARE(session.lambda(), 0.75);
+    QCOMPARE(session.calibrationResult()->points[5].crc_bound, 101.0 / 401.0);
+    QVERIFY(!session.calibrationResult()->points[6].passed);
+    QVERIFY(session.calibrationResult()->monotonicity.holds());
+    const auto table = session.calibration()->table(c.consistency, c.metric);
+    QCOMPARE(session.lambda(), calm::choose_lambda_crc(*table, c.delta).lambda);
+    QVERIFY(session.lambdaExplanation().contains(QStringLiteral("conformal risk control")));
+    const double crcLambda = session.lambda();
+    c.epsilon = 0.4;
+    session.setControls(c);
+    QCOMPARE(session.lambda(), crcLambda);
+    QCOMPARE(session.engineRuns(), runs);
+    c.epsilon = 0.05;
+    c.method = calm::CalibrationMethod::HoeffdingBentkus;
     session.setControls(c);
     // Epsilon too; by hand ignores the calibration.
     c.epsilon = 0.3;

@@ -23,6 +23,7 @@
 
 #include "session/CalibrationData.h"
 #include "widgets/CalibrationPanel.h"
+#include "plots/CalibrationPlots.h"
 #include "plots/ConfidencePlot.h"
 #include "plots/ExitColorScale.h"
 #include "plots/LayerHeatmap.h"
@@ -532,6 +533,26 @@ class TestUiWindow : public QObject {
     QCOMPARE(f.session.engineRuns(), runs);
     auto* inForce = f.window.findChild<QLabel*>(QStringLiteral("lambdaInForce"));
     QVERIFY(inForce->text().contains(QString::number(f.session.lambda(), 'f', 3)));
+    // Conformal risk control from the Method box: the same losses, no epsilon
+    // (its control is disabled), its guarantee and the monotonicity check stated.
+    auto* method = f.window.findChild<QComboBox*>(QStringLiteral("methodBox"));
+    QVERIFY(method);
+    auto* epsilon = f.window.findChild<SliderSpin*>(QStringLiteral("epsilonControl"));
+    QVERIFY(epsilon->isEnabled());
+    method->setCurrentIndex(method->findData(int(calm::CalibrationMethod::Crc)));
+    QCOMPARE(f.session.controls().method, calm::CalibrationMethod::Crc);
+    QCOMPARE(f.session.calibrationResult()->method, calm::CalibrationMethod::Crc);
+    QVERIFY(!epsilon->isEnabled());
+    QTRY_VERIFY(summary->text().contains(QStringLiteral("conformal risk control")));
+    QVERIFY2(summary->text().contains(QStringLiteral("Conformal risk control: the expected loss")),
+             qPrintable(summary->text()));
+    QVERIFY(summary->text().contains(QStringLiteral("onotone")));  // "Monotone: ..." or "Not monotone"
+    auto* plots = f.window.findChild<CalibrationPlots*>(QStringLiteral("calibrationPlots"));
+    QCOMPARE(plots->pValuePlot()->yAxis->scaleType(), QCPAxis::stLinear);
+    QCOMPARE(f.session.engineRuns(), runs);
+    method->setCurrentIndex(method->findData(int(calm::CalibrationMethod::Wsr)));
+    QVERIFY(epsilon->isEnabled());
+    QCOMPARE(plots->pValuePlot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
   }
 
   void settingsPersist() {

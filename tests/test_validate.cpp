@@ -30,7 +30,7 @@ LossTable known_table() {
   return t;
 }
 
-const Guarantee kGuarantee{Consistency::Textual, Metric::Token, 0.15, 0.5, PValueMethod::HoeffdingBentkus};
+const Guarantee kGuarantee{Consistency::Textual, Metric::Token, 0.15, 0.5, CalibrationMethod::HoeffdingBentkus};
 
 // A pool of 2,000 examples with binary losses and a known true risk: example i
 // loses at grid point j (lambda 1 - 0.05 j) when u_i < 0.01 j, with the u_i
@@ -138,21 +138,28 @@ void TestValidate::broken_selector_fails_where_valid_ones_hold() {
   // lambda whose true risk exceeds delta, far more often than epsilon allows.
   const LossTable pool = rising_risk_pool();
   QVERIFY(std::fabs(pool.mean_loss(11) - 0.11) < 1e-12);
-  const Guarantee g{Consistency::Textual, Metric::Token, 0.1, 0.05, PValueMethod::HoeffdingBentkus};
+  const Guarantee g{Consistency::Textual, Metric::Token, 0.1, 0.05, CalibrationMethod::HoeffdingBentkus};
   const auto splits = random_splits_of_size(pool.examples(), 400, 5, 200);
   const ValidationSummary broken = validate_selector(pool, empirical_mean_selector(g.delta), "empirical-mean", g, splits);
   QVERIFY2(broken.true_violation_ci.lower > g.epsilon, qPrintable(QString::number(broken.true_violation_fraction)));
   // The certified selectors stay within epsilon on the same design (their
   // intervals reach below it), and CRC's mean true risk is at most delta.
-  for (PValueMethod m : {PValueMethod::HoeffdingBentkus, PValueMethod::Hoeffding, PValueMethod::Bentkus,
-                         PValueMethod::Wsr}) {
+  for (CalibrationMethod m : {CalibrationMethod::HoeffdingBentkus, CalibrationMethod::Hoeffding,
+                              CalibrationMethod::Bentkus, CalibrationMethod::Wsr}) {
     Guarantee gm = g;
     gm.method = m;
     const ValidationSummary v = validate_guarantee(pool, gm, splits);
-    QVERIFY2(v.true_violation_ci.lower <= g.epsilon, pvalue_method_name(m));
+    QVERIFY2(v.true_violation_ci.lower <= g.epsilon, calibration_method_name(m));
     QVERIFY(v.true_violation_fraction <= broken.true_violation_fraction);
   }
   const ValidationSummary crc = validate_selector(pool, crc_selector(g.delta), "crc", g, splits);
+  // The guarantee's method reaches the same selector through validate_guarantee.
+  Guarantee by_method = g;
+  by_method.method = CalibrationMethod::Crc;
+  const ValidationSummary crc2 = validate_guarantee(pool, by_method, splits);
+  QCOMPARE(crc2.selector, std::string("crc"));
+  QCOMPARE(crc2.mean_true_risk, crc.mean_true_risk);
+  QCOMPARE(crc2.mean_lambda, crc.mean_lambda);
   QVERIFY2(crc.mean_true_risk - 2.0 * crc.true_risk_se <= g.delta, qPrintable(QString::number(crc.mean_true_risk)));
   QCOMPARE(crc.selector, std::string("crc"));
   QCOMPARE(crc.pool_risk.size(), pool.grid_size());

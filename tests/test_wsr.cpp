@@ -94,7 +94,10 @@ class TestWsr : public QObject {
     // Too few examples to certify anything: 1/(n + 1) = 0.2 > 0.1.
     QVERIFY(!choose_lambda_crc(table, 0.1).chosen_index.has_value());
     // One fall out of 8 adjacent pairs.
-    QCOMPARE(at_half.non_monotone_fraction, 1.0 / 8.0);
+    QCOMPARE(at_half.monotonicity.pairs_broken, 1.0 / 8.0);
+    QCOMPARE(at_half.monotonicity.examples_broken, std::size_t(1));
+    QVERIFY(!at_half.monotonicity.holds());
+    QVERIFY(check_monotonicity(monotone_envelope(table)).holds());
     QCOMPARE(monotone_envelope(table).losses[2], (std::vector<double>{1, 1, 0, 0}));
   }
 };

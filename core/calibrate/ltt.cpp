@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "calibrate/crc.h"
 #include "calibrate/wsr.h"
 #include "util/error.h"
 
@@ -102,7 +103,7 @@ CalibrationResult choose_lambda(const LossTable& table, double delta, double eps
   CalibrationResult result;
   result.delta = delta;
   result.epsilon = epsilon;
-  result.method = method;
+  result.method = calibration_method(method);
   result.examples = table.examples();
   const auto n = static_cast<std::int64_t>(result.examples);
 
@@ -126,6 +127,32 @@ CalibrationResult choose_lambda(const LossTable& table, double delta, double eps
     result.points.push_back(point);
   }
   result.lambda = result.chosen_index ? table.lambdas[*result.chosen_index] : 1.0;
+  return result;
+}
+
+CalibrationResult choose_lambda(const LossTable& table, double delta, double epsilon, CalibrationMethod method) {
+  if (is_learn_then_test(method)) return choose_lambda(table, delta, epsilon, pvalue_method_of(method));
+  if (!(epsilon > 0.0 && epsilon < 1.0))
+    throw Error("choose_lambda: epsilon " + std::to_string(epsilon) + " is not in (0, 1)");
+  const CrcResult crc = choose_lambda_crc(table, delta);
+  CalibrationResult result;
+  result.delta = delta;
+  result.epsilon = epsilon;
+  result.method = CalibrationMethod::Crc;
+  result.examples = crc.examples;
+  for (const CrcPoint& c : crc.points) {
+    GridPointResult p;
+    p.lambda = c.lambda;
+    p.mean_loss = c.mean_loss;
+    p.mean_layers = c.mean_layers;
+    p.crc_bound = c.bound;
+    p.passed = c.passed;
+    p.tested = c.tested;
+    result.points.push_back(p);
+  }
+  result.chosen_index = crc.chosen_index;
+  result.lambda = crc.lambda;
+  result.monotonicity = crc.monotonicity;
   return result;
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "calibrate/method.h"
 #include "calibrate/pvalues.h"
 
 namespace calm {
@@ -41,20 +42,30 @@ struct GridPointResult {
   double lambda = 1.0;
   double mean_loss = 0.0;
   double mean_layers = 0.0;
-  double p_value = 1.0;
-  bool passed = false;  // p_value <= epsilon, judged on its own
-  bool tested = false;  // the fixed-sequence walk reached this point
+  double p_value = 1.0;    // Learn then Test only (1 under crc)
+  double crc_bound = 1.0;  // conformal risk control only: (n * mean envelope loss + 1) / (n + 1) (crc.h)
+  bool passed = false;     // p_value <= epsilon (crc: crc_bound <= delta), judged on its own
+  bool tested = false;     // the fixed-sequence walk reached this point
+};
+
+// Conformal risk control assumes each example's loss never falls as lambda
+// falls. How far the calibration losses are from that (crc.h).
+struct Monotonicity {
+  std::size_t examples_broken = 0;  // examples whose loss falls somewhere along the descending grid
+  double pairs_broken = 0.0;        // fraction of (example, adjacent grid pair) where it falls
+  bool holds() const { return examples_broken == 0; }
 };
 
 struct CalibrationResult {
   double delta = 0.0;
   double epsilon = 0.0;
-  PValueMethod method = PValueMethod::HoeffdingBentkus;
+  CalibrationMethod method = CalibrationMethod::HoeffdingBentkus;
   std::size_t examples = 0;
   std::vector<GridPointResult> points;  // (grid) in the table's order
   // Index of the last grid point that passed before the walk stopped, or none.
   std::optional<std::size_t> chosen_index;
   double lambda = 1.0;  // lambdas[chosen_index], or 1 (never exit early) when none passed
+  Monotonicity monotonicity;  // checked for crc only
 };
 
 // Fixed-sequence testing: walk the grid from the safest lambda downward and
@@ -64,5 +75,9 @@ struct CalibrationResult {
 // and throws calm::Error unless delta and epsilon are in (0, 1).
 CalibrationResult choose_lambda(const LossTable& table, double delta, double epsilon,
                                 PValueMethod method = PValueMethod::HoeffdingBentkus);
+
+// Any method: Learn then Test as above, or conformal risk control
+// (choose_lambda_crc in crc.h; epsilon is then checked but plays no part).
+CalibrationResult choose_lambda(const LossTable& table, double delta, double epsilon, CalibrationMethod method);
 
 }  // namespace calm

@@ -92,24 +92,36 @@ json report_json(const CalibrationReport& r) {
                     {"flops_speedup", s.flops_speedup}});
   json choices = json::array();
   for (const auto& c : r.choices) {
+    const bool ltt = is_learn_then_test(c.guarantee.method);
     json points = json::array();
     for (std::size_t p = 0; p < c.result.points.size(); ++p) {
       const GridPointResult& g = c.result.points[p];
-      points.push_back({{"lambda", g.lambda},
-                        {"mean_loss", g.mean_loss},
-                        {"mean_loss_se", c.mean_loss_se[p]},
-                        {"p_value", g.p_value},
-                        {"passed", g.passed},
-                        {"tested", g.tested}});
+      json point = {{"lambda", g.lambda}, {"mean_loss", g.mean_loss}, {"mean_loss_se", c.mean_loss_se[p]}};
+      if (ltt)
+        point["p_value"] = g.p_value;
+      else
+        point["crc_bound"] = g.crc_bound;
+      point["passed"] = g.passed;
+      point["tested"] = g.tested;
+      points.push_back(point);
     }
     const std::size_t k = c.chosen_point;
-    choices.push_back({{"consistency", consistency_name(c.guarantee.consistency)},
-                       {"metric", metric_name(c.guarantee.metric)},
-                       {"metric_unit", text_unit_name(c.guarantee.unit)},
-                       {"delta", c.guarantee.delta},
-                       {"epsilon", c.guarantee.epsilon},
-                       {"pvalue_method", pvalue_method_name(c.guarantee.method)},
-                       {"measure", measure_name(r.settings.measure)},
+    json choice = {{"consistency", consistency_name(c.guarantee.consistency)},
+                   {"metric", metric_name(c.guarantee.metric)},
+                   {"metric_unit", text_unit_name(c.guarantee.unit)},
+                   {"delta", c.guarantee.delta},
+                   {"method", calibration_method_name(c.guarantee.method)}};
+    if (ltt) {
+      choice["epsilon"] = c.guarantee.epsilon;
+      choice["pvalue_method"] = calibration_method_name(c.guarantee.method);
+    } else {
+      const Monotonicity& m = c.result.monotonicity;
+      choice["monotonicity"] = {{"holds", m.holds()},
+                                {"examples_broken", m.examples_broken},
+                                {"pairs_broken", m.pairs_broken}};
+    }
+    choice["guarantee"] = method_guarantee(c.guarantee.method);
+    choice.update(json{{"measure", measure_name(r.settings.measure)},
                        {"tau", r.settings.tau},
                        {"lambda", c.result.lambda},
                        {"any_passed", c.result.chosen_index.has_value()},
@@ -118,6 +130,7 @@ json report_json(const CalibrationReport& r) {
                        {"measured_speedup", r.grid.at(k).measured_speedup},
                        {"flops_speedup", r.grid.at(k).flops_speedup},
                        {"points", points}});
+    choices.push_back(choice);
   }
   return {{"format", "calm-calibration-report"},
           {"version", 1},
@@ -131,18 +144,19 @@ json report_json(const CalibrationReport& r) {
 
 std::string report_csv(const CalibrationReport& r) {
   std::ostringstream out;
-  out << "consistency,metric,metric_unit,delta,epsilon,pvalue_method,measure,tau,lambda,mean_loss,mean_loss_se,p_value,"
-         "passed,tested,chosen,average_layers,measured_speedup,flops_speedup\n";
+  out << "consistency,metric,metric_unit,delta,epsilon,method,measure,tau,lambda,mean_loss,mean_loss_se,p_value,"
+         "crc_bound,passed,tested,chosen,average_layers,measured_speedup,flops_speedup\n";
   for (const auto& c : r.choices)
     for (std::size_t p = 0; p < c.result.points.size(); ++p) {
       const GridPointResult& g = c.result.points[p];
       const bool chosen = c.result.chosen_index && *c.result.chosen_index == p;
+      const bool ltt = is_learn_then_test(c.guarantee.method);
       out << consistency_name(c.guarantee.consistency) << ',' << metric_name(c.guarantee.metric) << ','
-          << text_unit_name(c.guarantee.unit) << ',' << number(c.guarantee.delta) << ',' << number(c.guarantee.epsilon) << ','
-          << pvalue_method_name(c.guarantee.method) << ',' << measure_name(r.settings.measure) << ','
-          << number(r.settings.tau) << ',' << number(g.lambda) << ',' << number(g.mean_loss) << ','
-          << number(c.mean_loss_se[p]) << ',' << number(g.p_value) << ',' << g.passed << ',' << g.tested << ','
-          << chosen << ',' << number(r.grid.at(p).average_layers) << ',' << number(r.grid.at(p).measured_speedup)
+          << text_unit_name(c.guarantee.unit) << ',' << number(c.guarantee.delta) << ','
+          << (ltt ? number(c.guarantee.epsilon) : "") << ',' << calibration_method_name(c.guarantee.method) << ','
+          << measure_name(r.settings.measure) << ',' << number(r.settings.tau) << ',' << number(g.lambda) << ','
+          << number(g.mean_loss) << ',' << number(c.mean_loss_se[p]) << ',' << (ltt ? number(g.p_value) : "") << ','
+          << (ltt ? "" : number(g.crc_bound)) << ',' << g.passed << ',' << g.tested << ',' << chosen << ',' << number(r.grid.at(p).average_layers) << ',' << number(r.grid.at(p).measured_speedup)
           << ',' << number(r.grid.at(p).flops_speedup) << '\n';
     }
   return out.str();

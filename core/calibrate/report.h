@@ -5,9 +5,12 @@
 //
 // JSON: {"format": "calm-calibration-report", "version": 1, "model", "data",
 //        "settings", "grid": [per point, independent of the guarantee],
-//        "choices": [per guarantee: the chosen lambda and every point's
-//                    mean loss, its standard error, p-value, passed, tested]}
-// CSV: one row per (guarantee, grid point), with a header row.
+//        "choices": [per guarantee: the method, the chosen lambda and every
+//                    point's mean loss, its standard error, p-value (Learn
+//                    then Test) or bound (conformal risk control), passed,
+//                    tested; for crc, the monotonicity check]}
+// CSV: one row per (guarantee, grid point), with a header row; p_value is
+// empty for crc rows and crc_bound for the others.
 #pragma once
 
 #include <cstddef>
@@ -26,8 +29,8 @@ struct Guarantee {
   Consistency consistency = Consistency::Textual;
   Metric metric = Metric::RougeL;
   double delta = 0.1;
-  double epsilon = 0.05;
-  PValueMethod method = PValueMethod::HoeffdingBentkus;
+  double epsilon = 0.05;  // Learn then Test only
+  CalibrationMethod method = CalibrationMethod::HoeffdingBentkus;
   TextUnit unit = TextUnit::Words;  // what the metric compares
 };
 
@@ -41,7 +44,7 @@ struct GridPointStats {
 
 struct ReportChoice {
   Guarantee guarantee;
-  CalibrationResult result;            // points in grid order, chosen_index, lambda
+  CalibrationResult result;            // points in grid order, chosen_index, lambda, monotonicity
   std::vector<double> mean_loss_se;    // (grid) standard error of each mean loss
   std::size_t chosen_point = 0;        // result.chosen_index, or 0 (lambda 1) when none passed
 };

@@ -44,7 +44,8 @@ Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationRe
   t.consistency = choice.guarantee.consistency;
   t.metric = choice.guarantee.metric;
   t.metric_unit = choice.guarantee.unit;
-  t.pvalue_method = choice.guarantee.method;
+  t.method = choice.guarantee.method;
+  t.monotonicity = choice.result.monotonicity;
   t.grid_step = grid_step;
   t.data_path = data_path;
   t.data_hash = run.data_hash;
@@ -64,10 +65,24 @@ std::string guarantee_sentence(const Thresholds& t) {
   if (t.exploratory)
     s << "None: delta or epsilon was chosen after seeing the calibration losses (exploratory). Had they been "
          "fixed first, it would read: ";
-  s << "With probability at least " << 1.0 - t.epsilon << " over the draw of the calibration set, the expected "
-    << consistency_name(t.consistency) << " " << metric_name(t.metric) << " loss (on "
-    << text_unit_name(t.metric_unit) << ") at lambda " << t.lambda
-    << " over new inputs from the same distribution is at most " << t.delta << ".";
+  const std::string loss = std::string(consistency_name(t.consistency)) + " " + metric_name(t.metric) + " loss (on " +
+                           text_unit_name(t.metric_unit) + ")";
+  if (is_learn_then_test(t.method)) {
+    s << "With probability at least " << 1.0 - t.epsilon << " over the draw of the calibration set, the expected "
+      << loss << " at lambda " << t.lambda << " over new inputs from the same distribution is at most " << t.delta
+      << " (Learn then Test, " << calibration_method_name(t.method) << ").";
+    return s.str();
+  }
+  s << "Averaged over the draw of the calibration set and a new input from the same distribution, the expected "
+    << loss << " at lambda " << t.lambda << " is at most " << t.delta
+    << " (conformal risk control: in expectation, not with probability 1 - epsilon; it assumes losses that never "
+       "fall as lambda falls";
+  if (t.monotonicity.holds())
+    s << ", as they did on every calibration example).";
+  else
+    s << ". They did NOT on the calibration set: " << t.monotonicity.examples_broken << " of " << t.examples
+      << " examples had a loss that fell as lambda fell, so the bound was applied to their monotone envelope, the "
+         "highest loss at this or any higher lambda, which is never below the loss).";
   return s.str();
 }
 
@@ -85,13 +100,20 @@ nlohmann::ordered_json thresholds_to_json(const Thresholds& t) {
                               {"version", Thresholds::kVersion},
                               {"model", {{"name", t.model_name}, {"dir", t.model_dir}, {"hash", t.model_hash}}}};
   j.update(t.rule().to_json());
+  const bool ltt = is_learn_then_test(t.method);
+  j["delta"] = t.delta;
+  if (ltt) j["epsilon"] = t.epsilon;
+  j.update(nlohmann::ordered_json{{"consistency", consistency_name(t.consistency)},
+                                  {"metric", metric_name(t.metric)},
+                                  {"metric_unit", text_unit_name(t.metric_unit)},
+                                  {"method", calibration_method_name(t.method)}});
+  if (ltt)
+    j["pvalue_method"] = calibration_method_name(t.method);
+  else
+    j["monotonicity"] = {{"holds", t.monotonicity.holds()},
+                         {"examples_broken", t.monotonicity.examples_broken},
+                         {"pairs_broken", t.monotonicity.pairs_broken}};
   j.update(nlohmann::ordered_json{
-      {"delta", t.delta},
-      {"epsilon", t.epsilon},
-      {"consistency", consistency_name(t.consistency)},
-      {"metric", metric_name(t.metric)},
-      {"metric_unit", text_unit_name(t.metric_unit)},
-      {"pvalue_method", pvalue_method_name(t.pvalue_method)},
       {"grid_step", t.grid_step},
       {"calibration", {{"path", t.data_path}, {"hash", t.data_hash}, {"examples", t.examples}}},
       {"created", t.created},
@@ -155,19 +177,46 @@ Thresholds thresholds_from_json(const json& j, const std::string& source) {
   if (!is_lower_hex(t.model_hash, 16))
     model.fail("hash", in_quotes(t.model_hash) + " is not 16 lowercase hex digits");
   t.delta = r.number("delta", 0.0, 1.0);
-  t.epsilon = r.number("epsilon", 0.0, 1.0);
+  // "method" since crc; before it, "pvalue_method" alone (always Learn then Test).
+  const auto parse_method = [](const std::string& s) { return parse_calibration_method(s); };
+  if (j.contains("method")) {
+    t.method = r.name("method", parse_method);
+    if (j.contains("pvalue_method") && r.name("pvalue_method", parse_method) != t.method)
+      r.fail("pvalue_method", in_quotes(r.string("pvalue_method")) + " is not the method, " +
+                                  in_quotes(calibration_method_name(t.method)));
+  } else {
+    t.method = calibration_method(r.name("pvalue_method", [](const std::string& s) { return parse_pvalue_method(s); }));
+  }
+  if (is_learn_then_test(t.method)) {
+    t.epsilon = r.number("epsilon", 0.0, 1.0);
+  } else {
+    if (j.contains("epsilon"))
+      r.fail("epsilon", "conformal risk control (method \"crc\") has no epsilon: its guarantee is in expectation");
+    const JsonReader m = r.object("monotonicity");
+    t.monotonicity.examples_broken =
+        static_cast<std::size_t>(m.integer("examples_broken", 0, std::numeric_limits<long long>::max()));
+    t.monotonicity.pairs_broken = m.number("pairs_broken", 0.0, 1.0);
+    if (m.boolean("holds") != t.monotonicity.holds())
+      m.fail("holds", std::string(m.boolean("holds") ? "true" : "false") + " disagrees with examples_broken " +
+                          std::to_string(t.monotonicity.examples_broken));
+    if ((t.monotonicity.examples_broken == 0) != (t.monotonicity.pairs_broken == 0.0))
+      m.fail("pairs_broken", "must be 0 exactly when examples_broken is 0");
+  }
   t.consistency = r.name("consistency", [](const std::string& s) { return parse_consistency(s); });
   t.metric = r.name("metric", [](const std::string& s) { return parse_metric(s); });
   t.metric_unit = j.contains("metric_unit")
                       ? r.name("metric_unit", [](const std::string& s) { return parse_text_unit(s); })
                       : TextUnit::Pieces;  // written before words were scored
-  t.pvalue_method = r.name("pvalue_method", [](const std::string& s) { return parse_pvalue_method(s); });
   t.grid_step = r.number("grid_step", 0.0, 1.0);
   if (t.grid_step <= 0.0) r.fail("grid_step", "must be above 0");
   const JsonReader cal = r.object("calibration");
   t.data_path = cal.string("path");
   t.data_hash = cal.string("hash");
   t.examples = static_cast<std::size_t>(cal.integer("examples", 1, std::numeric_limits<long long>::max()));
+  if (t.monotonicity.examples_broken > t.examples)
+    r.object("monotonicity").fail("examples_broken", std::to_string(t.monotonicity.examples_broken) +
+                                                         " is more than the " + std::to_string(t.examples) +
+                                                         " calibration examples");
   if (j.at("calibration").contains("random_subset")) {
     const JsonReader subset = cal.object("random_subset");
     t.limit = static_cast<std::size_t>(subset.integer("limit", 1, std::numeric_limits<long long>::max()));

@@ -10,15 +10,21 @@
 //    "model": {"name", "dir", "hash"},
 //    "measure", "tau", "lambda", "max_new_tokens", "first_exit_layer",
 //    "check_interval", "kv_mode", ("gate", "gate_threshold": only with a gate),
-//    "delta", "epsilon", "consistency", "metric", "metric_unit", "pvalue_method",
+//    "delta", ["epsilon"], "consistency", "metric", "metric_unit", "method",
+//    ["pvalue_method"], ["monotonicity": {"holds", "examples_broken", "pairs_broken"}],
 //    "grid_step",
 //    "calibration": {"path", "hash", "examples", ["random_subset": {"limit", "seed"}]},
 //    "created": "2024-05-01T12:00:00Z", "certification": "certified" | "exploratory",
 //    "guarantee": one sentence stating what holds (informational; not read back),
 //    "on_calibration_set": {"mean_loss", "average_layers", "measured_speedup", "flops_speedup"}}
 //
+// "method" is hb, hoeffding, bentkus or wsr (Learn then Test: then "epsilon"
+// and, for readers that predate "method", the same name as "pvalue_method")
+// or crc (conformal risk control: no epsilon; "monotonicity" says whether the
+// calibration losses were monotone in lambda, as CRC assumes).
 // Files written before "on_calibration_set" had the same object under the key
-// "expected"; they are still read.
+// "expected", and files written before "method" name only "pvalue_method";
+// they are still read.
 #pragma once
 
 #include <cstddef>
@@ -41,13 +47,14 @@ struct Thresholds : ExitRule {
   std::string model_dir;
   std::string model_hash;  // file_hash of model.safetensors
   double delta = 0.1;
-  double epsilon = 0.05;
+  double epsilon = 0.05;  // Learn then Test only (not written for crc)
   Consistency consistency = Consistency::Textual;
   Metric metric = Metric::RougeL;
   // Key "metric_unit". A file without it was calibrated on pieces (written
   // before words were scored), and is read as such.
   TextUnit metric_unit = TextUnit::Words;
-  PValueMethod pvalue_method = PValueMethod::HoeffdingBentkus;
+  CalibrationMethod method = CalibrationMethod::HoeffdingBentkus;
+  Monotonicity monotonicity;  // crc only: checked on the calibration losses
   double grid_step = 0.05;
   std::string data_path;
   std::string data_hash;    // CalibrationRun::data_hash: the examples as used
@@ -86,7 +93,8 @@ std::string iso8601_utc_now();
 // What the thresholds file guarantees, in one sentence, e.g. "With probability
 // at least 0.95 over the draw of the calibration set, the expected textual
 // rougeL loss at lambda 0.4 over new inputs from the same distribution is at
-// most 0.1."
+// most 0.1." For crc: the expectation over the calibration draw and a new
+// input, and whether the calibration losses were monotone in lambda.
 std::string guarantee_sentence(const Thresholds& t);
 
 // Ordered as in the comment above, so the file reads top-down.

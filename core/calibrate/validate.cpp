@@ -94,8 +94,10 @@ LambdaSelector empirical_mean_selector(double delta) {
 }
 
 ValidationSummary validate_guarantee(const LossTable& table, const Guarantee& g, const std::vector<Split>& splits) {
-  return validate_selector(table, ltt_selector(g.delta, g.epsilon, g.method), pvalue_method_name(g.method), g,
-                           splits);
+  const LambdaSelector select = is_learn_then_test(g.method)
+                                   ? ltt_selector(g.delta, g.epsilon, pvalue_method_of(g.method))
+                                   : crc_selector(g.delta);
+  return validate_selector(table, select, calibration_method_name(g.method), g, splits);
 }
 
 ValidationSummary validate_selector(const LossTable& table, const LambdaSelector& select, const std::string& name,

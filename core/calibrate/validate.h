@@ -104,6 +104,7 @@ struct ValidationSummary {
 
 // `table` holds every pooled example; its grid must start at 1 (the full
 // model, the fallback when nothing passes). Throws calm::Error otherwise.
+// The guarantee's method chooses lambda (Learn then Test or crc).
 ValidationSummary validate_guarantee(const LossTable& table, const Guarantee& guarantee,
                                      const std::vector<Split>& splits);
 // The same with any selector; `guarantee` supplies delta and epsilon and is

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <QHBoxLayout>
+#include <QSharedPointer>
 #include <QPainter>
 #include <QPixmap>
 #include <qcustomplot.h>
@@ -58,10 +59,11 @@ CalibrationPlots::CalibrationPlots(QWidget* parent) : QWidget(parent) {
   plots_[2].plot->setObjectName(QStringLiteral("calibrationLayersPlot"));
   plots_[0].plot->setToolTip(tr("Average loss of CALM on the calibration set at each λ (x axis: from 1, the full "
                                 "model, towards 0). The dashed line is δ."));
-  plots_[1].plot->setToolTip(tr("How likely a mean loss this low would be if the true loss were above δ. "
-                                "Below the dashed ε line a λ passes; the walk from λ = 1 stops at the "
-                                "first λ that fails (grey points were never tested). The green diamond is the "
-                                "chosen λ: the last one that passed."));
+  pValueTip_ = tr("How likely a mean loss this low would be if the true loss were above δ. "
+                  "Below the dashed ε line a λ passes; the walk from λ = 1 stops at the "
+                  "first λ that fails (grey points were never tested). The green diamond is the "
+                  "chosen λ: the last one that passed.");
+  plots_[1].plot->setToolTip(pValueTip_);
   plots_[2].plot->setToolTip(tr("Average decoder layers per token at each λ: the cost side of the trade."));
   auto* layout = new QHBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
@@ -91,15 +93,30 @@ void CalibrationPlots::showResult(const calm::CalibrationResult& r, int layers) 
     clear(tr("The calibration has no grid points."));
     return;
   }
-  double maxLoss = r.delta;
-  for (const auto& point : r.points) maxLoss = std::max(maxLoss, point.mean_loss);
+  double maxLoss = r.delta, maxBound = r.delta;
+  for (const auto& point : r.points) {
+    maxLoss = std::max(maxLoss, point.mean_loss);
+    maxBound = std::max(maxBound, point.crc_bound);
+  }
+  // Learn then Test: p-values against epsilon, on a log scale; conformal risk
+  // control: its bound against delta.
+  const bool ltt = calm::is_learn_then_test(r.method);
+  plots_[1].title->setText(ltt ? tr("p-value per λ") : tr("Conformal risk bound per λ"));
+  plots_[1].plot->yAxis->setLabel(ltt ? tr("p-value of “loss > δ”") : tr("(n · envelope mean + 1) / (n + 1)"));
+  if (!ltt)
+    plots_[1].plot->setToolTip(tr("Conformal risk control's bound on the expected loss at each λ: (n × mean + 1) / "
+                                  "(n + 1) over the monotone envelope of the losses (each example's highest loss at "
+                                  "this or any higher λ). Below the dashed δ line a λ passes; the green diamond is "
+                                  "the last λ before the first that fails."));
+  else
+    plots_[1].plot->setToolTip(pValueTip_);
   for (int k = 0; k < 3; ++k) {
     Panel& p = plots_[k];
     p.message->setVisible(false);
     QVector<double> tx, ty, ux, uy;
-    const auto value = [k](const calm::GridPointResult& g) {
+    const auto value = [k, ltt](const calm::GridPointResult& g) {
       if (k == 0) return g.mean_loss;
-      if (k == 1) return std::max(g.p_value, 1e-12);
+      if (k == 1) return ltt ? std::max(g.p_value, 1e-12) : g.crc_bound;
       return g.mean_layers;
     };
     // The untested stretch starts at the last tested point so the two lines join.
@@ -129,6 +146,18 @@ void CalibrationPlots::showResult(const calm::CalibrationResult& r, int layers) 
     p.plot->xAxis->setRange(lo - 0.02, hi + 0.02);
     if (k == 0) {
       p.plot->yAxis->setRange(0.0, std::min(1.0, maxLoss * 1.15 + 0.01));
+      p.limit->setVisible(true);
+      p.limit->point1->setCoords(0, r.delta);
+      p.limit->point2->setCoords(1, r.delta);
+      p.limitLabel->setVisible(true);
+      p.limitLabel->position->setCoords(0.02, r.delta);
+      p.limitLabel->setText(tr("δ = %1").arg(r.delta, 0, 'g', 3));
+    } else if (k == 1 && !ltt) {
+      p.plot->yAxis->setScaleType(QCPAxis::stLinear);
+      p.plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+      p.plot->yAxis->setNumberFormat(QStringLiteral("g"));
+      p.plot->yAxis->setNumberPrecision(3);
+      p.plot->yAxis->setRange(0.0, std::min(1.0, maxBound * 1.15 + 0.01));
       p.limit->setVisible(true);
       p.limit->point1->setCoords(0, r.delta);
       p.limit->point2->setCoords(1, r.delta);

@@ -1,6 +1,7 @@
 // The three calibration plots against lambda (from 1, the safest, down to the
 // most aggressive): mean loss with the delta line, p-value with the epsilon
-// line, and average decoder layers; the chosen lambda marked in each.
+// line (conformal risk control: its bound with the delta line), and average
+// decoder layers; the chosen lambda marked in each.
 #pragma once
 
 #include <optional>
@@ -44,6 +45,7 @@ class CalibrationPlots : public QWidget {
   };
   Panel makePanel(const QString& title, const QString& yLabel);
   Panel plots_[3];
+  QString pValueTip_;  // the p-value panel's tooltip under Learn then Test
 };
 
 }  // namespace calm::ui

@@ -48,8 +48,10 @@ double CalibrationData::gridStep() const {
 }
 
 bool CalibrationData::certifies(const DecodeControls& c) const {
-  return c.delta == askedFor.delta && c.epsilon == askedFor.epsilon && c.consistency == askedFor.consistency &&
-         c.metric == askedFor.metric && c.pvalueMethod == askedFor.pvalueMethod;
+  // epsilon plays no part in conformal risk control.
+  const bool sameEpsilon = !calm::is_learn_then_test(c.method) || c.epsilon == askedFor.epsilon;
+  return c.delta == askedFor.delta && sameEpsilon && c.consistency == askedFor.consistency &&
+         c.metric == askedFor.metric && c.method == askedFor.method;
 }
 
 }  // namespace calm::ui

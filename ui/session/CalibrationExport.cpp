@@ -17,7 +17,7 @@ calm::Guarantee CalibrationExport::guarantee(const DecodeControls& c) {
   g.metric = c.metric;
   g.delta = c.delta;
   g.epsilon = c.epsilon;
-  g.method = c.pvalueMethod;
+  g.method = c.method;
   return g;
 }
 

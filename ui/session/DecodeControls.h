@@ -4,7 +4,7 @@
 
 #include "calibrate/calibrator.h"
 #include "calibrate/metrics.h"
-#include "calibrate/pvalues.h"
+#include "calibrate/method.h"
 #include "decode/decoder.h"
 #include "decode/exit_rule.h"
 #include "decode/measure.h"
@@ -31,7 +31,7 @@ struct DecodeControls : calm::ExitRule {
   }
 
   double delta = 0.10;     // tolerated expected loss over new inputs
-  double epsilon = 0.05;   // risk that the guarantee fails
+  double epsilon = 0.05;   // risk that the guarantee fails (Learn then Test only)
   bool lambdaFromCalibration = true;  // else the rule's (hand-set) lambda
   bool verify = false;
   // Which loss the calibration bounds (Schuster et al. 2022, textual and risk consistency):
@@ -39,7 +39,9 @@ struct DecodeControls : calm::ExitRule {
   // quality lost against the reference beyond the full model's own loss.
   calm::Consistency consistency = calm::Consistency::Textual;
   calm::Metric metric = calm::Metric::RougeL;
-  calm::PValueMethod pvalueMethod = calm::PValueMethod::HoeffdingBentkus;
+  // How lambda is chosen: Learn then Test with a p-value (delta and epsilon)
+  // or conformal risk control (delta only: a guarantee in expectation).
+  calm::CalibrationMethod method = calm::CalibrationMethod::HoeffdingBentkus;
 
   bool operator==(const DecodeControls&) const = default;
 };

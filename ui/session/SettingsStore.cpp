@@ -37,7 +37,9 @@ DecodeControls SettingsStore::controls() const {
   d.check_interval = integer("controls/checkInterval", d.check_interval, 1, 1024);
   d.consistency = static_cast<calm::Consistency>(integer("controls/consistency", int(d.consistency), 0, 1));
   d.metric = static_cast<calm::Metric>(integer("controls/metric", int(d.metric), 0, 4));
-  d.pvalueMethod = static_cast<calm::PValueMethod>(integer("controls/pvalueMethod", int(d.pvalueMethod), 0, 3));
+  // The key predates crc; numbers 0-3 are the p-values, as before.
+  d.method = static_cast<calm::CalibrationMethod>(
+      integer("controls/pvalueMethod", int(d.method), 0, int(calm::CalibrationMethod::Crc)));
   return d;
 }
 
@@ -59,7 +61,7 @@ void SettingsStore::setControls(const DecodeControls& d) {
   s.setValue(QStringLiteral("controls/checkInterval"), d.check_interval);
   s.setValue(QStringLiteral("controls/consistency"), int(d.consistency));
   s.setValue(QStringLiteral("controls/metric"), int(d.metric));
-  s.setValue(QStringLiteral("controls/pvalueMethod"), int(d.pvalueMethod));
+  s.setValue(QStringLiteral("controls/pvalueMethod"), int(d.method));
 }
 
 QString SettingsStore::modelDir() const { return settings_->value(QStringLiteral("model/dir")).toString(); }

@@ -36,6 +36,13 @@ constexpr int kTimingRepeats = 5;
 
 QString describe(const std::exception& e) { return QString::fromUtf8(e.what()); }
 
+// "δ = 0.1, ε = 0.05" (Learn then Test) or "δ = 0.1, conformal risk control".
+QString guaranteeText(double delta, double epsilon, calm::CalibrationMethod method) {
+  if (!calm::is_learn_then_test(method))
+    return QStringLiteral("δ = %1, conformal risk control").arg(delta, 0, 'g', 3);
+  return QStringLiteral("δ = %1, ε = %2").arg(delta, 0, 'g', 3).arg(epsilon, 0, 'g', 3);
+}
+
 QStringList piecesOf(const calm::Model& model, const std::vector<int>& ids) {
   QStringList pieces;
   pieces.reserve(static_cast<int>(ids.size()));
@@ -195,23 +202,20 @@ bool StudioSession::lambdaIsCalibrated() const {
 
 QString StudioSession::lambdaExplanation() const {
   if (!controls_.lambdaFromCalibration && thresholdsSource_)
-    return QStringLiteral("from %1 (δ = %2, ε = %3)%4")
-        .arg(thresholdsSource_->file)
-        .arg(thresholdsSource_->delta, 0, 'g', 3)
-        .arg(thresholdsSource_->epsilon, 0, 'g', 3)
-        .arg(thresholdsSource_->sameModel ? QString() : QStringLiteral(", made for another model"));
+    return QStringLiteral("from %1 (%2)%3")
+        .arg(thresholdsSource_->file,
+             guaranteeText(thresholdsSource_->delta, thresholdsSource_->epsilon, thresholdsSource_->method),
+             thresholdsSource_->sameModel ? QString() : QStringLiteral(", made for another model"));
   if (!controls_.lambdaFromCalibration) return QStringLiteral("set by hand");
   if (!calibration_) return QStringLiteral("no calibration yet: the hand-set value is used");
   const QString why = calibrationMismatch();
   if (!why.isEmpty()) return QStringLiteral("the calibration does not apply (%1): the hand-set value is used").arg(why);
   const auto& r = *calibrationResult_;
   if (!r.chosen_index)
-    return QStringLiteral("calibrated: no lambda passed for δ = %1, ε = %2, so every token runs the full depth")
-        .arg(controls_.delta, 0, 'g', 3)
-        .arg(controls_.epsilon, 0, 'g', 3);
-  return QStringLiteral("calibrated for δ = %1, ε = %2 on %3 examples")
-      .arg(controls_.delta, 0, 'g', 3)
-      .arg(controls_.epsilon, 0, 'g', 3)
+    return QStringLiteral("calibrated: no lambda passed for %1, so every token runs the full depth")
+        .arg(guaranteeText(controls_.delta, controls_.epsilon, controls_.method));
+  return QStringLiteral("calibrated for %1 on %2 examples")
+      .arg(guaranteeText(controls_.delta, controls_.epsilon, controls_.method))
       .arg(r.examples);
 }
 
@@ -332,6 +336,7 @@ ThresholdsLoad StudioSession::openThresholds(const QString& path) {
   source.lambda = t.lambda;
   source.delta = t.delta;
   source.epsilon = t.epsilon;
+  source.method = t.method;
   source.sameModel = sameModel;
   thresholdsSource_ = source;  // before setControls, which keeps it for this lambda
   setControls(c);
@@ -340,11 +345,9 @@ ThresholdsLoad StudioSession::openThresholds(const QString& path) {
 
   load.applied = true;
   load.warning = warnings.join(QLatin1Char('\n'));
-  load.status = QStringLiteral("λ = %1 from %2 (δ = %3, ε = %4)")
+  load.status = QStringLiteral("λ = %1 from %2 (%3)")
                     .arg(t.lambda, 0, 'f', 3)
-                    .arg(name)
-                    .arg(t.delta, 0, 'g', 3)
-                    .arg(t.epsilon, 0, 'g', 3);
+                    .arg(name, guaranteeText(t.delta, t.epsilon, t.method));
   return load;
 }
 
@@ -549,7 +552,7 @@ void StudioSession::refreshCalibrationResult() {
       // Losses for the current consistency and metric, from the stored outputs.
       const auto table = calibration_->table(controls_.consistency, controls_.metric);
       if (table->grid_size() > 0 && table->examples() > 0)
-        result = calm::choose_lambda(*table, controls_.delta, controls_.epsilon, controls_.pvalueMethod);
+        result = calm::choose_lambda(*table, controls_.delta, controls_.epsilon, controls_.method);
     } catch (const std::exception& e) {
       calibrationError_ = QString::fromUtf8(e.what());  // risk consistency without references
     }

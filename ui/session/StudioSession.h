@@ -167,6 +167,7 @@ class StudioSession : public QObject {
   struct ThresholdsSource {
     QString file;  // its name, for the user
     double lambda = 1.0, delta = 0.0, epsilon = 0.0;
+    calm::CalibrationMethod method = calm::CalibrationMethod::HoeffdingBentkus;
     bool sameModel = true;
   };
   std::optional<ThresholdsSource> thresholdsSource_;

@@ -164,29 +164,50 @@ void CalibrationPanel::showResult(const CalibrationData* data, const std::option
   }
   if (!data || !result) {
     summary_->setText(tr("<span style='color:#666'>Calibration walks λ down from 1 and keeps the last λ the fixed "
-                         "sequence of tests passed: with probability at least 1 − ε over the draw of the "
-                         "calibration set, its expected loss on new inputs is at most δ (a statement about "
-                         "the average, not about each output). Choose a set and press Calibrate; afterwards "
-                         "moving δ or ε updates everything at once, without running the model again.</span>"));
+                         "sequence of tests passed. Learn then Test: with probability at least 1 − ε over the "
+                         "draw of the calibration set, its expected loss on new inputs is at most δ. Conformal "
+                         "risk control: its expected loss, averaged over the calibration draw too, is at most δ "
+                         "(no ε). Both are statements about the average, not about each output. Choose a set "
+                         "and press Calibrate; afterwards moving δ or ε updates everything at once, without "
+                         "running the model again.</span>"));
     plots_->clear(tr("Run a calibration to see these plots."));
     return;
   }
   const calm::CalibrationResult& r = *result;
+  const bool ltt = calm::is_learn_then_test(r.method);
+  const QString asked = ltt ? tr("δ = %1, ε = %2 (Learn then Test, %3)")
+                                  .arg(r.delta, 0, 'g', 3)
+                                  .arg(r.epsilon, 0, 'g', 3)
+                                  .arg(QString::fromUtf8(calm::calibration_method_name(r.method)))
+                            : tr("δ = %1 (conformal risk control)").arg(r.delta, 0, 'g', 3);
   QString text;
   if (r.chosen_index) {
     const auto& g = r.points[*r.chosen_index];
-    text = tr("<b>Chosen λ = %1</b> for δ = %2, ε = %3: calibration mean loss %4, about <b>%5 of %6 layers</b> per token.")
+    text = tr("<b>Chosen λ = %1</b> for %2: calibration mean loss %3, about <b>%4 of %5 layers</b> per token.")
                .arg(r.lambda, 0, 'f', 3)
-               .arg(r.delta, 0, 'g', 3)
-               .arg(r.epsilon, 0, 'g', 3)
+               .arg(asked)
                .arg(g.mean_loss, 0, 'f', 3)
                .arg(g.mean_layers, 0, 'f', 2)
                .arg(layers);
   } else {
-    text = tr("<b>No λ below 1 passed</b> for δ = %1, ε = %2: with this many examples the guarantee only holds "
-              "for the full model. Raise δ or ε, or calibrate on more examples.")
-               .arg(r.delta, 0, 'g', 3)
-               .arg(r.epsilon, 0, 'g', 3);
+    text = tr("<b>No λ below 1 passed</b> for %1: with this many examples the guarantee only holds "
+              "for the full model. %2")
+               .arg(asked, ltt ? tr("Raise δ or ε, or calibrate on more examples.")
+                               : tr("Raise δ, or calibrate on more examples (even λ = 1 needs 1/(n + 1) ≤ δ)."));
+  }
+  // What the method promises, in one sentence (calm::method_guarantee).
+  text += tr("<br><span style='color:#444'>%1</span>")
+              .arg(QString::fromStdString(calm::method_guarantee(r.method)).toHtmlEscaped());
+  if (!ltt) {
+    if (r.monotonicity.holds())
+      text += tr("<br><span style='color:#444'>Monotone: no calibration example's loss fell as λ fell.</span>");
+    else
+      text += tr("<br><span style='color:#b54708'><b>Not monotone</b>: %1 of %2 calibration examples have a loss "
+                 "that falls as λ falls (%3% of adjacent grid pairs), which conformal risk control assumes never "
+                 "happens; the bound was applied to their monotone envelope, which is never below the loss.</span>")
+                  .arg(r.monotonicity.examples_broken)
+                  .arg(r.examples)
+                  .arg(100.0 * r.monotonicity.pairs_broken, 0, 'f', 1);
   }
   text += tr("<br><span style='color:#666'>%1 examples of %2 · %3 consistency, %4 · %5 measure, τ = %6 · "
              "run in %7 s; changing consistency, metric, δ or ε re-scores these outputs at once</span>")
@@ -199,7 +220,7 @@ void CalibrationPanel::showResult(const CalibrationData* data, const std::option
               .arg(data->seconds, 0, 'f', 1);
   if (!data->certifies(controls))
     text += tr("<br><span style='color:#b54708'><b>Exploratory, not certified</b>: δ, ε, the consistency, metric "
-               "or p-value were changed after these results were shown, and a choice made by looking at the "
+               "or method were changed after these results were shown, and a choice made by looking at the "
                "calibration losses voids the guarantee. An exported thresholds file says “exploratory”. To "
                "certify, fix them first, then calibrate (ideally on examples you have not looked at).</span>");
   if (!mismatch.isEmpty())

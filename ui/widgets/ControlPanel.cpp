@@ -228,19 +228,29 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
          "expected loss over new inputs is at most δ.</p>");
   epsilon_->setToolTip(epsilonTip);
 
-  pvalue_ = new QComboBox;
-  pvalue_->setObjectName(QStringLiteral("pvalueBox"));
-  pvalue_->addItem(tr("Hoeffding–Bentkus"), int(calm::PValueMethod::HoeffdingBentkus));
-  pvalue_->addItem(tr("Bentkus"), int(calm::PValueMethod::Bentkus));
-  pvalue_->addItem(tr("Hoeffding"), int(calm::PValueMethod::Hoeffding));
-  pvalue_->addItem(tr("WSR (betting)"), int(calm::PValueMethod::Wsr));
-  const QString pvalueTip =
-      tr("<p>The concentration bound that turns a mean loss on n examples into a p-value for "
-         "“the expected loss is above δ”. Hoeffding–Bentkus (the paper's) is the smaller "
-         "of Hoeffding and Bentkus at every point. WSR (Waudby-Smith–Ramdas betting, as in Jazbec et al. "
-         "2024) adapts to the spread of the losses and often certifies a lower λ. Each gives the same "
-         "guarantee: with probability 1 − ε over the calibration draw, the expected loss is at most δ.</p>");
-  pvalue_->setToolTip(pvalueTip);
+  method_ = new QComboBox;
+  method_->setObjectName(QStringLiteral("methodBox"));
+  method_->addItem(tr("LTT: Hoeffding–Bentkus"), int(calm::CalibrationMethod::HoeffdingBentkus));
+  method_->addItem(tr("LTT: Bentkus"), int(calm::CalibrationMethod::Bentkus));
+  method_->addItem(tr("LTT: Hoeffding"), int(calm::CalibrationMethod::Hoeffding));
+  method_->addItem(tr("LTT: WSR (betting)"), int(calm::CalibrationMethod::Wsr));
+  method_->addItem(tr("Conformal risk control"), int(calm::CalibrationMethod::Crc));
+  // Each method's guarantee in one sentence, the same words as calm and the docs.
+  for (int i = 0; i < method_->count(); ++i)
+    method_->setItemData(i,
+                         QString::fromStdString(calm::method_guarantee(
+                             static_cast<calm::CalibrationMethod>(method_->itemData(i).toInt()))),
+                         Qt::ToolTipRole);
+  const QString methodTip =
+      tr("<p>How λ is chosen, and what that promises.</p><ul>"
+         "<li><b>Learn then Test</b> (LTT) turns the mean loss on n examples into a p-value for “the expected "
+         "loss is above δ” and walks the grid down while it stays below ε. Hoeffding–Bentkus (the paper's) is "
+         "the smaller of Hoeffding and Bentkus; WSR (Waudby-Smith–Ramdas betting, Jazbec et al. 2024) adapts "
+         "to the spread of the losses and often certifies a lower λ. %1</li>"
+         "<li><b>Conformal risk control</b> needs no ε. %2</li></ul>")
+          .arg(QString::fromStdString(calm::method_guarantee(calm::CalibrationMethod::HoeffdingBentkus)).toHtmlEscaped(),
+               QString::fromStdString(calm::method_guarantee(calm::CalibrationMethod::Crc)).toHtmlEscaped());
+  method_->setToolTip(methodTip);
 
   auto* guarantee = new QGroupBox(tr("Guarantee (used by calibration)"));
   auto* guaranteeForm = new QFormLayout(guarantee);
@@ -248,7 +258,7 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   guaranteeForm->addRow(rowLabel(tr("Metric"), metricTip), metric_);
   guaranteeForm->addRow(rowLabel(tr("δ"), deltaTip), delta_);
   guaranteeForm->addRow(rowLabel(tr("ε"), epsilonTip), epsilon_);
-  guaranteeForm->addRow(rowLabel(tr("p-value"), pvalueTip), pvalue_);
+  guaranteeForm->addRow(rowLabel(tr("Method"), methodTip), method_);
 
   // ---- generation
   maxTokens_ = new QSpinBox;
@@ -308,7 +318,7 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   layout->addStretch(1);
 
   setControls(shown_);
-  for (QComboBox* box : {measure_, consistency_, metric_, mode_, pvalue_, gate_})
+  for (QComboBox* box : {measure_, consistency_, metric_, mode_, method_, gate_})
     connect(box, &QComboBox::currentIndexChanged, this, &ControlPanel::emitEdited);
   for (SliderSpin* s : {lambda_, tau_, delta_, epsilon_}) {
     connect(s, &SliderSpin::valueChanged, this, &ControlPanel::emitEdited);
@@ -326,13 +336,14 @@ void ControlPanel::updateEnabled(const DecodeControls& c) {
   const bool gated = calm::measure_needs_logits(c.measure);
   gate_->setEnabled(gated);
   gateThreshold_->setEnabled(gated && c.gate != calm::Gate::None);
+  epsilon_->setEnabled(calm::is_learn_then_test(c.method));  // conformal risk control has no epsilon
 }
 
 void ControlPanel::setControls(const DecodeControls& c) {
   const QSignalBlocker b1(measure_), b2(consistency_), b3(metric_), b4(mode_), b5(fromCalibration_),
-      b6(byHand_), b7(maxTokens_), b8(pvalue_), b9(gate_), b10(gateThreshold_), b11(firstExit_),
+      b6(byHand_), b7(maxTokens_), b8(method_), b9(gate_), b10(gateThreshold_), b11(firstExit_),
       b12(checkInterval_), b13(draft_);
-  selectData(pvalue_, int(c.pvalueMethod));
+  selectData(method_, int(c.method));
   selectData(measure_, int(c.measure));
   selectData(consistency_, int(c.consistency));
   selectData(metric_, int(c.metric));
@@ -359,7 +370,7 @@ DecodeControls ControlPanel::controls() const {
   c.consistency = static_cast<calm::Consistency>(consistency_->currentData().toInt());
   c.metric = static_cast<calm::Metric>(metric_->currentData().toInt());
   if (mode_->currentData().toInt() != modeCode(shown_)) applyModeCode(mode_->currentData().toInt(), c);
-  c.pvalueMethod = static_cast<calm::PValueMethod>(pvalue_->currentData().toInt());
+  c.method = static_cast<calm::CalibrationMethod>(method_->currentData().toInt());
   c.gate = static_cast<calm::Gate>(gate_->currentData().toInt());
   c.gate_threshold = unlessMoved(shown_.gate_threshold, gateThreshold_->value(), gateThreshold_->decimals());
   c.first_exit_layer = firstExit_->value();

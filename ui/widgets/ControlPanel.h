@@ -54,7 +54,7 @@ class ControlPanel : public QWidget {
   QComboBox* metric_;
   SliderSpin* delta_;
   SliderSpin* epsilon_;
-  QComboBox* pvalue_;
+  QComboBox* method_;  // Learn then Test p-values and conformal risk control
   QSpinBox* maxTokens_;
   QComboBox* gate_;
   QDoubleSpinBox* gateThreshold_;

@@ -63,7 +63,13 @@ grid of λ from 1 downwards and, by <i>Learn then Test</i> (a fixed-sequence tes
 p-values), keeps the last λ the fixed sequence passed. The guarantee: with probability at least 1 − ε
 over the draw of the calibration set, the <i>expected</i> loss at that λ over new inputs from the same
 distribution is at most δ. It is a statement about the average loss, not about each output, and it
-needs calibration examples drawn at random from the inputs it is about.</p>
+needs calibration examples drawn at random from the inputs it is about. Other p-values (Hoeffding,
+Bentkus, WSR betting) give the same guarantee, some with a lower λ.</p>
+<p>The <b>Method</b> control also offers <i>conformal risk control</i>, a different promise: the expected
+loss at the chosen λ on a new input, averaged over the draw of the calibration set as well, is at most δ
+(no ε: it holds on average over calibrations, not for 1 − ε of them). It assumes each example's loss
+never falls as λ falls; the calibration checks this and says when it does not hold, and then bounds
+the monotone envelope of the losses (never below them) instead.</p>
 <p>Moving δ or ε afterwards re-reads the stored losses: the model does not run again. But choosing δ or ε
 after seeing the results on the same calibration set voids the guarantee: such a λ is shown as
 <i>exploratory</i>. Fix δ and ε first and then calibrate (or re-calibrate on examples not yet looked at)
