@@ -7,12 +7,15 @@
 //               [--mode calm|catch-up|verify] [--draft K]
 //     renders the main window after one generation (and calibration) and exits.
 //
-// Exit codes: 0 success, 2 bad arguments, 3 the model failed to load,
-// 4 generation or calibration failed, 5 the screenshot could not be written.
+// Exit codes: 0 success, 2 bad arguments (or no display for the interactive
+// app), 3 the model failed to load, 4 generation or calibration failed, 5 the
+// screenshot could not be written (or would replace an input, a link or a
+// device node).
 #include <cstdio>
 #include <optional>
 
 #include <QApplication>
+#include <QBuffer>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
@@ -25,11 +28,13 @@
 #include "MainWindow.h"
 #include "session/SettingsStore.h"
 #include "session/StudioSession.h"
+#include "io/output_file.h"
 #include "model/catalog.h"
 
 namespace {
 
 enum ExitCode { kOk = 0, kBadArguments = 2, kModelFailed = 3, kRunFailed = 4, kWriteFailed = 5 };
+constexpr char kVersion[] = "0.1.0";
 
 struct ScreenshotPlan {
   QString output;
@@ -48,6 +53,58 @@ struct ScreenshotPlan {
 };
 
 void fail(const QString& message) { std::fprintf(stderr, "calm-studio: %s\n", qPrintable(message)); }
+
+// Encodes in memory, then writes through calm::write_output_file: a
+// screenshot never replaces a link or a device node, nor leaves half a file.
+QString saveImage(const QPixmap& image, const QString& path) {
+  QByteArray bytes;
+  QBuffer buffer(&bytes);
+  buffer.open(QIODevice::WriteOnly);
+  const QByteArray suffix = QFileInfo(path).suffix().toLower().toLatin1();
+  if (!image.save(&buffer, suffix.isEmpty() ? "png" : suffix.constData()))
+    return QStringLiteral("--screenshot %1: cannot encode an image of type '%2' (use .png)")
+        .arg(path, QString::fromLatin1(suffix));
+  try {
+    calm::write_output_file(path.toStdString(), bytes.toStdString(), "--screenshot");
+  } catch (const std::exception& e) {
+    return QString::fromUtf8(e.what());
+  }
+  return {};
+}
+
+// The largest window --size asks for: 8192 x 8192 (a 256 MB image). Larger
+// ones fail to allocate (40000 x 40000 would be 6.4 GB) or exceed what a
+// window system accepts.
+constexpr int kMaxScreenshotSide = 8192;
+
+// A display, or a platform chosen explicitly. Without either, creating a
+// QApplication aborts the process.
+bool haveDisplay() {
+  return qEnvironmentVariableIsSet("DISPLAY") || qEnvironmentVariableIsSet("WAYLAND_DISPLAY") ||
+         qEnvironmentVariableIsSet("QT_QPA_PLATFORM");
+}
+
+bool asksForHelpOrVersion(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const QByteArray a(argv[i]);
+    if (a == "-h" || a == "--help" || a == "-?" || a == "--help-all" || a == "-v" || a == "--version") return true;
+  }
+  return false;
+}
+
+bool asksForScreenshot(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (QByteArray(argv[i]) == "--screenshot" || QByteArray(argv[i]).startsWith("--screenshot=")) return true;
+  return false;
+}
+
+// A whole number in [lo, hi], or nothing.
+std::optional<int> boundedInt(const QString& text, int lo, int hi) {
+  bool ok = false;
+  const int v = text.toInt(&ok);
+  if (!ok || v < lo || v > hi) return std::nullopt;
+  return v;
+}
 
 // Drives the session through load -> (calibrate) -> generate -> grab, then quits.
 int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
@@ -72,9 +129,9 @@ int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
     if (plan.select >= 0) window.selectToken(plan.select);
     // Let layouts and queued replots settle before grabbing.
     QTimer::singleShot(400, &window, [&] {
-      const QPixmap image = window.grab();
-      if (!image.save(plan.output)) {
-        fail(QStringLiteral("could not write %1").arg(plan.output));
+      const QString error = saveImage(window.grab(), plan.output);
+      if (!error.isEmpty()) {
+        fail(error);
         finish(kWriteFailed);
       } else {
         std::printf("wrote %s\n", qPrintable(plan.output));
@@ -138,35 +195,70 @@ int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
   return code != kOk ? code : result;
 }
 
+struct Options {
+  QCommandLineOption screenshot{QStringLiteral("screenshot"), QStringLiteral("Render the window to FILE (PNG) after one generation and exit."), QStringLiteral("FILE")};
+  QCommandLineOption model{QStringLiteral("model"), QStringLiteral("Model directory or bundled model name."), QStringLiteral("DIR")};
+  QCommandLineOption prompt{QStringLiteral("prompt"), QStringLiteral("Prompt for the screenshot."), QStringLiteral("TEXT")};
+  QCommandLineOption example{QStringLiteral("example"), QStringLiteral("Use the N-th bundled example (0-based) and its reference instead of --prompt."), QStringLiteral("N")};
+  QCommandLineOption lambda{QStringLiteral("lambda"), QStringLiteral("Set lambda by hand (0..1)."), QStringLiteral("X")};
+  QCommandLineOption tab{QStringLiteral("tab"), QStringLiteral("Tab to show: heatmap, comparison, schedule, calibration, help."), QStringLiteral("NAME")};
+  QCommandLineOption select{QStringLiteral("select"), QStringLiteral("Token to select (0-based)."), QStringLiteral("N")};
+  QCommandLineOption calibrate{QStringLiteral("calibrate"), QStringLiteral("Calibrate on this JSONL set before generating."), QStringLiteral("SET")};
+  QCommandLineOption examples{QStringLiteral("examples"), QStringLiteral("Examples to calibrate on (1-100000, default 20)."), QStringLiteral("N")};
+  QCommandLineOption size{QStringLiteral("size"), QStringLiteral("Window size for the screenshot (default 1600x1000, each side 1-8192)."), QStringLiteral("WxH")};
+  QCommandLineOption mode{QStringLiteral("mode"), QStringLiteral("Decoding mode for the screenshot: calm (propagated K/V), catch-up (exact K/V, caught up later) or verify (lossless)."), QStringLiteral("MODE")};
+  QCommandLineOption draft{QStringLiteral("draft"), QStringLiteral("Verify mode: tokens drafted per verification pass (1-16, default 4)."), QStringLiteral("K")};
+};
+
+// One list of options for --help (answered without a display) and for the app.
+Options addOptions(QCommandLineParser& parser) {
+  Options o;
+  parser.setApplicationDescription(QStringLiteral("CALM Studio: confident adaptive language modeling you can see."));
+  parser.addHelpOption();
+  parser.addVersionOption();
+  parser.addOptions({o.screenshot, o.model, o.prompt, o.example, o.lambda, o.tab, o.select, o.calibrate, o.examples,
+                     o.size, o.mode, o.draft});
+  return o;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help and --version need no display: answer them from a core application.
+  if (asksForHelpOrVersion(argc, argv)) {
+    QCoreApplication core(argc, argv);
+    QCoreApplication::setApplicationVersion(QString::fromLatin1(kVersion));
+    QCommandLineParser parser;
+    addOptions(parser);
+    parser.process(core);  // prints and exits
+    return 0;
+  }
+  if (!haveDisplay()) {
+    // A screenshot needs no screen; the interactive app does.
+    if (asksForScreenshot(argc, argv)) {
+      qputenv("QT_QPA_PLATFORM", "offscreen");
+    } else {
+      fail(QStringLiteral("no display: neither DISPLAY nor WAYLAND_DISPLAY is set, so the window cannot open "
+                          "(--screenshot FILE renders without one; --help lists the options)"));
+      return kBadArguments;
+    }
+  }
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("calm-studio"));
   QGuiApplication::setDesktopFileName(QStringLiteral("org.calmstudio.CalmStudio"));  // matches packaging/*.desktop
   QApplication::setOrganizationName(QStringLiteral("calm-studio"));
-  QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+  QApplication::setApplicationVersion(QString::fromLatin1(kVersion));
 
   QCommandLineParser parser;
-  parser.setApplicationDescription(QStringLiteral("CALM Studio: confident adaptive language modeling you can see."));
-  parser.addHelpOption();
-  parser.addVersionOption();
-  const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Render the window to FILE after one generation and exit."), QStringLiteral("FILE"));
-  const QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Model directory or bundled model name."), QStringLiteral("DIR"));
-  const QCommandLineOption prompt(QStringLiteral("prompt"), QStringLiteral("Prompt for the screenshot."), QStringLiteral("TEXT"));
-  const QCommandLineOption example(QStringLiteral("example"), QStringLiteral("Use the N-th bundled example (0-based) and its reference instead of --prompt."), QStringLiteral("N"));
-  const QCommandLineOption lambda(QStringLiteral("lambda"), QStringLiteral("Set lambda by hand (0..1)."), QStringLiteral("X"));
-  const QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Tab to show: heatmap, comparison, schedule, calibration, help."), QStringLiteral("NAME"));
-  const QCommandLineOption select(QStringLiteral("select"), QStringLiteral("Token to select (0-based)."), QStringLiteral("N"));
-  const QCommandLineOption calibrate(QStringLiteral("calibrate"), QStringLiteral("Calibrate on this JSONL set before generating."), QStringLiteral("SET"));
-  const QCommandLineOption examples(QStringLiteral("examples"), QStringLiteral("Examples to calibrate on (default 20)."), QStringLiteral("N"));
-  const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for the screenshot (default 1600x1000)."), QStringLiteral("WxH"));
-  const QCommandLineOption mode(QStringLiteral("mode"), QStringLiteral("Decoding mode for the screenshot: calm (propagated K/V), catch-up (exact K/V, caught up later) or verify (lossless)."), QStringLiteral("MODE"));
-  const QCommandLineOption draft(QStringLiteral("draft"), QStringLiteral("Verify mode: tokens drafted per verification pass (1-16, default 4)."), QStringLiteral("K"));
-  parser.addOptions({screenshot, model, prompt, example, lambda, tab, select, calibrate, examples, size, mode, draft});
-  parser.process(app);
+  const Options o = addOptions(parser);
+  // --help and --version were answered above; an unknown option or a missing
+  // value is a bad argument (exit 2), named by Qt's message.
+  if (!parser.parse(QApplication::arguments())) {
+    fail(parser.errorText());
+    return kBadArguments;
+  }
 
-  if (!parser.isSet(screenshot)) {
+  if (!parser.isSet(o.screenshot)) {
     calm::ui::SettingsStore settings;
     calm::ui::StudioSession session;
     // Finished calibration examples are kept, so a cancelled calibration resumes.
@@ -174,8 +266,8 @@ int main(int argc, char** argv) {
         QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/calibration"));
     calm::ui::MainWindow window(session, settings);
     window.restore();
-    if (parser.isSet(model)) {
-      QString dir = parser.value(model);
+    if (parser.isSet(o.model)) {
+      QString dir = parser.value(o.model);
       try {
         dir = QString::fromStdString(calm::resolve_model_dir(dir.toStdString()));
       } catch (const std::exception&) {
@@ -188,52 +280,83 @@ int main(int argc, char** argv) {
   }
 
   ScreenshotPlan plan;
-  plan.output = parser.value(screenshot);
+  plan.output = parser.value(o.screenshot);
   try {
-    plan.model = QString::fromStdString(parser.isSet(model) ? calm::resolve_model_dir(parser.value(model).toStdString())
+    plan.model = QString::fromStdString(parser.isSet(o.model) ? calm::resolve_model_dir(parser.value(o.model).toStdString())
                                                             : calm::default_model_dir());
   } catch (const std::exception& e) {
     fail(QString::fromUtf8(e.what()));
     return kModelFailed;
   }
-  plan.prompt = parser.value(prompt);
-  if (parser.isSet(example)) plan.example = parser.value(example).toInt();
+  plan.prompt = parser.value(o.prompt);
+  // Every number is bounded up front, with the option named.
+  const auto number = [&](const QCommandLineOption& option, int lo, int hi, int& into) {
+    if (!parser.isSet(option)) return true;
+    const std::optional<int> v = boundedInt(parser.value(option), lo, hi);
+    if (!v) {
+      fail(QStringLiteral("--%1 must be a whole number from %2 to %3, got '%4'")
+               .arg(option.names().first())
+               .arg(lo)
+               .arg(hi)
+               .arg(parser.value(option)));
+      return false;
+    }
+    into = *v;
+    return true;
+  };
+  if (!number(o.example, 0, 1000000, plan.example) || !number(o.select, 0, 1000000, plan.select) ||
+      !number(o.examples, 1, 100000, plan.examples) || !number(o.draft, 1, 16, plan.draft))
+    return kBadArguments;
   if (plan.prompt.isEmpty() && plan.example < 0) {
     fail(QStringLiteral("--screenshot needs --prompt TEXT or --example N"));
     return kBadArguments;
   }
-  if (parser.isSet(lambda)) {
+  if (parser.isSet(o.lambda)) {
     bool ok = false;
-    const double v = parser.value(lambda).toDouble(&ok);
-    if (!ok || v < 0.0 || v > 1.0) {
+    const double v = parser.value(o.lambda).toDouble(&ok);
+    if (!ok || !(v >= 0.0 && v <= 1.0)) {
       fail(QStringLiteral("--lambda must be a number in [0, 1]"));
       return kBadArguments;
     }
     plan.lambda = v;
   }
-  if (parser.isSet(mode)) {
-    plan.mode = parser.value(mode);
+  if (parser.isSet(o.mode)) {
+    plan.mode = parser.value(o.mode);
     if (plan.mode != QLatin1String("calm") && plan.mode != QLatin1String("catch-up") &&
         plan.mode != QLatin1String("verify")) {
       fail(QStringLiteral("--mode must be calm, catch-up or verify"));
       return kBadArguments;
     }
   }
-  if (parser.isSet(draft)) {
-    bool ok = false;
-    plan.draft = parser.value(draft).toInt(&ok);
-    if (!ok || plan.draft < 1 || plan.draft > 16) {
-      fail(QStringLiteral("--draft must be a whole number from 1 to 16"));
+  plan.tab = parser.value(o.tab);
+  // MainWindow's tab names (ui/MainWindow.cpp).
+  const QStringList tabs{QStringLiteral("heatmap"), QStringLiteral("comparison"), QStringLiteral("schedule"),
+                         QStringLiteral("calibration"), QStringLiteral("help")};
+  if (parser.isSet(o.tab) && !tabs.contains(plan.tab)) {
+    fail(QStringLiteral("--tab must be one of %1, got '%2'").arg(tabs.join(QStringLiteral(", ")), plan.tab));
+    return kBadArguments;
+  }
+  plan.calibrationSet = parser.value(o.calibrate);
+  if (parser.isSet(o.size)) {
+    const QStringList wh = parser.value(o.size).split(QLatin1Char('x'));
+    const std::optional<int> w = wh.size() == 2 ? boundedInt(wh[0], 1, kMaxScreenshotSide) : std::nullopt;
+    const std::optional<int> h = wh.size() == 2 ? boundedInt(wh[1], 1, kMaxScreenshotSide) : std::nullopt;
+    if (!w || !h) {
+      fail(QStringLiteral("--size must be WxH with each side from 1 to %1, got '%2'")
+               .arg(kMaxScreenshotSide)
+               .arg(parser.value(o.size)));
       return kBadArguments;
     }
+    plan.size = QSize(*w, *h);
   }
-  plan.tab = parser.value(tab);
-  if (parser.isSet(select)) plan.select = parser.value(select).toInt();
-  plan.calibrationSet = parser.value(calibrate);
-  if (parser.isSet(examples)) plan.examples = parser.value(examples).toInt();
-  if (parser.isSet(size)) {
-    const QStringList wh = parser.value(size).split(QLatin1Char('x'));
-    if (wh.size() == 2 && wh[0].toInt() > 0 && wh[1].toInt() > 0) plan.size = QSize(wh[0].toInt(), wh[1].toInt());
+  // Before loading and running: the screenshot must not replace an input.
+  try {
+    std::vector<calm::LabelledPath> inputs = calm::model_input_files(plan.model.toStdString());
+    if (!plan.calibrationSet.isEmpty()) inputs.push_back({"--calibrate", plan.calibrationSet.toStdString()});
+    calm::check_distinct_files({{"--screenshot", plan.output.toStdString()}}, inputs);
+  } catch (const std::exception& e) {
+    fail(QString::fromUtf8(e.what()));
+    return kWriteFailed;
   }
   return runScreenshot(app, plan);
 }

@@ -633,6 +633,19 @@ class TestUiSession : public QObject {
     QVERIFY(!CalibrationExport::writeThresholds(*session.calibration(), session.controls(),
                                                 QStringLiteral("/no/such/dir/t.json"))
                  .isEmpty());
+    // Neither export may replace what the calibration read: the data set stays as it was.
+    QFile data(session.calibration()->dataset);
+    QVERIFY(data.open(QIODevice::ReadOnly));
+    const QByteArray before = data.readAll();
+    data.close();
+    const QString onData =
+        CalibrationExport::writeThresholds(*session.calibration(), session.controls(), session.calibration()->dataset);
+    QVERIFY2(onData.contains(QStringLiteral("is the same file as the input the calibration set")), qPrintable(onData));
+    const QString reportOnData =
+        CalibrationExport::writeReport(*session.calibration(), session.controls(), session.calibration()->dataset);
+    QVERIFY2(reportOnData.contains(QStringLiteral("the calibration set")), qPrintable(reportOnData));
+    QVERIFY(data.open(QIODevice::ReadOnly));
+    QCOMPARE(data.readAll(), before);
   }
 
   void aCancelledCalibrationLeavesTheSessionUsable() {

@@ -5,10 +5,20 @@
 #include <QDir>
 #include <QFileInfo>
 
+#include "io/output_file.h"
+
 namespace calm::ui {
 
 namespace {
 std::string absolute(const QString& path) { return QDir::cleanPath(QFileInfo(path).absoluteFilePath()).toStdString(); }
+
+// What a calibration read: the data set and the model's files, which no
+// export may replace.
+std::vector<calm::LabelledPath> inputs(const CalibrationData& d) {
+  std::vector<calm::LabelledPath> files = calm::model_input_files(d.modelDir.toStdString());
+  files.push_back({"the calibration set", d.dataset.toStdString()});
+  return files;
+}
 }  // namespace
 
 calm::Guarantee CalibrationExport::guarantee(const DecodeControls& c) {
@@ -33,6 +43,7 @@ calm::Thresholds CalibrationExport::thresholds(const CalibrationData& d, const D
 QString CalibrationExport::writeThresholds(const CalibrationData& data, const DecodeControls& controls,
                                            const QString& path) {
   try {
+    calm::check_distinct_files({{"the thresholds file", path.toStdString()}}, inputs(data));
     calm::write_thresholds(thresholds(data, controls), path.toStdString());
   } catch (const std::exception& e) {
     return QString::fromUtf8(e.what());
@@ -46,6 +57,7 @@ QString CalibrationExport::writeReport(const CalibrationData& data, const Decode
     const calm::CalibrationReport report =
         calm::build_report(data.run, data.model->tokenizer, data.model->config.decoder_layers, {guarantee(controls)});
     const std::string json = jsonPath.toStdString();
+    calm::check_distinct_files({{"the report", json}, {"the report's CSV", calm::csv_path_for(json)}}, inputs(data));
     calm::write_report(report, json, calm::csv_path_for(json));
   } catch (const std::exception& e) {
     return QString::fromUtf8(e.what());
