@@ -26,7 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (u.lambda != t.lambda || u.delta != t.delta || u.epsilon != t.epsilon || u.tau != t.tau ||
       u.model_hash != t.model_hash || u.examples != t.examples || u.max_new_tokens != t.max_new_tokens ||
       u.measure != t.measure || u.metric != t.metric || u.consistency != t.consistency || u.kv_mode != t.kv_mode ||
-      u.gate != t.gate || (t.gate != calm::Gate::None && u.gate_threshold != t.gate_threshold))
+      u.gate != t.gate || (t.gate != calm::Gate::None && u.gate_threshold != t.gate_threshold) ||
+      u.method != t.method || u.monotonicity.examples_broken != t.monotonicity.examples_broken ||
+      u.monotonicity.pairs_broken != t.monotonicity.pairs_broken)
     __builtin_trap();
   return 0;
 }

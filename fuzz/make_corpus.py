@@ -138,6 +138,42 @@ def thresholds_seeds():
     write("thresholds", "missing-expected.json", json.dumps({k: v for k, v in valid.items() if k != "expected"}))
     write("thresholds", "bad-date.json", json.dumps(dict(valid, created="yesterday")))
     write("thresholds", "not-json.json", "{\"format\": ")
+    # Conformal risk control: "method" crc, no epsilon, the monotonicity check.
+    crc = {k: v for k, v in valid.items() if k not in ("epsilon", "pvalue_method")}
+    crc.update(method="crc", monotonicity={"holds": False, "examples_broken": 3, "pairs_broken": 0.01})
+    write("thresholds", "valid-crc.json", json.dumps(crc))
+    write("thresholds", "crc-with-epsilon.json", json.dumps(dict(crc, epsilon=0.05)))
+    write("thresholds", "crc-holds-disagrees.json",
+          json.dumps(dict(crc, monotonicity={"holds": True, "examples_broken": 3, "pairs_broken": 0.01})))
+    write("thresholds", "method-wsr.json", json.dumps(dict(valid, method="wsr", pvalue_method="wsr")))
+    write("thresholds", "method-disagrees.json", json.dumps(dict(valid, method="wsr")))
+
+
+def checkpoint_index_seeds():
+    # fuzz_checkpoint_index's model directory holds model-00001-of-00002.safetensors
+    # (encoder.w, shared.b), model-00002-of-00002.safetensors (decoder.w) and notes.txt.
+    one, two = "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"
+    weight_map = {"encoder.w": one, "shared.b": one, "decoder.w": two}
+    valid = {"metadata": {"total_size": 32}, "weight_map": weight_map}
+    write("checkpoint_index", "valid.json", json.dumps(valid, indent=2) + "\n")
+    write("checkpoint_index", "valid-one-shard.json", json.dumps({"weight_map": {"encoder.w": one}}))
+    write("checkpoint_index", "empty-map.json", json.dumps({"weight_map": {}}))
+    write("checkpoint_index", "no-map.json", json.dumps({"metadata": {"total_size": 0}}))
+    write("checkpoint_index", "map-not-object.json", json.dumps({"weight_map": [one, two]}))
+    write("checkpoint_index", "file-not-string.json", json.dumps({"weight_map": {"encoder.w": 1}}))
+    write("checkpoint_index", "not-object.json", "[1, 2, 3]")
+    write("checkpoint_index", "not-json.json", '{"weight_map": {"encoder.w": ')
+    write("checkpoint_index", "deep.json", "[" * 10000 + "]" * 10000)
+    for name, target in [("missing-shard", "model-00003-of-00003.safetensors"), ("parent", "../model.safetensors"),
+                         ("absolute", "/etc/passwd"), ("dot", "."), ("dot-dot", ".."), ("backslash", "..\\x"),
+                         ("empty-name", ""), ("not-safetensors", "notes.txt"), ("the-index", "model.safetensors.index.json")]:
+        write("checkpoint_index", f"{name}.json", json.dumps({"weight_map": dict(weight_map, **{"decoder.w": target})}))
+    # A tensor the index places in the wrong shard, and one no shard holds.
+    write("checkpoint_index", "misplaced.json", json.dumps({"weight_map": dict(weight_map, **{"decoder.w": one})}))
+    write("checkpoint_index", "unknown-tensor.json", json.dumps({"weight_map": dict(weight_map, extra=two)}))
+    # json.dumps cannot repeat a key: the last one wins in the reader.
+    write("checkpoint_index", "duplicate-key.json",
+          '{"weight_map": {"encoder.w": "%s", "encoder.w": "%s", "decoder.w": "%s"}}' % (two, one, two))
 
 
 def tokenizer_json_seeds():
@@ -192,5 +228,6 @@ if __name__ == "__main__":
     thresholds_seeds()
     tokenizer_json_seeds()
     cache_seeds()
+    checkpoint_index_seeds()
     for d in sorted(CORPUS.iterdir()):
         print(f"{d.relative_to(ROOT)}: {len(list(d.iterdir()))} seeds")
