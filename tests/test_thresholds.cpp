@@ -319,6 +319,10 @@ void TestThresholds::crc_file_states_its_guarantee_and_monotonicity() {
   QVERIFY2(held.find("as they did on every calibration example") != std::string::npos, held.c_str());
   QVERIFY2(held.find("NOT") == std::string::npos, held.c_str());
   QVERIFY(read_thresholds(write_json(dir, thresholds_to_json(monotone).dump())).monotonicity.holds());
+  // Exploratory: no epsilon to blame under crc.
+  Thresholds exploring = crc_sample();
+  exploring.exploratory = true;
+  QVERIFY(guarantee_sentence(exploring).rfind("None: delta was chosen after seeing", 0) == 0);
   // A Learn-then-Test file says which p-value and keeps epsilon.
   const std::string ltt = guarantee_sentence(sample());
   QVERIFY2(ltt.find("(Learn then Test, bentkus)") != std::string::npos, ltt.c_str());

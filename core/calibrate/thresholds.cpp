@@ -63,8 +63,9 @@ Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationRe
 std::string guarantee_sentence(const Thresholds& t) {
   std::ostringstream s;
   if (t.exploratory)
-    s << "None: delta or epsilon was chosen after seeing the calibration losses (exploratory). Had they been "
-         "fixed first, it would read: ";
+    s << "None: " << (is_learn_then_test(t.method) ? "delta or epsilon" : "delta")
+      << " was chosen after seeing the calibration losses (exploratory). Had "
+      << (is_learn_then_test(t.method) ? "they" : "it") << " been fixed first, it would read: ";
   const std::string loss = std::string(consistency_name(t.consistency)) + " " + metric_name(t.metric) + " loss (on " +
                            text_unit_name(t.metric_unit) + ")";
   if (is_learn_then_test(t.method)) {
