@@ -51,7 +51,7 @@ calibrate() {  # measure, delta, extra calibrate arguments -> thresholds path
 }
 
 has_classifier=$("$calm" info --model "$model" | grep -c "classifier: *yes" || true)
-echo "| setting | layers | full tok/s | CALM tok/s | measured | ideal | measured/ideal | time: layers / vocab / confidence / propagation / verify / other (%) | loop vs Eigen | peak MB |"
+echo "| setting | layers | full tok/s | CALM tok/s | measured | ideal | measured/ideal | time: layers / vocab / confidence / propagation / verify / other (%) | loop vs kernels | peak MB |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 measures="softmax state"
 [ "$has_classifier" -gt 0 ] && measures="$measures classifier"
