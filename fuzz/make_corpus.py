@@ -176,6 +176,28 @@ def checkpoint_index_seeds():
           '{"weight_map": {"encoder.w": "%s", "encoder.w": "%s", "decoder.w": "%s"}}' % (two, one, two))
 
 
+def tokenizer_model_seeds():
+    # Two fixtures' SentencePiece models (about 1.6 KB each) and broken forms of one.
+    for name in ("llama-tied", "t5-relu-tied"):
+        model = ROOT / "tests/fixtures/models" / name / "tokenizer.model"
+        if model.exists():
+            write("tokenizer_model", f"{name}.model", model.read_bytes())
+    model = ROOT / "tests/fixtures/models/llama-tied/tokenizer.model"
+    if model.exists():
+        raw = model.read_bytes()
+        write("tokenizer_model", "truncated.model", raw[: len(raw) // 2])
+        write("tokenizer_model", "first-piece-only.model", raw[:40])
+        flipped = bytearray(raw)
+        for i in range(7, len(flipped), 97):
+            flipped[i] ^= 0x5A
+        write("tokenizer_model", "flipped-bytes.model", bytes(flipped))
+        # A length prefix claiming far more than the file holds.
+        write("tokenizer_model", "huge-length.model", b"\x0a\xff\xff\xff\xff\x0f" + raw[6:200])
+    write("tokenizer_model", "empty.model", b"")
+    write("tokenizer_model", "text.model", "this is not a protobuf\n")
+    write("tokenizer_model", "json.model", '{"model": {"type": "BPE"}}')
+
+
 def tokenizer_json_seeds():
     # The smallest fixture layouts, cut down to a handful of tokens each.
     added = [{"id": 0, "content": "<s>", "special": True, "lstrip": False, "rstrip": False,
@@ -229,5 +251,6 @@ if __name__ == "__main__":
     tokenizer_json_seeds()
     cache_seeds()
     checkpoint_index_seeds()
+    tokenizer_model_seeds()
     for d in sorted(CORPUS.iterdir()):
         print(f"{d.relative_to(ROOT)}: {len(list(d.iterdir()))} seeds")

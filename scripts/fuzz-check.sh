@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(safetensors config jsonl thresholds tokenizer_json cache checkpoint_index)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(safetensors config jsonl thresholds tokenizer_json cache checkpoint_index tokenizer_model)
 
 bash scripts/install-deps.sh
 # clang and its runtime (libFuzzer, the sanitizers) are needed here only.
