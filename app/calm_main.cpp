@@ -41,7 +41,7 @@ tokenizer.model) or the name of a bundled model; without it the default bundled 
 --prompt-file reads the prompt from a file ("-": standard input), for prompts too long
 for the command line.
 --weights holds the large matrices as the checkpoint stores them (auto, the default: F32, F16
-or BF16, memory-mapped) or converted at load (q8: 8 bits with a scale per 32 weights, half
+or BF16, copied once into memory) or converted at load (q8: 8 bits with a scale per 32 weights, half
 of F16's memory traffic; every command takes it). --threads N splits one decode's products
 over N cores (calibrate, eval, validate and bench use their threads for examples instead).
 lambda = 1 (the default) is exactly the full model; smaller lambdas exit earlier.

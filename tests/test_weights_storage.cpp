@@ -1,4 +1,4 @@
-// Weights kept as stored, converted at load (--weights), memory-mapped,
+// Weights kept as stored (a copy of the file's bytes), converted at load (--weights),
 // sharded over several files; the K/V cache sized by what a run needs.
 #include <QtTest>
 
@@ -68,8 +68,15 @@ class TestWeightsStorage : public QObject {
       const Model m = load_model(fixture(name));
       QCOMPARE(m.weights.embedding.type, type);
       QCOMPARE(m.weights.decoder[0].ffn.down.type, type);
-      // Viewed in the mapped file: the file's bytes, no copy made.
-      QVERIFY(m.weights.decoder[0].self_attn.q.storage != nullptr);
+      // A copy of the file's bytes, exactly.
+      const WeightMatrix& q = m.weights.decoder[0].self_attn.q;
+      QVERIFY(q.storage != nullptr);
+      const SafeTensors file(fixture(name) + "/model.safetensors");
+      const std::vector<float> expected = file.read_f32(std::string(name).starts_with("t5") ? "decoder.block.0.layer.0.SelfAttention.q.weight"
+                                                                                : "model.layers.0.self_attn.q_proj.weight");
+      QCOMPARE(int64_t(expected.size()), q.size());
+      const Matrix copied = q.to_dense();
+      QVERIFY(std::equal(expected.begin(), expected.end(), copied.data()));
     }
   }
 

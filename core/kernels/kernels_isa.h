@@ -23,7 +23,8 @@ using RowsKernel = void (*)(const WeightMatrix& w, const Activations& a, int64_t
                             float* y, int64_t y_stride);
 
 RowsKernel rows_generic();
-RowsKernel rows_avx2();  // null when not compiled for x86-64
+RowsKernel rows_avx2();    // null when not compiled for x86-64
+RowsKernel rows_avx512();  // float weights; Q8 goes to rows_avx2
 
 // Quantises n rows of `cols` floats into blocks of kQ8Block (rows padded to
 // `stride` with zeros): scale = max|x| / 127, q = round(x / scale).

@@ -25,11 +25,13 @@ Isa choose_isa() {
   const std::string limit = cap ? cap : "";
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  // No AVX-512 kernels: one decode is bound by memory bandwidth, which the
-  // AVX2 ones already reach (docs/performance.md, `calm bench --engine`).
+  // CALM_KERNELS=generic or =avx2 caps the choice (tests run each kernel).
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);  // clang has no builtin name for it
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl");
+  if (avx512 && (limit.empty() || limit == "avx512") && kernels::rows_avx512()) return {"avx512", kernels::rows_avx512()};
   if (avx2 && limit != "generic" && kernels::rows_avx2()) return {"avx2", kernels::rows_avx2()};
 #endif
   return {"generic", kernels::rows_generic()};

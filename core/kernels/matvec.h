@@ -34,9 +34,9 @@ struct MatVecTask {
 };
 void matvec_batch(std::span<const MatVecTask> tasks, ThreadPool* pool = nullptr);
 
-// Which instruction set the kernels run with on this CPU: "avx2" or
-// "generic". CALM_KERNELS=generic in the environment caps it (for tests and
-// benchmarks of the fallback).
+// Which instruction set the kernels run with on this CPU: "avx512", "avx2"
+// or "generic". CALM_KERNELS=avx2 or =generic in the environment caps it (for
+// tests and benchmarks of the narrower kernels).
 const char* kernel_isa();
 
 }  // namespace calm

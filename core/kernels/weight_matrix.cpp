@@ -1,11 +1,18 @@
 #include "kernels/weight_matrix.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "kernels/kernels_isa.h"
+#include "kernels/thread_pool.h"
 
 namespace calm {
 
@@ -66,6 +73,20 @@ Matrix WeightMatrix::to_dense() const {
   return m;
 }
 
+std::shared_ptr<uint8_t> allocate_weight_bytes(size_t bytes) {
+  // Below a huge page an ordinary allocation does as well (norms, fixtures).
+  constexpr size_t kHugePage = size_t(2) << 20;
+#if defined(__linux__)
+  if (bytes >= kHugePage) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: refused where huge pages are off
+    return std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [bytes](uint8_t* q) { ::munmap(q, bytes); });
+  }
+#endif
+  return std::shared_ptr<uint8_t>(new uint8_t[bytes == 0 ? 1 : bytes](), std::default_delete<uint8_t[]>());
+}
+
 WeightMatrix weight_matrix_f32(const Matrix& m) {
   auto owned = std::make_shared<std::vector<float>>(m.data(), m.data() + m.size());
   WeightMatrix w;
@@ -78,44 +99,55 @@ WeightMatrix weight_matrix_f32(const Matrix& m) {
   return w;
 }
 
-WeightMatrix convert_weights(const WeightMatrix& source, WeightType type) {
+WeightMatrix convert_weights(const WeightMatrix& source, WeightType type, ThreadPool* pool) {
   WeightMatrix w;
   w.type = type;
   w.rows = source.rows;
   w.cols = source.cols;
   w.stride = type == WeightType::Q8 ? (source.cols + kQ8Block - 1) / kQ8Block * kQ8Block : source.cols;
   const int64_t blocks = w.stride / kQ8Block;
-  struct Buffers {
-    std::vector<uint8_t> data;
-    std::vector<float> scales;
-  };
-  auto owned = std::make_shared<Buffers>();
-  owned->data.resize(size_t(w.rows * w.stride * element_bytes(type)));
-  if (type == WeightType::Q8) owned->scales.resize(size_t(w.rows * blocks));
-  std::vector<float> row(size_t(source.cols));
-  for (int64_t r = 0; r < w.rows; ++r) {
-    source.row_f32(r, row.data());
-    uint8_t* out = owned->data.data() + r * w.stride * element_bytes(type);
-    switch (type) {
-      case WeightType::F32:
-        std::memcpy(out, row.data(), row.size() * 4);
-        break;
-      case WeightType::F16:
-      case WeightType::BF16:
-        for (int64_t c = 0; c < w.cols; ++c) {
-          const uint16_t h = type == WeightType::F16 ? float_to_half(row[c]) : float_to_bfloat16(row[c]);
-          std::memcpy(out + 2 * c, &h, 2);
-        }
-        break;
-      case WeightType::Q8:
-        kernels::quantize_q8(row.data(), 1, w.cols, w.stride, reinterpret_cast<int8_t*>(out),
-                             owned->scales.data() + r * blocks);
-        break;
+  const size_t data_bytes = size_t(w.rows * w.stride * element_bytes(type));
+  const size_t scale_offset = (data_bytes + 63) / 64 * 64;
+  const size_t total = type == WeightType::Q8 ? scale_offset + size_t(w.rows * blocks) * sizeof(float) : data_bytes;
+  std::shared_ptr<uint8_t> owned = allocate_weight_bytes(total);
+  float* scales = type == WeightType::Q8 ? reinterpret_cast<float*>(owned.get() + scale_offset) : nullptr;
+  const int64_t row_bytes = w.cols * element_bytes(type);
+  // In chunks of rows over the pool: at load, the copy's page faults (fresh
+  // memory is zeroed by the kernel) and the conversion are most of the time.
+  const int64_t chunks = pool ? std::min<int64_t>(w.rows, pool->size() * 4) : 1;
+  auto convert_chunk = [&](int chunk) {
+    std::vector<float> row(size_t(source.cols));
+    const int64_t begin = w.rows * chunk / chunks, end = w.rows * (chunk + 1) / chunks;
+    for (int64_t r = begin; r < end; ++r) {
+      uint8_t* out = owned.get() + r * w.stride * element_bytes(type);
+      if (type == source.type && type != WeightType::Q8) {  // same type: the bytes as they are
+        std::memcpy(out, static_cast<const uint8_t*>(source.data) + r * source.stride * element_bytes(type),
+                    size_t(row_bytes));
+        continue;
+      }
+      source.row_f32(r, row.data());
+      switch (type) {
+        case WeightType::F32:
+          std::memcpy(out, row.data(), row.size() * 4);
+          break;
+        case WeightType::F16:
+        case WeightType::BF16:
+          for (int64_t c = 0; c < w.cols; ++c) {
+            const uint16_t h = type == WeightType::F16 ? float_to_half(row[c]) : float_to_bfloat16(row[c]);
+            std::memcpy(out + 2 * c, &h, 2);
+          }
+          break;
+        case WeightType::Q8:
+          kernels::quantize_q8(row.data(), 1, w.cols, w.stride, reinterpret_cast<int8_t*>(out), scales + r * blocks);
+          break;
+      }
     }
-  }
-  w.data = owned->data.data();
-  w.scales = type == WeightType::Q8 ? owned->scales.data() : nullptr;
-  w.storage = owned;
+  };
+  if (pool) pool->run(int(chunks), convert_chunk);
+  else convert_chunk(0);
+  w.data = owned.get();
+  w.scales = scales;
+  w.storage = std::move(owned);
   return w;
 }
 

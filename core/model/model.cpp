@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "checkpoint.h"
+#include "kernels/thread_pool.h"
 #include "config_checks.h"
 #include "util/error.h"
 
@@ -20,6 +21,7 @@ namespace fs = std::filesystem;
 struct TensorReader {
   const Checkpoint& checkpoint;
   std::optional<WeightType> weights;  // unset: as stored
+  ThreadPool* pool;                   // splits the copies and conversions
 
   bool contains(const std::string& name) const { return checkpoint.contains(name); }
   std::vector<float> read_f32(const std::string& name, const std::vector<int64_t>& shape) const {
@@ -28,9 +30,7 @@ struct TensorReader {
 };
 
 WeightMatrix read_matrix(const TensorReader& st, const std::string& name, int rows, int cols) {
-  WeightMatrix w = st.checkpoint.file(name).matrix(name, rows, cols);
-  if (st.weights && *st.weights != w.type) return convert_weights(w, *st.weights);
-  return w;
+  return st.checkpoint.file(name).matrix(name, rows, cols, st.weights, st.pool);
 }
 
 // Small tables (position biases) are float32 whatever the checkpoint stores.
@@ -197,7 +197,9 @@ Model load_model(const std::string& dir, const LoadOptions& options) {
   check_tokenizer(m.tokenizer, m.config, tokenizer_path, config_path);
   const Checkpoint checkpoint(dir);
   check_layer_count(checkpoint, m.config, config_path);
-  m.weights = read_weights(TensorReader{checkpoint, options.weights}, m.config);
+  // Every core for the load: it happens once, before any decoder starts.
+  ThreadPool pool(hardware_threads());
+  m.weights = read_weights(TensorReader{checkpoint, options.weights, &pool}, m.config);
   return m;
 }
 

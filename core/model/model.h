@@ -1,4 +1,4 @@
-// A model directory loaded: config.json, model.safetensors (memory-mapped) or its
+// A model directory loaded: config.json, model.safetensors or its
 // shards, tokenizer.json or tokenizer.model. Immutable after loading and shared
 // by every decoding thread.
 #pragma once
@@ -24,8 +24,8 @@ struct Model {
 
 struct LoadOptions {
   // The type the large matrices are held in; unset keeps the checkpoint's
-  // (F32, F16 or BF16, used in place from the mapped file). Converting costs a
-  // copy at load; Q8 halves F16's bytes per product (kernels/weight_matrix.h).
+  // (F32, F16 or BF16, copied once out of the mapped file). Q8 halves F16's
+  // bytes per product (kernels/weight_matrix.h).
   std::optional<WeightType> weights;
 };
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cerrno>
 
+#include "kernels/thread_pool.h"
 #include "util/error.h"
 #include "util/json_limits.h"
 #include "io/output_file.h"
@@ -57,9 +58,18 @@ struct RawFile {
   std::string header;
   const uint8_t* data = nullptr;
   uint64_t data_size = 0;
+  bool mapped = false;
 };
 
-// Unmaps the file when the last weight that views it is gone.
+// The pages of [begin, end): those wholly inside it, or all that it touches.
+std::pair<uintptr_t, uintptr_t> pages(const uint8_t* begin, const uint8_t* end, bool inside) {
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t b = reinterpret_cast<uintptr_t>(begin), e = reinterpret_cast<uintptr_t>(end);
+  if (inside) return {(b + page - 1) / page * page, e / page * page};
+  return {b / page * page, (e + page - 1) / page * page};
+}
+
+// Unmaps the file when the SafeTensors that read it is gone.
 struct Mapping {
   void* address = nullptr;
   size_t size = 0;
@@ -86,9 +96,10 @@ RawFile read_raw(const std::string& path) {
                 " bytes, shorter than the 8-byte header length; not a safetensors file");
   }
   auto mapping = std::make_shared<Mapping>();
-  // MAP_POPULATE faults every page in at once: the first products (and the
-  // finiteness check) would touch them all anyway, one fault at a time.
-  mapping->address = ::mmap(nullptr, size_t(file_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  // Pages come in as tensors are read, and each tensor's pages are let go
+  // once it is copied (SafeTensors::release), so a 13 GB file never sits in
+  // the process whole beside its copy.
+  mapping->address = ::mmap(nullptr, size_t(file_size), PROT_READ, MAP_PRIVATE, fd, 0);
   const uint8_t* bytes = nullptr;
   std::shared_ptr<const void> storage;
   if (mapping->address == MAP_FAILED) {  // e.g. a file system without mmap: read it instead
@@ -122,6 +133,7 @@ RawFile read_raw(const std::string& path) {
                 " runs past the end of the file (" + std::to_string(file_size) + " bytes); file is truncated");
 
   RawFile raw;
+  raw.mapped = mapping->address != nullptr;
   raw.storage = std::move(storage);
   raw.header.assign(reinterpret_cast<const char*>(bytes) + 8, size_t(header_len));
   raw.data = bytes + 8 + header_len;
@@ -257,6 +269,7 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
   check_disjoint(tensors_, path);
   storage_ = std::move(raw.storage);
   data_ = raw.data;
+  mapped_ = raw.mapped;
 }
 
 const TensorInfo& SafeTensors::find(const std::string& name, const std::vector<int64_t>& expected_shape) const {
@@ -292,31 +305,36 @@ int64_t first_non_finite(const uint8_t* bytes, int64_t n, Bits exponent_mask) {
 
 }  // namespace
 
-void SafeTensors::check_finite(const std::string& name, const TensorInfo& info) const {
+void SafeTensors::check_finite(const std::string& name, const TensorInfo& info, ThreadPool* pool) const {
   const uint8_t* src = data_ + info.begin;
   const int64_t n = info.numel();
-  int64_t bad = -1;
+  const bool wide = info.dtype == DType::F32;
+  const uint16_t half_mask = info.dtype == DType::F16 ? 0x7c00 : 0x7f80;
+  // Large tensors are scanned in chunks over the pool; the first bad value
+  // is the one in the earliest chunk that has any.
+  const int chunks = pool && n >= (int64_t(1) << 20) ? pool->size() * 4 : 1;
+  std::vector<int64_t> first(size_t(chunks), -1);
+  auto scan = [&](int chunk) {
+    const int64_t begin = n * chunk / chunks, end = n * (chunk + 1) / chunks;
+    const int64_t i = wide ? first_non_finite<uint32_t>(src + 4 * begin, end - begin, 0x7f800000u)
+                           : first_non_finite<uint16_t>(src + 2 * begin, end - begin, half_mask);
+    if (i >= 0) first[size_t(chunk)] = begin + i;
+  };
+  if (chunks > 1) pool->run(chunks, scan);
+  else scan(0);
+  const auto bad = std::find_if(first.begin(), first.end(), [](int64_t i) { return i >= 0; });
+  if (bad == first.end()) return;
   float value = 0.0f;
-  switch (info.dtype) {
-    case DType::F32:
-      bad = first_non_finite<uint32_t>(src, n, 0x7f800000u);
-      if (bad >= 0) std::memcpy(&value, src + 4 * bad, 4);
-      break;
-    case DType::F16:
-    case DType::BF16: {
-      bad = first_non_finite<uint16_t>(src, n, info.dtype == DType::F16 ? 0x7c00 : 0x7f80);
-      if (bad >= 0) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * bad, 2);
-        value = info.dtype == DType::F16 ? half_to_float(h) : bfloat16_to_float(h);
-      }
-      break;
-    }
+  if (wide) {
+    std::memcpy(&value, src + 4 * *bad, 4);
+  } else {
+    uint16_t h;
+    std::memcpy(&h, src + 2 * *bad, 2);
+    value = info.dtype == DType::F16 ? half_to_float(h) : bfloat16_to_float(h);
   }
   // A single NaN poisons every later layer; say exactly where it is.
-  if (bad >= 0)
-    throw Error(tensor_prefix(path_, name) + " holds " + (std::isnan(value) ? "NaN" : "Inf") + " at flat index " +
-                std::to_string(bad));
+  throw Error(tensor_prefix(path_, name) + " holds " + (std::isnan(value) ? "NaN" : "Inf") + " at flat index " +
+              std::to_string(*bad));
 }
 
 std::vector<float> SafeTensors::read_f32(const std::string& name, const std::vector<int64_t>& expected_shape) const {
@@ -342,20 +360,32 @@ std::vector<float> SafeTensors::read_f32(const std::string& name, const std::vec
   return out;
 }
 
-WeightMatrix SafeTensors::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+WeightMatrix SafeTensors::matrix(const std::string& name, int64_t rows, int64_t cols,
+                                 std::optional<WeightType> type, ThreadPool* pool) const {
   const TensorInfo& info = find(name, {rows, cols});
-  check_finite(name, info);
-  WeightMatrix w;
-  w.type = info.dtype == DType::F32 ? WeightType::F32 : info.dtype == DType::F16 ? WeightType::F16 : WeightType::BF16;
-  w.rows = rows;
-  w.cols = cols;
-  w.stride = cols;
-  w.data = data_ + info.begin;
-  w.storage = storage_;
-  // The kernels read whole elements; a tensor the file does not align to its
-  // element size is copied once (safetensors writers align, so this is rare).
-  if (reinterpret_cast<uintptr_t>(w.data) % dtype_size(info.dtype) != 0) return convert_weights(w, w.type);
-  return w;
+  if (mapped_) {  // read the tensor's pages ahead in one go rather than fault by fault
+    const auto [begin, end] = pages(data_ + info.begin, data_ + info.end, false);
+    ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_WILLNEED);
+  }
+  check_finite(name, info, pool);
+  WeightMatrix stored;
+  stored.type = info.dtype == DType::F32 ? WeightType::F32 : info.dtype == DType::F16 ? WeightType::F16 : WeightType::BF16;
+  stored.rows = rows;
+  stored.cols = cols;
+  stored.stride = cols;
+  stored.data = data_ + info.begin;  // read with memcpy: need not be aligned
+  WeightMatrix owned = convert_weights(stored, type.value_or(stored.type), pool);
+  release(info);
+  return owned;
+}
+
+void SafeTensors::release(const TensorInfo& info) const {
+  if (!mapped_) return;
+  // Only whole pages inside the tensor: a neighbour may still be unread.
+  const auto [begin, end] = pages(data_ + info.begin, data_ + info.end, true);
+  // The file is mapped read-only, so its pages are clean: dropping them loses
+  // nothing (a later read would fault them back in from the page cache).
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 void write_safetensors_f32(const std::string& path,

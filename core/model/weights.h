@@ -1,6 +1,6 @@
 // All parameters of a model, laid out as Hugging Face stores them. The large
 // matrices (projections, feed-forward, embedding, head) stay in the stored
-// type or 8 bits (kernels/weight_matrix.h), memory-mapped where possible; the
+// type or 8 bits (kernels/weight_matrix.h), copied out of the file; the
 // small vectors and tables (norms, position biases, classifier) are float32.
 // One struct serves the T5 encoder, the T5 decoder and the Llama decoder;
 // members a stack does not use stay empty.
