@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
 
-from calm.model import (T5Config, LlamaConfig, build_model, greedy_generate)  # noqa: E402
+from calm.model import (T5Config, LlamaConfig, Qwen2Config, build_model, greedy_generate)  # noqa: E402
 from calm.export import save_model_dir, DTYPE_BY_NAME  # noqa: E402
 from calm.safetensors_io import save_file  # noqa: E402
 from calm import tokenizer as tok  # noqa: E402
@@ -64,6 +64,12 @@ LLAMA3_STYLE = dict(LLAMA_GQA, vocab_size=VOCAB + 8, head_dim=16, tie_word_embed
                     rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                   "high_freq_factor": 4.0, "original_max_position_embeddings": 32})
 LLAMA_ROPE_LINEAR = dict(LLAMA_GQA, rope_scaling={"type": "linear", "factor": 4.0})
+# Llama with attention_bias (q, k, v and o) and mlp_bias (gate, up, down).
+LLAMA_BIAS = dict(LLAMA_GQA, attention_bias=True, mlp_bias=True)
+# Qwen2 / Qwen2.5 0.5B style: q/k/v biases (no o, no MLP bias), rope_theta 1e6,
+# tied, grouped-query, a sliding_window stated but switched off, no bos in the prompt.
+QWEN2_STYLE = dict(LLAMA_GQA, rope_theta=1000000.0, tie_word_embeddings=True, sliding_window=16,
+                   use_sliding_window=False, max_window_layers=3)
 
 # family -> (architecture, config kwargs, classifier head, seed, stored dtypes).
 # A family with several dtypes gets one directory per dtype (name-f32, -f16,
@@ -76,7 +82,11 @@ FAMILIES = {
     "llama-tied": ("llama", LLAMA_TIED, False, 22, ["F32"]),
     "llama3-style": ("llama", LLAMA3_STYLE, False, 23, ["BF16"]),
     "llama-rope-linear": ("llama", LLAMA_ROPE_LINEAR, False, 24, ["F16"]),
+    "llama-bias": ("llama", LLAMA_BIAS, False, 25, ["F32"]),
+    "qwen2-style": ("qwen2", QWEN2_STYLE, False, 26, ["BF16"]),
 }
+CONFIGS = {"t5": T5Config, "llama": LlamaConfig, "qwen2": Qwen2Config}
+TOKENIZER_LAYOUT = {"t5": "t5", "llama": "llama", "qwen2": "llama"}  # Qwen2: the Llama layout, no bos added
 
 
 def fixture_names(family):
@@ -94,7 +104,9 @@ def init_weights(model, seed):
     linear std 1/sqrt(fan_in) (times 1.5 for lm_head, 2.5 for the projections
     that write into the residual stream, so a tied model does not just echo its
     input token), embeddings
-    std 1, norm weights uniform in [0.5, 1.5], relative bias std 1."""
+    std 1, norm weights uniform in [0.5, 1.5], relative bias std 1, linear
+    biases std 0.5 (as large as a product's typical entry, so that a bias left
+    out or added twice shows in every logit)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -107,6 +119,8 @@ def init_weights(model, seed):
             elif name == "classifier.weight":
                 p.copy_(torch.randn(p.shape, generator=g) * 0.25 / math.sqrt(p.shape[0]))
             elif name == "classifier.bias":
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+            elif name.endswith("_proj.bias"):
                 p.copy_(torch.randn(p.shape, generator=g) * 0.5)
             else:  # nn.Linear (out, in)
                 scale = 1.5 if name == "lm_head.weight" else 1.0
@@ -174,13 +188,13 @@ def make_family(family, out_root, tok_paths, only=None, verbose=True):
     """Write the fixtures of one family (all of them, or the names in `only`)."""
     arch, kwargs, head, seed, _ = FAMILIES[family]
     names = fixture_names(family)
-    sp = tok.load(tok_paths[arch])
+    sp = tok.load(tok_paths[TOKENIZER_LAYOUT[arch]])
     for attempt in range(50):
         s = seed + 1000 * attempt
         results = {}
         for name, dtype_name in names.items():
             torch.manual_seed(s)
-            cfg = T5Config(**kwargs) if arch == "t5" else LlamaConfig(**kwargs)
+            cfg = CONFIGS[arch](**kwargs)
             model = build_model(cfg)
             if head:
                 model.add_classifier()
@@ -202,7 +216,7 @@ def make_family(family, out_root, tok_paths, only=None, verbose=True):
             continue
         d = os.path.join(out_root, name)
         os.makedirs(d, exist_ok=True)
-        save_model_dir(ref64.float(), d, tokenizer_path=tok_paths[arch], dtype=dtype_name,
+        save_model_dir(ref64.float(), d, tokenizer_path=tok_paths[TOKENIZER_LAYOUT[arch]], dtype=dtype_name,
                        metadata={"fixture": name, "seed": str(s)})
         save_file({k: v.float().contiguous() for k, v in ref.items()},
                   os.path.join(d, "expected.safetensors"))

@@ -13,7 +13,7 @@ from typing import Optional
 
 import torch
 
-from .model import T5Config, LlamaConfig, T5Model, LlamaModel, build_model, config_from_dict
+from .model import T5Config, LlamaConfig, Qwen2Config, T5Model, LlamaModel, build_model, config_from_dict
 from .safetensors_io import save_file, load_file
 
 CLASSIFIER_WEIGHT = "calm.classifier.weight"
@@ -52,9 +52,10 @@ def config_dict(model) -> dict:
             "decoder_start_token_id": c.decoder_start_token_id,
         }
     else:
+        qwen2 = isinstance(c, Qwen2Config)
         d = {
-            "model_type": "llama",
-            "architectures": ["LlamaForCausalLM"],
+            "model_type": c.model_type,
+            "architectures": ["Qwen2ForCausalLM" if qwen2 else "LlamaForCausalLM"],
             "vocab_size": c.vocab_size,
             "hidden_size": c.hidden_size,
             "intermediate_size": c.intermediate_size,
@@ -66,11 +67,13 @@ def config_dict(model) -> dict:
             "rope_theta": c.rope_theta,
             "max_position_embeddings": c.max_position_embeddings,
             "tie_word_embeddings": c.tie_word_embeddings,
-            "attention_bias": False,
-            "mlp_bias": False,
-            "bos_token_id": c.bos_token_id,
-            "eos_token_id": c.eos_token_id,
         }
+        if not qwen2:  # Qwen2 has q/k/v biases without a key
+            d.update(attention_bias=c.attention_bias, mlp_bias=c.mlp_bias)
+        d.update(bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id)
+        if qwen2:  # the window is unused unless switched on
+            d.update(sliding_window=c.sliding_window, use_sliding_window=c.use_sliding_window,
+                     max_window_layers=c.max_window_layers)
         if c.head_dim:
             d["head_dim"] = c.head_dim
         if c.rope_scaling:

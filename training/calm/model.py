@@ -68,11 +68,49 @@ class LlamaConfig:
     # rope_scaling {"rope_type": "linear"|"dynamic"|"llama3", "factor": ..., ...}.
     head_dim: Optional[int] = None
     rope_scaling: Optional[dict] = None
+    # Biases (LlamaConfig's attention_bias: q, k, v and o; mlp_bias: gate, up, down).
+    attention_bias: bool = False
+    mlp_bias: bool = False
     model_type: str = field(default="llama", init=False)
 
     @property
     def attention_head_dim(self) -> int:
         return self.head_dim or self.hidden_size // self.num_attention_heads
+
+    @property
+    def qkv_bias(self) -> bool:
+        return self.attention_bias
+
+    @property
+    def o_bias(self) -> bool:
+        return self.attention_bias
+
+
+@dataclass
+class Qwen2Config(LlamaConfig):
+    """Qwen2ForCausalLM: Llama's layout with q/k/v biases always (no o bias,
+    no MLP bias, no attention_bias key), and no beginning-of-sequence token
+    added to a prompt (its tokenizer adds none). use_sliding_window false, the
+    released checkpoints' setting, means full attention."""
+    rope_theta: float = 1000000.0
+    sliding_window: int = 4096
+    use_sliding_window: bool = False
+    max_window_layers: int = 28
+    model_type: str = field(default="qwen2", init=False)
+
+    def __post_init__(self):
+        if self.attention_bias or self.mlp_bias:
+            raise ValueError("Qwen2 has no attention_bias / mlp_bias switch")
+        if self.use_sliding_window:
+            raise ValueError("the twin implements Qwen2's full attention only")
+
+    @property
+    def qkv_bias(self) -> bool:
+        return True
+
+    @property
+    def o_bias(self) -> bool:
+        return False
 
 
 # ----------------------------------------------------------------------------
@@ -409,10 +447,10 @@ class LlamaAttention(nn.Module):
         self.h = cfg.num_attention_heads
         self.kvh = cfg.num_key_value_heads
         self.hd = cfg.attention_head_dim
-        self.q_proj = nn.Linear(cfg.hidden_size, self.h * self.hd, bias=False)
-        self.k_proj = nn.Linear(cfg.hidden_size, self.kvh * self.hd, bias=False)
-        self.v_proj = nn.Linear(cfg.hidden_size, self.kvh * self.hd, bias=False)
-        self.o_proj = nn.Linear(self.h * self.hd, cfg.hidden_size, bias=False)
+        self.q_proj = nn.Linear(cfg.hidden_size, self.h * self.hd, bias=cfg.qkv_bias)
+        self.k_proj = nn.Linear(cfg.hidden_size, self.kvh * self.hd, bias=cfg.qkv_bias)
+        self.v_proj = nn.Linear(cfg.hidden_size, self.kvh * self.hd, bias=cfg.qkv_bias)
+        self.o_proj = nn.Linear(self.h * self.hd, cfg.hidden_size, bias=cfg.o_bias)
 
     def forward(self, x, cos, sin, mask, cache=None):
         B, T, _ = x.shape
@@ -438,9 +476,9 @@ class LlamaAttention(nn.Module):
 class LlamaMLP(nn.Module):
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
-        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
-        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
-        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
+        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=cfg.mlp_bias)
+        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=cfg.mlp_bias)
+        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=cfg.mlp_bias)
 
     def forward(self, x):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
@@ -546,7 +584,7 @@ def build_model(cfg):
 def config_from_dict(d: dict):
     """Config dataclass from a config.json dict (unknown keys ignored)."""
     kind = d.get("model_type")
-    cls = {"t5": T5Config, "llama": LlamaConfig}.get(kind)
+    cls = {"t5": T5Config, "llama": LlamaConfig, "qwen2": Qwen2Config}.get(kind)
     if cls is None:
         raise ValueError(f"model_type {kind!r} not supported")
     names = {f.name for f in cls.__dataclass_fields__.values() if f.init}

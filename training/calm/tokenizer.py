@@ -59,8 +59,11 @@ def load(path: str) -> spm.SentencePieceProcessor:
 
 
 def encode_prompt(sp, text: str, arch: str):
-    """Ids as the C++ engine feeds them: T5 text + eos, Llama bos + text."""
+    """Ids as the C++ engine feeds them: T5 text + eos, Llama bos + text,
+    Qwen2 the text alone (its tokenizer adds no beginning-of-sequence token)."""
     ids = sp.encode(text)
     if arch == "t5":
         return ids + [sp.eos_id()]
+    if arch == "qwen2":
+        return ids
     return [sp.bos_id()] + ids

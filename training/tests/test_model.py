@@ -17,7 +17,7 @@ TRAINING = os.path.dirname(HERE)
 REPO = os.path.dirname(TRAINING)
 sys.path.insert(0, TRAINING)
 
-from calm.model import (T5Config, LlamaConfig, T5Model, LlamaModel, build_model,  # noqa: E402
+from calm.model import (T5Config, LlamaConfig, Qwen2Config, T5Model, LlamaModel, build_model,  # noqa: E402
                         calm_layer_weights, calm_stage1_loss, calm_stage2_loss,
                         calm_stage2_labels, classifier_logits, greedy_generate,
                         t5_relative_position_bucket)
@@ -36,8 +36,9 @@ def tiny(arch, **kw):
                        num_decoder_layers=3, num_heads=4, relative_attention_num_buckets=8,
                        relative_attention_max_distance=16, **kw)
     else:
-        cfg = LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32,
-                          num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, **kw)
+        config = Qwen2Config if arch == "qwen2" else LlamaConfig
+        cfg = config(vocab_size=50, hidden_size=16, intermediate_size=32,
+                     num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, **kw)
     m = build_model(cfg)
     make_fixtures.init_weights(m, 0)
     return m.eval()
@@ -50,7 +51,8 @@ def run(m, ids, dec=None):
 
 
 VARIANTS = [("t5", {}), ("t5", dict(feed_forward_proj="relu", tie_word_embeddings=True)),
-            ("llama", {}), ("llama", dict(tie_word_embeddings=True))]
+            ("llama", {}), ("llama", dict(tie_word_embeddings=True)),
+            ("llama", dict(attention_bias=True, mlp_bias=True)), ("qwen2", dict(tie_word_embeddings=True))]
 
 
 # ---------------------------------------------------------------------------- CALM maths
@@ -244,6 +246,46 @@ def test_hf_tensor_names():
         assert n in ll, n
     assert "lm_head.weight" not in ll
     assert ll["model.layers.0.self_attn.k_proj.weight"].shape == (8, 16)   # 2 kv heads of 4
+
+
+def test_bias_tensor_names_and_shapes():
+    """Hugging Face's names: Llama's attention_bias gives q/k/v/o biases and
+    mlp_bias gate/up/down ones; Qwen2 has q/k/v biases only."""
+    ll = export_tensors(tiny("llama", attention_bias=True, mlp_bias=True))
+    for proj, n in [("self_attn.q_proj", 16), ("self_attn.k_proj", 8), ("self_attn.v_proj", 8),
+                    ("self_attn.o_proj", 16), ("mlp.gate_proj", 32), ("mlp.up_proj", 32), ("mlp.down_proj", 16)]:
+        assert ll[f"model.layers.2.{proj}.bias"].shape == (n,), proj
+    qw = export_tensors(tiny("qwen2"))
+    assert qw["model.layers.1.self_attn.k_proj.bias"].shape == (8,)
+    assert {n.split(".")[-2] for n in qw if n.endswith(".bias")} == {"q_proj", "k_proj", "v_proj"}
+    assert not any(n.endswith(".bias") for n in export_tensors(tiny("llama")))
+
+
+def test_qwen2_is_llama_plus_qkv_biases():
+    """With its biases zeroed, Qwen2 computes what Llama computes with the same
+    weights; with them, every exit moves (so the biases are used)."""
+    qw = tiny("qwen2", rope_theta=10000.0)
+    ll = build_model(LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=3,
+                                 num_attention_heads=4, num_key_value_heads=2)).eval()
+    ids = torch.tensor([[1, 5, 6, 7, 8, 9]])
+    with_bias = qw(ids)["logits"]
+    with torch.no_grad():
+        for n, p in qw.named_parameters():
+            if n.endswith(".bias"):
+                p.zero_()
+    ll.load_state_dict({n: p for n, p in qw.state_dict().items() if not n.endswith(".bias")})
+    assert torch.equal(qw(ids)["logits"], ll(ids)["logits"])
+    assert all((with_bias[i] - ll(ids)["logits"][i]).abs().max() > 0.1 for i in range(3))
+
+
+def test_qwen2_config_round_trip(tmp_path):
+    m = tiny("qwen2")
+    save_model_dir(m, str(tmp_path), dtype="F32")
+    cfg = json.load(open(tmp_path / "config.json"))
+    assert cfg["model_type"] == "qwen2" and cfg["architectures"] == ["Qwen2ForCausalLM"]
+    assert "attention_bias" not in cfg and cfg["use_sliding_window"] is False
+    assert cfg["rope_theta"] == 1e6
+    assert isinstance(load_model_dir(str(tmp_path)).cfg, Qwen2Config)
 
 
 # ---------------------------------------------------------------------------- training
