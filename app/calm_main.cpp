@@ -63,7 +63,8 @@ int cmd_info(const Args& args) {
   const calm::Model model = calm::cli::load_model_arg(args);
   const calm::ModelConfig& c = model.config;
   std::cout << "model:          " << model.name << " (" << model.dir << ")\n"
-            << "architecture:   " << c.arch_name() << "\n";
+            << "architecture:   " << c.arch_name() << ", model_type " << c.model_type << "\n";
+  if (c.arch == calm::Arch::DecoderOnly) std::cout << "biases:         " << c.biases_name() << "\n";
   if (c.arch == calm::Arch::EncoderDecoder) std::cout << "encoder layers: " << c.encoder_layers << "\n";
   std::cout << "decoder layers: " << c.decoder_layers << " (every one an exit)\n"
             << "d_model:        " << c.d_model << "\n"

@@ -69,10 +69,17 @@ Vector plain_attention(const ModelConfig& c, const Vector& q, const std::vector<
   return out;
 }
 
+// W x + b (b empty: no bias).
+Vector plain_project(const WeightMatrix& w, const Vector& b, const Vector& x) {
+  Vector y = w.to_dense() * x;
+  if (b.size() != 0) y += b;
+  return y;
+}
+
 Vector plain_feed_forward(const ModelConfig& c, const FeedForwardWeights& w, const Vector& x) {
-  Vector up = w.up.to_dense() * x;
+  Vector up = plain_project(w.up, w.up_bias, x);
   if (c.feed_forward == FeedForward::Relu) return w.down.to_dense() * up.cwiseMax(0.0f);
-  const Vector gate = w.gate.to_dense() * x;
+  const Vector gate = plain_project(w.gate, w.gate_bias, x);
   for (int i = 0; i < up.size(); ++i) {
     const double g = gate[i];
     const double act = c.feed_forward == FeedForward::GatedGelu
@@ -80,7 +87,7 @@ Vector plain_feed_forward(const ModelConfig& c, const FeedForwardWeights& w, con
                            : g / (1 + std::exp(-g));
     up[i] = static_cast<float>(up[i] * act);
   }
-  return w.down.to_dense() * up;
+  return plain_project(w.down, w.down_bias, up);
 }
 
 // Returns h[t] = the exit state of every position (d_model), for inputs x and
@@ -100,8 +107,8 @@ std::vector<Vector> plain_propagated_states(const Model& model, const std::vecto
     for (int t = 0; t < n; ++t) {
       input[t] = l <= e[t] ? current[t] : exit_state[t];
       const Vector normed = plain_norm(input[t], lw.self_attn_norm, c.norm_eps);
-      keys[t] = lw.self_attn.k.to_dense() * normed;
-      values[t] = lw.self_attn.v.to_dense() * normed;
+      keys[t] = plain_project(lw.self_attn.k, lw.self_attn.k_bias, normed);
+      values[t] = plain_project(lw.self_attn.v, lw.self_attn.v_bias, normed);
       if (!t5) plain_rope(keys[t], c.num_kv_heads, c.head_dim, t, c.rope_theta);
     }
     std::vector<Vector> cross_keys, cross_values;
@@ -113,9 +120,10 @@ std::vector<Vector> plain_propagated_states(const Model& model, const std::vecto
     for (int t = 0; t < n; ++t) {
       if (l > e[t]) continue;  // this position has left: its state stays the exit state
       Vector h = input[t];
-      Vector q = lw.self_attn.q.to_dense() * plain_norm(h, lw.self_attn_norm, c.norm_eps);
+      Vector q = plain_project(lw.self_attn.q, lw.self_attn.q_bias, plain_norm(h, lw.self_attn_norm, c.norm_eps));
       if (!t5) plain_rope(q, c.num_heads, c.head_dim, t, c.rope_theta);
-      h += lw.self_attn.o.to_dense() * plain_attention(c, q, keys, values, t + 1, t5, t5 ? &w.decoder_relative_bias : nullptr, t);
+      h += plain_project(lw.self_attn.o, lw.self_attn.o_bias,
+                         plain_attention(c, q, keys, values, t + 1, t5, t5 ? &w.decoder_relative_bias : nullptr, t));
       if (t5) {
         const Vector cq = lw.cross_attn.q.to_dense() * plain_norm(h, lw.cross_attn_norm, c.norm_eps);
         h += lw.cross_attn.o.to_dense() * plain_attention(c, cq, cross_keys, cross_values, static_cast<int>(cross_keys.size()),
@@ -155,7 +163,10 @@ class TestDecode : public QObject {
  private slots:
   void models_data() {
     QTest::addColumn<QString>("dir");
-    for (const char* name : {"t5-gated-untied-f32", "t5-relu-tied", "llama-gqa-untied-f32", "llama-tied"})
+    // llama-bias and qwen2-style: the biases in every path (prompt rows, one
+    // position, propagated and caught-up K/V).
+    for (const char* name : {"t5-gated-untied-f32", "t5-relu-tied", "llama-gqa-untied-f32", "llama-tied", "llama-bias",
+                             "qwen2-style"})
       QTest::newRow(name) << QString(CALM_FIXTURES_DIR "/models/") + name;
   }
 

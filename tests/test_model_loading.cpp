@@ -47,8 +47,11 @@ int64_t expected_parameters(const calm::ModelConfig& c) {
   const int64_t ffn = ffn_matrices * int64_t(c.d_ff) * d;
   const int64_t vocab = int64_t(c.vocab_size) * d * (c.tied_embeddings ? 1 : 2);
   const int64_t classifier = c.has_classifier() ? d + (c.classifier_bias.empty() ? 0 : 1) : 0;
+  // Biases: q (q_dim), k and v (kv_dim), o (d); gate and up (d_ff), down (d).
+  const int64_t biases = (c.qkv_bias ? c.q_dim() + 2 * int64_t(c.kv_dim()) : 0) + (c.o_bias ? d : 0) +
+                         (c.mlp_bias ? 2 * int64_t(c.d_ff) + d : 0);
   if (c.arch == calm::Arch::DecoderOnly)
-    return vocab + c.decoder_layers * (2 * d + attention + ffn) + d + classifier;
+    return vocab + c.decoder_layers * (2 * d + attention + ffn + biases) + d + classifier;
   const int64_t relative_bias = int64_t(c.relative_buckets) * c.num_heads;
   return vocab + c.encoder_layers * (2 * d + attention + ffn) + d + relative_bias +
          c.decoder_layers * (3 * d + 2 * attention + ffn) + d + relative_bias + classifier;
@@ -193,6 +196,30 @@ class TestModelLoading : public QObject {
     QCOMPARE(calm::load_config(config_file("variants3.json", j)).rope_scaling.type, calm::RopeScalingType::None);
   }
 
+  // Biases: Llama's two keys, Qwen2's q/k/v biases without a key (and no bos
+  // added to its prompts: its bos_token_id is the end-of-text token).
+  void biasVariants() {
+    json j = minimal_llama();
+    calm::ModelConfig c = calm::load_config(config_file("nobias.json", j));
+    QVERIFY(!c.qkv_bias && !c.o_bias && !c.mlp_bias);
+    QCOMPARE(c.model_type, std::string("llama"));
+    j.update({{"attention_bias", true}, {"mlp_bias", false}});
+    c = calm::load_config(config_file("attention_bias.json", j));
+    QVERIFY(c.qkv_bias && c.o_bias && !c.mlp_bias);
+    j.update({{"attention_bias", false}, {"mlp_bias", true}});
+    c = calm::load_config(config_file("mlp_bias.json", j));
+    QVERIFY(!c.qkv_bias && !c.o_bias && c.mlp_bias);
+    j = minimal_llama();
+    j.update({{"model_type", "qwen2"}, {"bos_token_id", 7}, {"eos_token_id", 7}, {"sliding_window", 8},
+              {"use_sliding_window", false}, {"max_position_embeddings", 32}});
+    c = calm::load_config(config_file("qwen2.json", j));
+    QCOMPARE(c.model_type, std::string("qwen2"));
+    QVERIFY(c.qkv_bias && !c.o_bias && !c.mlp_bias);
+    QCOMPARE(c.bos_id, -1);
+    QCOMPARE(c.eos_id, 7);
+    QCOMPARE(c.max_positions, 32);  // the window is off
+  }
+
   void llamaGroupedQuery() {
     json j = minimal_llama();
     j["num_key_value_heads"] = 2;
@@ -238,8 +265,9 @@ class TestModelLoading : public QObject {
         << "llama" << "/rope_scaling"
         << R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4, "high_freq_factor": 4, "original_max_position_embeddings": 8192})"
         << "'high_freq_factor'";
-    QTest::newRow("qwen2") << "llama" << "/model_type" << "\"qwen2\"" << "'model_type' is 'qwen2'";
-    QTest::newRow("attention_bias") << "llama" << "/attention_bias" << "true" << "'attention_bias' is true";
+    QTest::newRow("model_type gpt_neox") << "llama" << "/model_type" << "\"gpt_neox\"" << "'qwen2'";
+    QTest::newRow("attention_bias not bool") << "llama" << "/attention_bias" << "1" << "'attention_bias'";
+    QTest::newRow("mlp_bias not bool") << "llama" << "/mlp_bias" << "\"yes\"" << "'mlp_bias'";
     QTest::newRow("eos list element outside vocab") << "llama" << "/eos_token_id" << "[2, 64]" << "'eos_token_id' is 64";
     QTest::newRow("sliding_window zero") << "llama" << "/sliding_window" << "0" << "'sliding_window'";
     QTest::newRow("classifier weight not a name") << "llama" << "/calm" << R"({"classifier": {"weight": 5}})" << "'calm.classifier.weight'";
@@ -403,6 +431,10 @@ class TestModelLoading : public QObject {
                                  << "[32, 16]" << "[16, 32]";
     QTest::newRow("llama final norm") << "llama-tied" << "model.norm.weight" << "[1, 32]" << "[32]";
     QTest::newRow("classifier") << "llama-gqa-untied-f32" << "calm.classifier.weight" << "[2, 16]" << "[32]";
+    // Biases: k has kv_dim = 16 entries (2 kv heads of 8), o and down d_model = 32, gate d_ff = 64.
+    QTest::newRow("qwen2 k bias") << "qwen2-style" << "model.layers.1.self_attn.k_proj.bias" << "[2, 8]" << "[16]";
+    QTest::newRow("llama o bias") << "llama-bias" << "model.layers.0.self_attn.o_proj.bias" << "[32, 1]" << "[32]";
+    QTest::newRow("llama gate bias") << "llama-bias" << "model.layers.2.mlp.gate_proj.bias" << "[1, 64]" << "[64]";
   }
   void wrongShape() {
     QFETCH(QString, fixture);
@@ -429,6 +461,48 @@ class TestModelLoading : public QObject {
     QTest::newRow("llama untied lm_head") << "llama-gqa-untied-f32" << "lm_head.weight";
     QTest::newRow("llama up_proj") << "llama-tied" << "model.layers.1.mlp.up_proj.weight";
     QTest::newRow("classifier bias") << "llama-gqa-untied-f32" << "calm.classifier.bias";
+    QTest::newRow("qwen2 q bias") << "qwen2-style" << "model.layers.2.self_attn.q_proj.bias";
+    QTest::newRow("llama v bias") << "llama-bias" << "model.layers.0.self_attn.v_proj.bias";
+    QTest::newRow("llama down bias") << "llama-bias" << "model.layers.1.mlp.down_proj.bias";
+  }
+
+  // A bias the config says the model lacks must not be ignored: the checkpoint
+  // would compute another model.
+  void unexpectedBias_data() {
+    QTest::addColumn<QString>("fixture");
+    QTest::addColumn<QString>("tensor");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<int>("size");
+    QTest::newRow("llama q bias") << "llama-gqa-untied-f32" << "model.layers.1.self_attn.q_proj.bias"
+                                  << "'attention_bias' false" << 32;
+    QTest::newRow("llama up bias") << "llama-tied" << "model.layers.0.mlp.up_proj.bias" << "'mlp_bias' false" << 64;
+    QTest::newRow("qwen2 o bias") << "qwen2-style" << "model.layers.2.self_attn.o_proj.bias"
+                                  << "'model_type' 'qwen2', whose o_proj has no bias" << 32;
+  }
+  void unexpectedBias() {
+    QFETCH(QString, fixture);
+    QFETCH(QString, tensor);
+    QFETCH(QString, key);
+    QFETCH(int, size);
+    const std::string dir = copy_fixture(fixture);
+    if (dir.empty()) QSKIP("fixture absent");
+    const std::string name = tensor.toStdString();
+    edit_tensors(dir, [&](TensorMap& t) { t[name] = {{size}, std::vector<float>(size_t(size), 0.5f)}; });
+    VERIFY_ERROR(calm::load_model(dir), "model.safetensors", "'" + name + "'", "config.json", key.toStdString());
+  }
+
+  // Switching attention_bias off in a checkpoint that has the biases is refused
+  // the same way; switching it on where they are absent names the missing one.
+  void biasConfigDisagrees() {
+    const std::string dir = copy_fixture("llama-bias");
+    if (dir.empty()) QSKIP("fixture llama-bias absent");
+    edit_config(dir, [](json& j) { j["attention_bias"] = false; });
+    VERIFY_ERROR(calm::load_model(dir), "model.safetensors", "'model.layers.0.self_attn.q_proj.bias'",
+                 "'attention_bias' false");
+    const std::string plain = copy_fixture("llama-tied");
+    if (plain.empty()) QSKIP("fixture llama-tied absent");
+    edit_config(plain, [](json& j) { j["mlp_bias"] = true; });
+    VERIFY_ERROR(calm::load_model(plain), "model.safetensors", "'model.layers.0.mlp.gate_proj.bias'", "missing");
   }
   void missingTensor() {
     QFETCH(QString, fixture);

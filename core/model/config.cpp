@@ -162,7 +162,12 @@ void apply_sliding_window(const Reader& r, ModelConfig& c) {
   c.max_positions = std::min(c.max_positions, window);
 }
 
+// Llama, Mistral and Qwen2: one layout. Qwen2 differs in its q/k/v biases
+// (always there, no config key) and its prompts, which start without a
+// beginning-of-sequence token (its tokenizer adds none; bos_token_id is the
+// end-of-text token).
 void parse_llama(const Reader& r, ModelConfig& c) {
+  const bool qwen2 = c.model_type == "qwen2";
   c.arch = Arch::DecoderOnly;
   c.vocab_size = r.positive("vocab_size");
   c.d_model = r.positive("hidden_size");
@@ -186,15 +191,19 @@ void parse_llama(const Reader& r, ModelConfig& c) {
   c.feed_forward = FeedForward::SwiGlu;
   // Variants this engine would compute wrongly without saying so are refused.
   if (r.string("hidden_act", "silu") != "silu") r.fail("hidden_act", "is " + Reader::quoted(r.string("hidden_act")) + "; supported: 'silu'");
-  if (r.boolean("attention_bias", false)) r.fail("attention_bias", "is true; biases are not supported");
-  if (r.boolean("mlp_bias", false)) r.fail("mlp_bias", "is true; biases are not supported");
+  if (qwen2) {
+    c.qkv_bias = true;
+  } else {
+    c.qkv_bias = c.o_bias = r.boolean("attention_bias", false);
+    c.mlp_bias = r.boolean("mlp_bias", false);
+  }
   c.norm_eps = r.positive_number("rms_norm_eps", 1e-6f);
   c.rope_theta = r.positive_number("rope_theta", 10000.0f);
   c.max_positions = r.positive("max_position_embeddings", 2048);
   if (r.has("rope_scaling")) c.rope_scaling = parse_rope_scaling(r);
   apply_sliding_window(r, c);
   c.tied_embeddings = r.boolean("tie_word_embeddings", false);
-  c.bos_id = r.token("bos_token_id", 1);
+  c.bos_id = qwen2 ? -1 : r.token("bos_token_id", 1);
   c.eos_ids = r.tokens("eos_token_id", 2);
   c.eos_id = c.eos_ids.front();
   c.pad_id = r.token("pad_token_id", -1);
@@ -229,12 +238,11 @@ ModelConfig load_config(const std::string& path) {
   const json j = read_json_file(path, {"a config.json", kMaxConfigBytes, kMaxConfigValues});
   const Reader r(j, path);
   ModelConfig c;
-  const std::string type = r.string("model_type");
+  c.model_type = r.string("model_type");
+  const std::string& type = c.model_type;
   if (type == "t5") parse_t5(r, c);
-  else if (type == "llama" || type == "mistral") parse_llama(r, c);  // Mistral: Llama's layout and a window
-  else if (type == "qwen2")
-    r.fail("model_type", "is 'qwen2', whose attention has q/k/v biases; biases are not supported yet");
-  else r.fail("model_type", "is " + Reader::quoted(type) + "; supported: 't5', 'llama', 'mistral'");
+  else if (type == "llama" || type == "mistral" || type == "qwen2") parse_llama(r, c);  // Mistral: and a window
+  else r.fail("model_type", "is " + Reader::quoted(type) + "; supported: 't5', 'llama', 'mistral', 'qwen2'");
 
   const bool t5 = c.arch == Arch::EncoderDecoder;
   for (int id : c.eos_ids) check_token(r, "eos_token_id", id, c.vocab_size, false);

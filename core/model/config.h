@@ -24,6 +24,7 @@ struct RopeScaling {
 
 struct ModelConfig {
   Arch arch = Arch::DecoderOnly;
+  std::string model_type;   // config.json's: "t5", "llama", "mistral", "qwen2"
   int vocab_size = 0;
   int d_model = 0;
   int num_heads = 0;
@@ -33,6 +34,11 @@ struct ModelConfig {
   int encoder_layers = 0;   // 0 for decoder-only
   int decoder_layers = 0;   // the exits: every decoder layer is one
   FeedForward feed_forward = FeedForward::SwiGlu;
+  // Biases added after a projection (decoder-only): Llama's attention_bias
+  // (q, k, v and o), Qwen2's q/k/v biases (no o), Llama's mlp_bias (gate, up, down).
+  bool qkv_bias = false;
+  bool o_bias = false;
+  bool mlp_bias = false;
   float norm_eps = 1e-6f;
   bool tied_embeddings = false;
   // T5 relative position buckets (shared by all layers of a stack).
@@ -49,7 +55,7 @@ struct ModelConfig {
   int eos_id = 1;                // the first of eos_ids: the one appended to a T5 input
   std::vector<int> eos_ids{1};   // every id that ends generation (Llama 3 lists several)
   int pad_id = 0;
-  int bos_id = -1;
+  int bos_id = -1;               // prepended to a decoder-only prompt; -1: none (T5, Qwen2)
   int decoder_start_id = 0;  // T5 starts the decoder with this token
   // CALM extras: tensor names of the early-exit classifier head, empty if absent.
   std::string classifier_weight;  // (d_model)
@@ -63,6 +69,12 @@ struct ModelConfig {
   }
   int q_dim() const { return num_heads * head_dim; }
   int kv_dim() const { return num_kv_heads * head_dim; }
+  // "q/k/v", "q/k/v/o, MLP", ... or "none": the projections with a bias.
+  std::string biases_name() const {
+    std::string s = qkv_bias ? (o_bias ? "q/k/v/o" : "q/k/v") : "";
+    if (mlp_bias) s += s.empty() ? "MLP" : ", MLP";
+    return s.empty() ? "none" : s;
+  }
   const char* arch_name() const {
     return arch == Arch::EncoderDecoder ? "encoder-decoder (T5 v1.1)" : "decoder-only (Llama)";
   }

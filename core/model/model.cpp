@@ -22,6 +22,7 @@ struct TensorReader {
   const Checkpoint& checkpoint;
   std::optional<WeightType> weights;  // unset: as stored
   ThreadPool* pool;                   // splits the copies and conversions
+  std::string config_path;            // named when a tensor contradicts the config
 
   bool contains(const std::string& name) const { return checkpoint.contains(name); }
   std::vector<float> read_f32(const std::string& name, const std::vector<int64_t>& shape) const {
@@ -54,6 +55,31 @@ AttentionWeights read_attention(const TensorReader& st, const ModelConfig& c, co
   a.v = read_matrix(st, prefix + "v" + suffix, c.kv_dim(), c.d_model);
   a.o = read_matrix(st, prefix + "o" + suffix, c.d_model, c.q_dim());
   return a;
+}
+
+// A bias the config says the model has is read (missing or misshapen: an
+// error naming the file and tensor); one it says the model lacks must not be
+// in the checkpoint, where ignoring it would compute another model.
+Vector read_bias(const TensorReader& st, const std::string& name, int n, bool expected, const char* key,
+                 const std::string& setting) {
+  if (expected) return read_vector(st, name, n);
+  if (st.contains(name))
+    throw Error(st.checkpoint.file(name).path() + ": holds tensor '" + name + "', but " + st.config_path + " has " +
+                key + " " + setting + ": loading would ignore the bias and compute another model; fix the config");
+  return {};
+}
+
+// Llama's attention_bias (q, k, v, o), Qwen2's q/k/v biases.
+void read_attention_biases(const TensorReader& st, const ModelConfig& c, const std::string& prefix,
+                           AttentionWeights& a) {
+  const bool qwen2 = c.model_type == "qwen2";
+  const char* key = qwen2 ? "'model_type'" : "'attention_bias'";
+  const std::string qkv_setting = qwen2 ? "'qwen2'" : "false (or absent)";
+  const std::string o_setting = qwen2 ? "'qwen2', whose o_proj has no bias" : "false (or absent)";
+  a.q_bias = read_bias(st, prefix + "q_proj.bias", c.q_dim(), c.qkv_bias, key, qkv_setting);
+  a.k_bias = read_bias(st, prefix + "k_proj.bias", c.kv_dim(), c.qkv_bias, key, qkv_setting);
+  a.v_bias = read_bias(st, prefix + "v_proj.bias", c.kv_dim(), c.qkv_bias, key, qkv_setting);
+  a.o_bias = read_bias(st, prefix + "o_proj.bias", c.d_model, c.o_bias, key, o_setting);
 }
 
 // prefix: "encoder.block.3.layer.1.DenseReluDense."
@@ -110,10 +136,16 @@ void read_llama(const TensorReader& st, const ModelConfig& c, Weights& w) {
     LayerWeights l;
     l.self_attn_norm = read_vector(st, layer + "input_layernorm.weight", c.d_model);
     l.self_attn = read_attention(st, c, layer + "self_attn.", "_proj.weight");
+    read_attention_biases(st, c, layer + "self_attn.", l.self_attn);
     l.ffn_norm = read_vector(st, layer + "post_attention_layernorm.weight", c.d_model);
     l.ffn.gate = read_matrix(st, layer + "mlp.gate_proj.weight", c.d_ff, c.d_model);
     l.ffn.up = read_matrix(st, layer + "mlp.up_proj.weight", c.d_ff, c.d_model);
     l.ffn.down = read_matrix(st, layer + "mlp.down_proj.weight", c.d_model, c.d_ff);
+    const char* mlp_key = c.model_type == "qwen2" ? "'model_type'" : "'mlp_bias'";
+    const std::string mlp_setting = c.model_type == "qwen2" ? "'qwen2', whose MLP has no biases" : "false (or absent)";
+    l.ffn.gate_bias = read_bias(st, layer + "mlp.gate_proj.bias", c.d_ff, c.mlp_bias, mlp_key, mlp_setting);
+    l.ffn.up_bias = read_bias(st, layer + "mlp.up_proj.bias", c.d_ff, c.mlp_bias, mlp_key, mlp_setting);
+    l.ffn.down_bias = read_bias(st, layer + "mlp.down_proj.bias", c.d_model, c.mlp_bias, mlp_key, mlp_setting);
     w.decoder.push_back(std::move(l));
   }
   w.decoder_norm = read_vector(st, "model.norm.weight", c.d_model);
@@ -155,10 +187,16 @@ std::string directory_name(const std::string& dir) {
 int64_t count(const WeightMatrix& m) { return m.size(); }
 int64_t count(const Matrix& m) { return m.size(); }
 int64_t count(const Vector& v) { return v.size(); }
-int64_t count(const AttentionWeights& a) { return count(a.q) + count(a.k) + count(a.v) + count(a.o); }
+int64_t count(const AttentionWeights& a) {
+  return count(a.q) + count(a.k) + count(a.v) + count(a.o) + count(a.q_bias) + count(a.k_bias) + count(a.v_bias) +
+         count(a.o_bias);
+}
+int64_t count(const FeedForwardWeights& f) {
+  return count(f.gate) + count(f.up) + count(f.down) + count(f.gate_bias) + count(f.up_bias) + count(f.down_bias);
+}
 int64_t count(const LayerWeights& l) {
   return count(l.self_attn_norm) + count(l.self_attn) + count(l.cross_attn_norm) + count(l.cross_attn) +
-         count(l.ffn_norm) + count(l.ffn.gate) + count(l.ffn.up) + count(l.ffn.down);
+         count(l.ffn_norm) + count(l.ffn);
 }
 
 }  // namespace
@@ -199,7 +237,7 @@ Model load_model(const std::string& dir, const LoadOptions& options) {
   check_layer_count(checkpoint, m.config, config_path);
   // Every core for the load: it happens once, before any decoder starts.
   ThreadPool pool(hardware_threads());
-  m.weights = read_weights(TensorReader{checkpoint, options.weights, &pool}, m.config);
+  m.weights = read_weights(TensorReader{checkpoint, options.weights, &pool, config_path}, m.config);
   return m;
 }
 

@@ -12,17 +12,26 @@
 
 namespace calm {
 
+// Biases (float32, added after the product) are empty when the model has none:
+// Llama's attention_bias gives all four, Qwen2 q/k/v only, T5 none.
 struct AttentionWeights {
   WeightMatrix q;  // (q_dim, d_model)
   WeightMatrix k;  // (kv_dim, d_model)
   WeightMatrix v;  // (kv_dim, d_model)
   WeightMatrix o;  // (d_model, q_dim)
+  Vector q_bias;   // (q_dim) or empty
+  Vector k_bias;   // (kv_dim) or empty
+  Vector v_bias;   // (kv_dim) or empty
+  Vector o_bias;   // (d_model) or empty
 };
 
 struct FeedForwardWeights {
   WeightMatrix gate;  // (d_ff, d_model): T5 wi_0 / Llama gate_proj; empty for ReLU
   WeightMatrix up;    // (d_ff, d_model): T5 wi_1 (gated) or wi (ReLU) / Llama up_proj
   WeightMatrix down;  // (d_model, d_ff): T5 wo / Llama down_proj
+  Vector gate_bias;   // (d_ff) or empty: Llama's mlp_bias
+  Vector up_bias;     // (d_ff) or empty
+  Vector down_bias;   // (d_model) or empty
 };
 
 struct LayerWeights {

@@ -14,6 +14,15 @@ void project(const WeightMatrix& w, const Vector& x, Vector& y, ThreadPool* pool
   matvec(w, x.data(), y.data(), pool);
 }
 
+// y += b, when the model has the bias (an empty b: none).
+void add_bias(float* y, const Vector& b) {
+  if (b.size() != 0) Eigen::Map<Vector>(y, b.size()) += b;
+}
+// Every row of y (n, b.size()) += b^T.
+void add_bias_rows(Matrix& y, const Vector& b) {
+  if (b.size() != 0) y.rowwise() += b.transpose();
+}
+
 // Y (n, W.rows) = X (n, W.cols) W^T.
 Matrix project_rows(const WeightMatrix& w, const Matrix& x, ThreadPool* pool) {
   Matrix y(x.rows(), w.rows);
@@ -45,9 +54,12 @@ void feed_forward(const ModelConfig& c, const FeedForwardWeights& w, RunState& s
   } else {
     const MatVecTask both[] = {{&w.gate, s.normed.data(), s.ff_gate.data()}, {&w.up, s.normed.data(), s.ff_up.data()}};
     matvec_batch(both, s.pool);
+    add_bias(s.ff_gate.data(), w.gate_bias);
   }
+  add_bias(s.ff_up.data(), w.up_bias);
   activate(c.feed_forward, s.ff_up, s.ff_gate);
   project(w.down, s.ff_up, s.projected, s.pool);
+  add_bias(s.projected.data(), w.down_bias);
   hidden += s.projected;
 }
 
@@ -101,10 +113,16 @@ void encoder_attention(const ModelConfig& c, const AttentionWeights& w, const Ma
 void feed_forward_rows(const ModelConfig& c, const FeedForwardWeights& w, const Matrix& normed, Matrix& hidden,
                        ThreadPool* pool) {
   Matrix up = project_rows(w.up, normed, pool);  // (n, d_ff)
+  add_bias_rows(up, w.up_bias);
   Matrix gate;
-  if (c.feed_forward != FeedForward::Relu) gate = project_rows(w.gate, normed, pool);
+  if (c.feed_forward != FeedForward::Relu) {
+    gate = project_rows(w.gate, normed, pool);
+    add_bias_rows(gate, w.gate_bias);
+  }
   activate(c.feed_forward, up, gate);
-  hidden += project_rows(w.down, up, pool);
+  Matrix down = project_rows(w.down, up, pool);  // (n, d_model)
+  add_bias_rows(down, w.down_bias);
+  hidden += down;
 }
 
 }  // namespace
@@ -164,6 +182,9 @@ void decoder_layer(const Model& model, RunState& s, int layer, int position, Vec
                             {&w.self_attn.k, s.normed.data(), key_row},
                             {&w.self_attn.v, s.normed.data(), value_row}};
   matvec_batch(qkv, s.pool);
+  add_bias(s.query.data(), w.self_attn.q_bias);
+  add_bias(key_row, w.self_attn.k_bias);
+  add_bias(value_row, w.self_attn.v_bias);
   if (!t5) {
     s.rotary.apply(s.query.data(), c.num_heads, position);
     s.rotary.apply(key_row, c.num_kv_heads, position);
@@ -173,6 +194,7 @@ void decoder_layer(const Model& model, RunState& s, int layer, int position, Vec
   attend(c, s, s.key[layer], s.value[layer], position + 1, scale,
          t5 ? &model.weights.decoder_relative_bias : nullptr, position);
   project(w.self_attn.o, s.attention, s.projected, s.pool);
+  add_bias(s.projected.data(), w.self_attn.o_bias);
   hidden += s.projected;
 
   if (t5) {  // cross-attention over the encoder output, no position bias
@@ -206,6 +228,9 @@ void decoder_layer_rows(const Model& model, RunState& s, int layer, const std::v
                             {&w.self_attn.k, normed.data(), key.data(), n},
                             {&w.self_attn.v, normed.data(), value.data(), n}};
   matvec_batch(qkv, s.pool);
+  add_bias_rows(query, w.self_attn.q_bias);
+  add_bias_rows(key, w.self_attn.k_bias);
+  add_bias_rows(value, w.self_attn.v_bias);
   for (int i = 0; i < n; ++i) {
     const int p = positions[i];
     auto key_row = s.key[layer].row(p);
@@ -223,7 +248,9 @@ void decoder_layer_rows(const Model& model, RunState& s, int layer, const std::v
            t5 ? &model.weights.decoder_relative_bias : nullptr, positions[i]);
     attention.row(i) = s.attention.transpose();
   }
-  hidden += project_rows(w.self_attn.o, attention, s.pool);
+  Matrix out = project_rows(w.self_attn.o, attention, s.pool);  // (n, d_model)
+  add_bias_rows(out, w.self_attn.o_bias);
+  hidden += out;
 
   if (t5) {
     rms_norm_rows(hidden, w.cross_attn_norm, c.norm_eps, normed);
@@ -259,9 +286,12 @@ void propagate_kv(const Model& model, RunState& s, int first_layer, int position
     s.tasks.push_back({&w.self_attn.v, input.data(), s.value[layer].row(position).data()});
   }
   matvec_batch(s.tasks, s.pool);
-  if (c.arch == Arch::DecoderOnly)
-    for (int layer = first_layer; layer < c.decoder_layers; ++layer)
-      s.rotary.apply(s.key[layer].row(position).data(), c.num_kv_heads, position);
+  for (int layer = first_layer; layer < c.decoder_layers; ++layer) {
+    const AttentionWeights& a = model.weights.decoder[layer].self_attn;
+    add_bias(s.key[layer].row(position).data(), a.k_bias);
+    add_bias(s.value[layer].row(position).data(), a.v_bias);
+    if (c.arch == Arch::DecoderOnly) s.rotary.apply(s.key[layer].row(position).data(), c.num_kv_heads, position);
+  }
 }
 
 void exit_logits(const Model& model, RunState& s, const Vector& hidden, Vector& logits) {
