@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "model/load.h"
 #include "model/model.h"
 #include "error_assertions.h"
 #include "model/safetensors.h"
@@ -409,6 +410,60 @@ class TestModelLoading : public QObject {
     if (dir.empty()) QSKIP("fixture llama-tied absent");
     QVERIFY(QFile::remove(QString::fromStdString(dir) + "/" + file));
     VERIFY_ERROR(calm::load_model(dir), dir + "/" + file.toStdString(), "missing");
+  }
+
+  // What a reader is told about a loaded model.
+  void modelInfo_data() {
+    QTest::addColumn<QString>("fixture");
+    QTest::addColumn<QString>("variant");
+    QTest::addColumn<QString>("stored");
+    QTest::addColumn<QString>("tokenizer");
+    QTest::addColumn<bool>("trained");
+    QTest::newRow("qwen2") << "qwen2-style" << "qwen2: q/k/v biases, grouped-query, tied head" << "bf16"
+                           << "SentencePiece" << false;
+    QTest::newRow("llama bias") << "llama-bias" << "llama: q/k/v/o, MLP biases, grouped-query, untied head"
+                                << "f32" << "SentencePiece" << false;
+    QTest::newRow("llama3") << "llama3-style" << "llama: grouped-query, rope llama3, tied head" << "bf16"
+                            << "SentencePiece" << false;
+    // The classifier head in config.json's calm block: CALM's own training.
+    QTest::newRow("t5 with head") << "t5-gated-untied-f16" << "t5: gated-gelu (T5 v1.1), untied head" << "f16"
+                                  << "SentencePiece" << true;
+    QTest::newRow("t5 relu") << "t5-relu-tied" << "t5: relu (original T5), tied head" << "f32" << "SentencePiece"
+                             << false;
+  }
+  void modelInfo() {
+    QFETCH(QString, fixture);
+    QFETCH(QString, variant);
+    QFETCH(QString, stored);
+    QFETCH(QString, tokenizer);
+    QFETCH(bool, trained);
+    const calm::LoadedModel loaded = calm::load_model_reporting((kModels + "/" + fixture).toStdString(), {}, {});
+    const calm::ModelInfo& info = loaded.info;
+    QCOMPARE(QString::fromStdString(info.variant), variant);
+    QCOMPARE(QString::fromStdString(info.stored_types), stored);
+    QCOMPARE(QString::fromStdString(info.weights_type), stored);  // kept as stored
+    QCOMPARE(QString::fromStdString(info.tokenizer), tokenizer);
+    QCOMPARE(info.trained_for_exits, trained);
+    QCOMPARE(info.decoder_layers, loaded.model.config.decoder_layers);
+    QCOMPARE(info.parameters, expected_parameters(loaded.model.config));
+    QCOMPARE(info.weight_bytes, loaded.model.weights.matrix_bytes());
+    QVERIFY(info.weight_bytes > 0);
+  }
+
+  // LayerSkip checkpoints were trained with an early-exit loss: known by the
+  // directory's name or config.json's _name_or_path.
+  void layerSkipIsTrainedForExits() {
+    const std::string dir = copy_fixture("llama-tied");
+    if (dir.empty()) QSKIP("fixture llama-tied absent");
+    QVERIFY(!calm::load_model_reporting(dir, {}, {}).info.trained_for_exits);
+    edit_config(dir, [](json& j) { j["_name_or_path"] = "facebook/layerskip-llama2-7B"; });
+    const calm::ModelInfo info = calm::load_model_reporting(dir, {}, {}).info;
+    QVERIFY(info.trained_for_exits);
+    QVERIFY(info.exit_training.find("LayerSkip") != std::string::npos);
+    const std::string renamed = tmp_.filePath("LayerSkip-Llama3.2-1B").toStdString();
+    QVERIFY(QDir().rename(QString::fromStdString(dir), QString::fromStdString(renamed)));
+    edit_config(renamed, [](json& j) { j.erase("_name_or_path"); });
+    QVERIFY(calm::load_model_reporting(renamed, {}, {}).info.trained_for_exits);
   }
 
   void missingDirectory() {

@@ -9,6 +9,7 @@
 #include "error_assertions.h"
 #include "fixture_models.h"
 #include "model/checkpoint.h"
+#include "model/load.h"
 #include "model/model.h"
 #include "nn/run_state.h"
 
@@ -133,6 +134,60 @@ class TestWeightsStorage : public QObject {
     const Model single = load_model(fixture("llama-gqa-untied-f32"));
     const std::vector<Matrix> a = logits_of(sharded), b = logits_of(single);
     for (size_t l = 0; l < a.size(); ++l) QCOMPARE(a[l], b[l]);
+  }
+
+  // The progress of a sharded load: every file named as it is mapped (the
+  // first half), then every layer (the second), never going back, ending at 1.
+  void loadProgressNamesFilesAndLayers() {
+    const std::string dir = sharded_copy("llama-bias", 3);  // (each test its own fixture: the copy's name)
+    std::vector<LoadProgress> seen;
+    const LoadedModel loaded = load_model_reporting(dir, {}, [&](const LoadProgress& p) {
+      seen.push_back(p);
+      return true;
+    });
+    QVERIFY(!seen.empty());
+    for (size_t i = 1; i < seen.size(); ++i) QVERIFY(seen[i].fraction >= seen[i - 1].fraction);
+    QCOMPARE(seen.back().fraction, 1.0);
+    const auto stage_at = [&](const std::string& text) {
+      for (const LoadProgress& p : seen)
+        if (p.stage.find(text) != std::string::npos) return p.fraction;
+      return -1.0;
+    };
+    // Three shards at 0, 1/6, 2/6; layer 3 of 3 is step 4 of 5 (embedding, 3 layers, head) after the half.
+    QCOMPARE(stage_at("Mapping model-00001-of-00003.safetensors (1 of 3)"), 0.0);
+    QCOMPARE(stage_at("(3 of 3)"), 2.0 / 6);
+    QCOMPARE(stage_at("Copying: Layer 3 of 3"), 0.5 + 0.5 * 3 / 5);
+    QCOMPARE(loaded.model.config.decoder_layers, 3);
+    // Converting says so.
+    seen.clear();
+    LoadOptions q8;
+    q8.weights = WeightType::Q8;
+    const LoadedModel converted = load_model_reporting(dir, q8, [&](const LoadProgress& p) {
+      seen.push_back(p);
+      return true;
+    });
+    QVERIFY(stage_at("Converting to q8: Layer 1 of 3") > 0.5);
+    QCOMPARE(converted.info.weights_type, std::string("q8"));
+    QCOMPARE(converted.info.stored_types, std::string("f32"));
+    QCOMPARE(converted.model.weights.decoder[2].self_attn.k.type, WeightType::Q8);
+  }
+
+  // Answering false stops the load at the next step, whichever it is.
+  void loadCancelsAtAnyStep() {
+    const std::string dir = sharded_copy("qwen2-style", 2);
+    int total = 0;
+    (void)load_model_reporting(dir, {}, [&](const LoadProgress&) { return ++total > 0; });
+    QVERIFY(total >= 2 + 2 + 3 + 2);  // config, tokenizer, 2 files, embedding, 3 layers, head
+    for (int stop = 1; stop <= total; ++stop) {
+      int calls = 0;
+      try {
+        (void)load_model_reporting(dir, {}, [&](const LoadProgress&) { return ++calls < stop; });
+        QFAIL("the load went on after being cancelled");
+      } catch (const LoadCancelled& e) {
+        QCOMPARE(calls, stop);
+        QVERIFY(std::string(e.what()).find("cancelled") != std::string::npos);
+      }
+    }
   }
 
   void shardedCheckpointErrorsNameTheFile() {

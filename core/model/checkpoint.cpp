@@ -35,13 +35,14 @@ json read_index(const std::string& path) {
 
 }  // namespace
 
-Checkpoint::Checkpoint(const std::string& dir) {
+Checkpoint::Checkpoint(const std::string& dir, const OpeningCallback& opening) {
   const fs::path root(dir);
   const std::string single = (root / "model.safetensors").string();
   const std::string index = (root / "model.safetensors.index.json").string();
   std::error_code ec;
   if (fs::is_regular_file(single, ec)) {
     source_ = single;
+    if (opening) opening(single, 0, 1);
     files_.push_back(std::make_unique<SafeTensors>(single));
     for (const auto& [name, info] : files_.back()->tensors()) file_of_[name] = files_.back().get();
     return;
@@ -58,6 +59,9 @@ Checkpoint::Checkpoint(const std::string& dir) {
   const json j = read_index(index);
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
     throw Error(index + ": no 'weight_map' object naming each tensor's file");
+  std::set<std::string> shards;  // how many files there are, for `opening`
+  for (const auto& [tensor, file] : j["weight_map"].items())
+    if (file.is_string()) shards.insert(file.get<std::string>());
   std::map<std::string, const SafeTensors*> by_file;
   for (const auto& [tensor, file] : j["weight_map"].items()) {
     if (!file.is_string()) throw Error(index + ": weight_map['" + excerpt(tensor) + "'] is not a file name");
@@ -71,6 +75,7 @@ Checkpoint::Checkpoint(const std::string& dir) {
     if (it == by_file.end()) {
       const std::string path = (root / name).string();
       if (!fs::is_regular_file(path, ec)) throw Error(path + ": shard missing (listed in " + index + ")");
+      if (opening) opening(path, static_cast<int>(files_.size()), static_cast<int>(shards.size()));
       files_.push_back(std::make_unique<SafeTensors>(path));
       it = by_file.emplace(name, files_.back().get()).first;
     }

@@ -4,6 +4,7 @@
 // looked up in the shard the index names.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,7 +18,10 @@ class Checkpoint {
  public:
   // Throws calm::Error naming the file at fault: no weights at all (a PyTorch
   // .bin gets a note on converting it), a malformed index, a missing shard.
-  explicit Checkpoint(const std::string& dir);
+  // `opening`, when given, is told before each file is mapped (which reads it
+  // from disk: the slow part of a large load); it may throw to stop.
+  using OpeningCallback = std::function<void(const std::string& path, int index, int count)>;
+  explicit Checkpoint(const std::string& dir, const OpeningCallback& opening = {});
 
   bool contains(const std::string& name) const { return file_of_.count(name) != 0; }
   // The file holding `name`; throws calm::Error naming the index (or the single

@@ -3,13 +3,18 @@
 // checked against the shape the config implies.
 #include "model.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include "checkpoint.h"
 #include "kernels/thread_pool.h"
 #include "config_checks.h"
+#include "model/load.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace calm {
 
@@ -17,12 +22,30 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Tells the caller's callback where the load is; throws LoadCancelled when it
+// answers false. Fractions never go back.
+class Reporter {
+ public:
+  Reporter(const LoadProgressCallback& callback, std::string dir) : callback_(callback), dir_(std::move(dir)) {}
+  void operator()(double fraction, const std::string& stage) {
+    if (!callback_) return;
+    last_ = std::clamp(std::max(fraction, last_), 0.0, 1.0);
+    if (!callback_(LoadProgress{last_, stage})) throw LoadCancelled(dir_ + ": loading cancelled");
+  }
+
+ private:
+  const LoadProgressCallback& callback_;
+  std::string dir_;
+  double last_ = 0.0;
+};
+
 // The checkpoint's tensors and the type its large matrices are to be held in.
 struct TensorReader {
   const Checkpoint& checkpoint;
   std::optional<WeightType> weights;  // unset: as stored
   ThreadPool* pool;                   // splits the copies and conversions
   std::string config_path;            // named when a tensor contradicts the config
+  std::function<void(const std::string& stage)> step;  // before each layer (and embedding, head)
 
   bool contains(const std::string& name) const { return checkpoint.contains(name); }
   std::vector<float> read_f32(const std::string& name, const std::vector<int64_t>& shape) const {
@@ -113,25 +136,40 @@ LayerWeights read_t5_block(const TensorReader& st, const ModelConfig& c, const s
   return l;
 }
 
+void step(const TensorReader& st, const std::string& stage) {
+  if (st.step) st.step(stage);
+}
+
+std::string of(int i, int n) { return std::to_string(i + 1) + " of " + std::to_string(n); }
+
 void read_t5(const TensorReader& st, const ModelConfig& c, Weights& w) {
+  step(st, "Embedding");
   // Older exports keep the embedding only under the encoder's name.
   const std::string embedding =
       !st.contains("shared.weight") && st.contains("encoder.embed_tokens.weight") ? "encoder.embed_tokens.weight"
                                                                                   : "shared.weight";
   w.embedding = read_matrix(st, embedding, c.vocab_size, c.d_model);
-  for (int i = 0; i < c.encoder_layers; i++) w.encoder.push_back(read_t5_block(st, c, "encoder", i));
+  for (int i = 0; i < c.encoder_layers; i++) {
+    step(st, "Encoder layer " + of(i, c.encoder_layers));
+    w.encoder.push_back(read_t5_block(st, c, "encoder", i));
+  }
   w.encoder_norm = read_vector(st, "encoder.final_layer_norm.weight", c.d_model);
   w.encoder_relative_bias = read_table(st, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
                                         c.relative_buckets, c.num_heads);
-  for (int i = 0; i < c.decoder_layers; i++) w.decoder.push_back(read_t5_block(st, c, "decoder", i));
+  for (int i = 0; i < c.decoder_layers; i++) {
+    step(st, "Decoder layer " + of(i, c.decoder_layers));
+    w.decoder.push_back(read_t5_block(st, c, "decoder", i));
+  }
   w.decoder_norm = read_vector(st, "decoder.final_layer_norm.weight", c.d_model);
   w.decoder_relative_bias = read_table(st, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
                                         c.relative_buckets, c.num_heads);
 }
 
 void read_llama(const TensorReader& st, const ModelConfig& c, Weights& w) {
+  step(st, "Embedding");
   w.embedding = read_matrix(st, "model.embed_tokens.weight", c.vocab_size, c.d_model);
   for (int i = 0; i < c.decoder_layers; i++) {
+    step(st, "Layer " + of(i, c.decoder_layers));
     const std::string layer = "model.layers." + std::to_string(i) + ".";
     LayerWeights l;
     l.self_attn_norm = read_vector(st, layer + "input_layernorm.weight", c.d_model);
@@ -155,6 +193,7 @@ Weights read_weights(const TensorReader& st, const ModelConfig& c) {
   Weights w;
   if (c.arch == Arch::EncoderDecoder) read_t5(st, c, w);
   else read_llama(st, c, w);
+  step(st, "Output head");
   // A tied checkpoint may still carry a copy of lm_head; the embedding rules.
   if (!c.tied_embeddings) w.lm_head = read_matrix(st, "lm_head.weight", c.vocab_size, c.d_model);
   if (c.has_classifier()) {
@@ -221,24 +260,122 @@ std::optional<WeightType> parse_weight_type(const std::string& name) {
 }
 
 Model load_model(const std::string& dir, const LoadOptions& options) {
+  return load_model_reporting(dir, options, {}).model;
+}
+
+namespace {
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F16: return "f16";
+    case DType::BF16: return "bf16";
+  }
+  return "?";
+}
+
+std::string lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+std::string variant_of(const ModelConfig& c) {
+  std::vector<std::string> parts;
+  if (c.arch == Arch::EncoderDecoder) {
+    parts.push_back(c.feed_forward == FeedForward::GatedGelu ? "gated-gelu (T5 v1.1)" : "relu (original T5)");
+  } else {
+    if (c.biases_name() != "none") parts.push_back(c.biases_name() + " biases");
+    if (c.num_kv_heads < c.num_heads) parts.push_back("grouped-query");
+    switch (c.rope_scaling.type) {
+      case RopeScalingType::None: break;
+      case RopeScalingType::Linear: parts.push_back("rope linear"); break;
+      case RopeScalingType::Dynamic: parts.push_back("rope dynamic"); break;
+      case RopeScalingType::Llama3: parts.push_back("rope llama3"); break;
+    }
+  }
+  parts.push_back(c.tied_embeddings ? "tied head" : "untied head");
+  std::string s = c.model_type + ":";
+  for (size_t i = 0; i < parts.size(); ++i) s += (i ? ", " : " ") + parts[i];
+  return s;
+}
+
+// config.json's _name_or_path (the repository it was saved from), or "".
+std::string name_or_path(const std::string& config_path) {
+  try {
+    const nlohmann::json j = read_json_file(config_path, {"a config.json", 16u << 20, 1u << 20});
+    if (j.is_object() && j.contains("_name_or_path") && j["_name_or_path"].is_string())
+      return j["_name_or_path"].get<std::string>();
+  } catch (const Error&) {
+  }
+  return {};
+}
+
+ModelInfo describe(const Model& m, const Checkpoint& checkpoint, const std::string& config_path) {
+  const ModelConfig& c = m.config;
+  ModelInfo info;
+  info.model_type = c.model_type;
+  info.variant = variant_of(c);
+  std::set<DType> stored;
+  for (const auto& file : checkpoint.files())
+    for (const auto& [name, tensor] : file->tensors()) stored.insert(tensor.dtype);
+  for (DType t : stored) info.stored_types += (info.stored_types.empty() ? "" : " + ") + std::string(dtype_name(t));
+  info.weights_type = weight_type_name(m.weights.embedding.type);
+  info.weight_bytes = m.weights.matrix_bytes();
+  info.tokenizer = m.tokenizer.kind();
+  info.decoder_layers = c.decoder_layers;
+  info.encoder_layers = c.encoder_layers;
+  info.parameters = m.parameter_count();
+  if (c.has_classifier()) {
+    info.trained_for_exits = true;
+    info.exit_training = "trained for early exit (CALM recipe: per-layer loss and an early-exit classifier)";
+  } else if (lower(m.name).find("layerskip") != std::string::npos ||
+             lower(name_or_path(config_path)).find("layerskip") != std::string::npos) {
+    info.trained_for_exits = true;
+    info.exit_training = "trained for early exit (LayerSkip)";
+  } else {
+    info.exit_training = "not trained for early exit: intermediate exits may be poor until calibrated";
+  }
+  return info;
+}
+
+}  // namespace
+
+LoadedModel load_model_reporting(const std::string& dir, const LoadOptions& options,
+                                 const LoadProgressCallback& progress) {
+  Reporter report(progress, dir);
+  report(0.0, "Reading config.json");
   const fs::path root(dir);
   std::error_code ec;
   if (!fs::is_directory(root, ec)) throw Error(dir + ": model directory missing or not a directory");
   const std::string config_path = (root / "config.json").string();
   if (!fs::is_regular_file(config_path, ec)) throw Error(config_path + ": missing from the model directory");
 
-  Model m;
+  LoadedModel loaded;
+  Model& m = loaded.model;
   m.dir = dir;
   m.name = directory_name(dir);
   m.config = load_config(config_path);
+  report(0.0, "Reading the tokenizer");
   const std::string tokenizer_path = m.tokenizer.load_directory(dir);  // tokenizer.json before tokenizer.model
   check_tokenizer(m.tokenizer, m.config, tokenizer_path, config_path);
-  const Checkpoint checkpoint(dir);
+  // Mapping the files reads them from disk (half the bar); checking every
+  // tensor, and converting it when asked, reads them again (the other half).
+  const Checkpoint checkpoint(dir, [&](const std::string& path, int index, int count) {
+    report(0.5 * index / count, "Mapping " + fs::path(path).filename().string() + " (" + of(index, count) + ")");
+  });
   check_layer_count(checkpoint, m.config, config_path);
+  const int steps = m.config.encoder_layers + m.config.decoder_layers + 2;
+  int done = 0;
+  const std::string verb = options.weights ? std::string("Converting to ") + weight_type_name(*options.weights) + ": "
+                                           : std::string("Copying: ");
   // Every core for the load: it happens once, before any decoder starts.
   ThreadPool pool(hardware_threads());
-  m.weights = read_weights(TensorReader{checkpoint, options.weights, &pool, config_path}, m.config);
-  return m;
+  TensorReader reader{checkpoint, options.weights, &pool, config_path,
+                      [&](const std::string& stage) { report(0.5 + 0.5 * done++ / steps, verb + stage); }};
+  m.weights = read_weights(reader, m.config);
+  loaded.info = describe(m, checkpoint, config_path);
+  report(1.0, "Loaded");
+  return loaded;
 }
 
 }  // namespace calm
