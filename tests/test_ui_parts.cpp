@@ -3,6 +3,10 @@
 // the bundled sets, and the settings' defaults and clamping.
 #include <QtTest>
 
+#include "model/config.h"
+#include "model/load.h"
+#include "session/ModelDescription.h"
+
 #include <QTemporaryDir>
 
 #include "session/ExamplePrompts.h"
@@ -33,6 +37,56 @@ class TestUiParts : public QObject {
     // Readable text: white on the dark ends, dark on the yellow middle.
     QCOMPARE(ExitColorScale::textOn(ExitColorScale::at(1.0)), QColor(Qt::white));
     QVERIFY(ExitColorScale::textOn(ExitColorScale::at(0.5)).lightness() < 100);
+  }
+
+  // The model panel's rows, from a ModelInfo made by hand.
+  void modelDescription() {
+    calm::ModelConfig c;
+    c.d_model = 896;
+    c.num_heads = 14;
+    c.vocab_size = 151936;
+    calm::ModelInfo info;
+    info.variant = "qwen2: q/k/v biases, grouped-query, tied head";
+    info.stored_types = "bf16";
+    info.weights_type = "q8";
+    info.weight_bytes = 520'000'000;
+    info.tokenizer = "byte-level BPE (tokenizer.json)";
+    info.decoder_layers = 24;
+    info.parameters = 494'032'768;
+    const ModelDescription d = describeModel(c, info);
+    QMap<QString, QString> rows;
+    for (const auto& [label, value] : d.rows) rows[label] = value;
+    QCOMPARE(rows.value("Architecture"), QString("qwen2: q/k/v biases, grouped-query, tied head"));
+    QCOMPARE(rows.value("Layers"), QString("24 decoder layers, every one an exit"));
+    QCOMPARE(rows.value("Parameters"), QString("494 M (d_model 896, 14 heads, vocabulary 151936)"));
+    QCOMPARE(rows.value("Stored as"), QString("bf16"));
+    QCOMPARE(rows.value("In memory"), QString("q8, 0.52 GB"));
+    QCOMPARE(rows.value("Tokenizer"), QString("byte-level BPE (tokenizer.json)"));
+    QVERIFY(d.exitNote.contains("Not trained for early exit"));
+    info.trained_for_exits = true;
+    info.encoder_layers = 8;
+    info.weight_bytes = 2'500'000;
+    const ModelDescription trained = describeModel(c, info);
+    QVERIFY(trained.exitNote.isEmpty());
+    QCOMPARE(trained.rows.at(1).second, QString("24 decoder layers, every one an exit (+ 8 encoder)"));
+    QCOMPARE(trained.rows.at(4).second, QString("q8, 2.50 MB"));
+    QCOMPARE(humanCount(1'100'048'384), QString("1.1 G"));
+    QCOMPARE(humanCount(31968), QString("32.0 k"));
+    QCOMPARE(humanCount(800), QString("800"));
+  }
+
+  // The weights types offered are exactly what the loader parses, "auto" first.
+  void weightTypeChoicesParse() {
+    const QList<WeightTypeChoice> choices = weightTypeChoices();
+    QCOMPARE(choices.size(), 5);
+    QCOMPARE(choices.first().name, QString("auto"));
+    QVERIFY(!calm::parse_weight_type("auto").has_value());
+    for (const WeightTypeChoice& choice : choices.mid(1)) {
+      const auto type = calm::parse_weight_type(choice.name.toStdString());
+      QVERIFY(type.has_value());
+      QCOMPARE(QString(calm::weight_type_name(*type)), choice.name);
+      QVERIFY(!choice.help.isEmpty());
+    }
   }
 
   void tokenDiffMarksWhatIsNotShared() {

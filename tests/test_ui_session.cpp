@@ -30,6 +30,7 @@ namespace {
 const QString kT5 = QStringLiteral(CALM_FIXTURES_DIR "/models/t5-gated-untied-f32");
 const QString kLlama = QStringLiteral(CALM_FIXTURES_DIR "/models/llama-gqa-untied-f32");
 const QString kNoHead = QStringLiteral(CALM_FIXTURES_DIR "/models/t5-relu-tied");  // no classifier head
+const QString kQwen2 = QStringLiteral(CALM_FIXTURES_DIR "/models/qwen2-style");
 const QString kPrompt = QStringLiteral("And God said, Let there be light");
 constexpr int kWait = 20000;  // ms: generous for a loaded CI machine; the runs take milliseconds
 
@@ -156,6 +157,61 @@ class TestUiSession : public QObject {
     QSignalSpy finished(&session, &StudioSession::generationFinished);
     session.generate();
     QVERIFY(finished.wait(kWait));
+  }
+
+  // The weights type chosen before loading is the one the model is held in;
+  // progress arrives in order and ends at 1; the session says what was loaded.
+  void loadsInTheChosenWeightsTypeWithProgress() {
+    StudioSession session;
+    QCOMPARE(session.weightType(), QString("auto"));
+    QVERIFY(!session.setWeightType(QStringLiteral("int4")));  // not a type: ignored
+    QVERIFY(session.setWeightType(QStringLiteral("q8")));
+    QVERIFY(!session.setWeightType(QStringLiteral("q8")));  // no change
+    QSignalSpy progress(&session, &StudioSession::modelLoadProgress);
+    QVERIFY(loadInto(session, kQwen2));
+    QCOMPARE(session.model()->weights.decoder[0].self_attn.q.type, calm::WeightType::Q8);
+    QVERIFY(session.modelInfo().has_value());
+    QCOMPARE(session.modelInfo()->weights_type, std::string("q8"));
+    QCOMPARE(session.modelInfo()->stored_types, std::string("bf16"));
+    QCOMPARE(session.modelInfo()->model_type, std::string("qwen2"));
+    QVERIFY(!session.modelInfo()->trained_for_exits);
+    QVERIFY(progress.count() >= 3);
+    double last = -1;
+    for (const QList<QVariant>& signal : progress) {
+      QVERIFY(signal.at(0).toDouble() >= last);
+      last = signal.at(0).toDouble();
+    }
+    QCOMPARE(last, 1.0);
+    // And it generates.
+    session.setPrompt(kPrompt);
+    QSignalSpy finished(&session, &StudioSession::generationFinished);
+    session.generate();
+    QVERIFY(finished.wait(kWait));
+  }
+
+  // Cancelling while loading keeps the model loaded before; nothing else changes.
+  void aCancelledLoadKeepsThePreviousModel() {
+    StudioSession session;
+    QVERIFY(loadInto(session, kT5));
+    QSignalSpy cancelled(&session, &StudioSession::modelLoadCancelled);
+    QSignalSpy loaded(&session, &StudioSession::modelLoaded);
+    QSignalSpy failed(&session, &StudioSession::modelFailed);
+    // Cancelled as soon as it starts (modelLoading is emitted before the worker
+    // runs), so the worker stops at its first step whatever the machine's speed.
+    const auto connection = connect(&session, &StudioSession::modelLoading, &session,
+                                    [&session] { session.cancelModelLoad(); }, Qt::DirectConnection);
+    session.loadModel(kQwen2);
+    disconnect(connection);
+    QVERIFY(cancelled.wait(kWait));
+    QVERIFY(cancelled.first().at(0).toString().endsWith(QStringLiteral("qwen2-style")));
+    QVERIFY(!session.isLoadingModel());
+    QCOMPARE(loaded.count(), 0);
+    QCOMPARE(failed.count(), 0);
+    QVERIFY(session.modelDir().endsWith(QStringLiteral("t5-gated-untied-f32")));
+    QCOMPARE(session.modelInfo()->model_type, std::string("t5"));
+    // A later load is not affected by the earlier cancel.
+    QVERIFY(loadInto(session, kQwen2));
+    QVERIFY(session.modelDir().endsWith(QStringLiteral("qwen2-style")));
   }
 
   void aFailedLoadKeepsThePreviousModel() {

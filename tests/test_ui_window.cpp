@@ -43,6 +43,7 @@ namespace {
 
 const QString kT5 = QStringLiteral(CALM_FIXTURES_DIR "/models/t5-gated-untied-f32");
 const QString kLlama = QStringLiteral(CALM_FIXTURES_DIR "/models/llama-gqa-untied-f32");
+const QString kQwen2 = QStringLiteral(CALM_FIXTURES_DIR "/models/qwen2-style");
 const QString kPrompt = QStringLiteral("And God said, Let there be light");
 constexpr int kWait = 20000;
 
@@ -409,6 +410,64 @@ class TestUiWindow : public QObject {
     QVERIFY(stats->text().contains(QStringLiteral("Measured speedup")));
     auto* schedule = f.window.findChild<ThresholdSchedulePlot*>(QStringLiteral("schedulePlot"));
     QCOMPARE(schedule->pointCount(), f.session.controls().max_new_tokens);
+  }
+
+  // The panel says what was loaded, warns about a model not trained for early
+  // exit (and not about one that was), and reloads in the weights type chosen.
+  void theModelPanelShowsWhatWasLoaded() {
+    Fixture f;
+    f.window.show();
+    auto* info = f.window.findChild<QLabel*>(QStringLiteral("modelInfo"));
+    auto* note = f.window.findChild<QLabel*>(QStringLiteral("exitTrainingNote"));
+    auto* weights = f.window.findChild<QComboBox*>(QStringLiteral("weightsBox"));
+    QVERIFY(info && note && weights);
+    QCOMPARE(weights->count(), 5);
+    QCOMPARE(weights->currentData().toString(), QString("auto"));
+    QVERIFY(f.load(kQwen2));
+    for (const char* text : {"qwen2: q/k/v biases", "Stored as", "bf16, ", "SentencePiece", "3 decoder layers"})
+      QVERIFY2(info->text().contains(QString::fromUtf8(text).toHtmlEscaped()), qPrintable(info->text()));
+    QTRY_VERIFY(note->isVisible());
+    QVERIFY(note->text().contains(QStringLiteral("Not trained for early exit")));
+
+    QSignalSpy loaded(&f.session, &StudioSession::modelLoaded);
+    weights->setCurrentIndex(weights->findData(QStringLiteral("q8")));
+    emit weights->activated(weights->currentIndex());  // as a user's choice does
+    QVERIFY(loaded.wait(kWait));
+    QCOMPARE(f.session.weightType(), QString("q8"));
+    QVERIFY(f.session.modelDir().endsWith(QStringLiteral("qwen2-style")));
+    QVERIFY2(info->text().contains(QStringLiteral("q8, ")), qPrintable(info->text()));
+
+    QVERIFY(f.load(kT5));  // has CALM's classifier head: trained for early exit
+    QVERIFY(info->text().contains(QStringLiteral("t5: gated-gelu")));
+    QTRY_VERIFY(!note->isVisible());
+  }
+
+  // The Cancel button stops a load; the model before stays and the panel says so.
+  void cancellingALoadKeepsThePreviousModel() {
+    Fixture f;
+    f.window.show();
+    QVERIFY(f.load(kT5));
+    auto* cancel = f.window.findChild<QPushButton*>(QStringLiteral("cancelLoadButton"));
+    auto* progress = f.window.findChild<QProgressBar*>(QStringLiteral("modelLoadProgress"));
+    QVERIFY(cancel && progress);
+    QVERIFY(!cancel->isVisible());
+    QSignalSpy cancelled(&f.session, &StudioSession::modelLoadCancelled);
+    // The window shows the progress row when the load starts (it connected
+    // first); the click comes right after, before the worker's first step.
+    const auto connection = connect(&f.session, &StudioSession::modelLoading, &f.window, [&] {
+      QVERIFY(cancel->isVisible() && cancel->isEnabled() && progress->isVisible());
+      QTest::mouseClick(cancel, Qt::LeftButton);
+    }, Qt::DirectConnection);
+    f.session.loadModel(kQwen2);
+    disconnect(connection);
+    QVERIFY(cancelled.wait(kWait));
+    QTRY_VERIFY(!progress->isVisible());
+    auto* error = f.window.findChild<QLabel*>(QStringLiteral("modelError"));
+    QTRY_VERIFY(error->isVisible());
+    QVERIFY2(error->text().contains(QStringLiteral("cancelled")), qPrintable(error->text()));
+    QVERIFY(f.session.modelDir().endsWith(QStringLiteral("t5-gated-untied-f32")));
+    f.setLambda(0.5);
+    QVERIFY(f.generate());
   }
 
   void aBadModelDirectoryShowsAnError() {

@@ -178,16 +178,32 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
   // ---- model
   connect(modelPanel_, &ModelPanel::modelChosen, &session_, &StudioSession::loadModel);
   connect(modelPanel_, &ModelPanel::openDirectoryRequested, this, &MainWindow::openModelDirectory);
+  connect(modelPanel_, &ModelPanel::cancelLoadRequested, &session_, &StudioSession::cancelModelLoad);
+  connect(modelPanel_, &ModelPanel::weightTypeChosen, this, [this](const QString& name) {
+    // A new type means loading again: the model shown, or the one chosen if none loaded.
+    if (session_.setWeightType(name) && !modelPanel_->currentDir().isEmpty())
+      session_.loadModel(modelPanel_->currentDir());
+  });
+  modelPanel_->setWeightType(session_.weightType());
   connect(&session_, &StudioSession::modelLoading, this, [this](const QString& dir) {
     modelPanel_->showLoading(dir);
     statusBar()->showMessage(tr("Loading %1…").arg(QDir::toNativeSeparators(dir)));
   });
+  connect(&session_, &StudioSession::modelLoadProgress, modelPanel_, &ModelPanel::showProgress);
   connect(&session_, &StudioSession::modelLoaded, this, &MainWindow::onModelLoaded);
+  connect(&session_, &StudioSession::modelLoadCancelled, this, [this](const QString& dir) {
+    statusBar()->showMessage(tr("Loading %1 cancelled").arg(QDir::toNativeSeparators(dir)));
+    if (session_.hasModel()) {
+      modelPanel_->showModel(*session_.model(), *session_.modelInfo());
+      modelPanel_->setCurrentDir(session_.modelDir());
+    }
+    modelPanel_->showCancelled(dir, session_.hasModel());
+  });
   connect(&session_, &StudioSession::modelFailed, this, [this](const QString& dir, const QString& message) {
     QString text = tr("Could not open “%1”: %2").arg(QDir::toNativeSeparators(dir), message);
     statusBar()->showMessage(text);
     if (session_.hasModel()) {  // the previous model stays loaded
-      modelPanel_->showModel(*session_.model());
+      modelPanel_->showModel(*session_.model(), *session_.modelInfo());
       modelPanel_->setCurrentDir(session_.modelDir());
       text += tr("\nStill using %1.").arg(QFileInfo(session_.modelDir()).fileName());
     }
@@ -335,7 +351,9 @@ void MainWindow::restore() {
 
 void MainWindow::openModelDirectory() {
   const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a model directory"), session_.modelDir());
-  if (!dir.isEmpty()) session_.loadModel(dir);
+  if (dir.isEmpty()) return;
+  modelPanel_->setCurrentDir(dir);
+  session_.loadModel(dir);
 }
 
 void MainWindow::chooseThresholdsFile() {
@@ -370,7 +388,7 @@ void MainWindow::onModelLoaded() {
   const QString dir = session_.modelDir();
   settings_.setModelDir(dir);
   modelPanel_->setCurrentDir(dir);
-  modelPanel_->showModel(*model);
+  modelPanel_->showModel(*model, *session_.modelInfo());
   const calm::ModelConfig& c = model->config;
   controlPanel_->setModelLimits(c.has_classifier(), session_.maxNewTokensLimit(), c.decoder_layers);
   tokenView_->setModel(model);

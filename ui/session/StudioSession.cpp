@@ -86,38 +86,82 @@ StudioSession::StudioSession(QObject* parent)
 StudioSession::~StudioSession() {
   debounce_.stop();
   cancel_->store(true);
+  cancelModelLoad();
   pool_.waitForDone();
 }
 
 // ---------------------------------------------------------------- the model
 
+bool StudioSession::setWeightType(const QString& name) {
+  try {
+    (void)calm::parse_weight_type(name.toStdString());
+  } catch (const calm::Error&) {
+    return false;
+  }
+  if (name == weightType_) return false;
+  weightType_ = name;
+  return true;
+}
+
+void StudioSession::cancelModelLoad() {
+  if (loadCancel_) loadCancel_->store(true);
+}
+
 void StudioSession::loadModel(const QString& requested) {
   const QString dir = requested.isEmpty() ? QString() : QDir::cleanPath(QFileInfo(requested).absoluteFilePath());
   const quint64 serial = ++loadSerial_;
+  cancelModelLoad();  // a load still running is not wanted any more
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
+  loadCancel_ = cancel;
   ++loading_;
   emit modelLoading(dir);
   setBusy();
   const std::string path = dir.toStdString();
+  calm::LoadOptions options;
+  options.weights = calm::parse_weight_type(weightType_.toStdString());
   QThreadPool* pool = &pool_;
-  (void)QtConcurrent::run(pool, [this, serial, dir, path] {
+  (void)QtConcurrent::run(pool, [this, serial, dir, path, options, cancel] {
     std::shared_ptr<const calm::Model> model;
+    std::optional<calm::ModelInfo> info;
     QString error;
+    bool cancelled = false;
+    // Progress goes to the GUI thread at most once a percent (and at each new file).
+    int lastPercent = -1;
+    const calm::LoadProgressCallback progress = [&](const calm::LoadProgress& p) {
+      const int percent = static_cast<int>(p.fraction * 100);
+      if (percent != lastPercent) {
+        lastPercent = percent;
+        const QString stage = QString::fromStdString(p.stage);
+        QMetaObject::invokeMethod(this, [this, serial, p, stage] {
+          if (serial == loadSerial_) emit modelLoadProgress(p.fraction, stage);
+        }, Qt::QueuedConnection);
+      }
+      return !cancel->load();
+    };
     try {
       if (path.empty()) throw calm::Error("no model directory given");
       if (!QFileInfo(QString::fromStdString(path)).isDir())
         throw calm::Error(path + ": no such directory");
-      model = std::make_shared<const calm::Model>(calm::load_model(path));
+      calm::LoadedModel loaded = calm::load_model_reporting(path, options, progress);
+      info = std::move(loaded.info);
+      model = std::make_shared<const calm::Model>(std::move(loaded.model));
+    } catch (const calm::LoadCancelled&) {
+      cancelled = true;
     } catch (const std::exception& e) {
       error = describe(e);
     } catch (...) {
       error = QStringLiteral("unknown error while loading the model");
     }
-    QMetaObject::invokeMethod(this, [this, serial, dir, model, error] {
+    QMetaObject::invokeMethod(this, [this, serial, dir, model, info, error, cancelled] {
       --loading_;
       if (serial == loadSerial_) {
-        if (model) {
+        loadCancel_.reset();
+        if (cancelled) {
+          emit modelLoadCancelled(dir);
+        } else if (model) {
           cancelGeneration();
           model_ = model;
+          modelInfo_ = info;
           modelDir_ = dir;
           outcome_.reset();
           fullCache_.reset();

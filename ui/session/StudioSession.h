@@ -26,6 +26,7 @@
 #include "session/DecodeControls.h"
 #include "session/GenerationOutcome.h"
 #include "calibrate/ltt.h"
+#include "model/load.h"
 #include "model/model.h"
 
 namespace calm::ui {
@@ -46,11 +47,22 @@ class StudioSession : public QObject {
   ~StudioSession() override;  // cancels and waits for its workers
 
   // --- the model
-  void loadModel(const QString& dir);  // in the background (the path is made absolute): modelLoaded or modelFailed follows
+  // In the background (the path is made absolute), in the weights type set
+  // below: modelLoadProgress as it goes, then modelLoaded, modelFailed or
+  // modelLoadCancelled. A new load cancels one still running.
+  void loadModel(const QString& dir);
+  void cancelModelLoad();  // the load stops at its next step (a file being mapped is finished first)
   bool isLoadingModel() const { return loading_ > 0; }
   bool hasModel() const { return model_ != nullptr; }
   std::shared_ptr<const calm::Model> model() const { return model_; }
+  // What was loaded (variant, stored and in-memory types, tokenizer, ...); only with a model.
+  const std::optional<calm::ModelInfo>& modelInfo() const { return modelInfo_; }
   QString modelDir() const { return modelDir_; }
+  // The type the next load holds the large matrices in: "auto" (as stored),
+  // "f32", "f16", "bf16" or "q8" (calm::parse_weight_type); others are ignored.
+  // Returns whether it changed.
+  bool setWeightType(const QString& name);
+  QString weightType() const { return weightType_; }
 
   // --- the prompt; `reference` is the expected output when the prompt comes from a set
   void setPrompt(const QString& prompt, const std::optional<QString>& reference = std::nullopt);
@@ -114,8 +126,10 @@ class StudioSession : public QObject {
 
  signals:
   void modelLoading(const QString& dir);
+  void modelLoadProgress(double fraction, const QString& stage);  // fraction 0..1
   void modelLoaded(const QString& dir);
   void modelFailed(const QString& dir, const QString& message);
+  void modelLoadCancelled(const QString& dir);
   void promptChanged();
   void controlsChanged();
   void lambdaChanged(double lambda);
@@ -139,9 +153,12 @@ class StudioSession : public QObject {
   QThreadPool pool_;
   QTimer debounce_;
   std::shared_ptr<const calm::Model> model_;
+  std::optional<calm::ModelInfo> modelInfo_;
   QString modelDir_;
+  QString weightType_ = QStringLiteral("auto");
   int loading_ = 0;
   quint64 loadSerial_ = 0;
+  std::shared_ptr<std::atomic<bool>> loadCancel_;  // the latest load's
   QString prompt_;
   std::optional<QString> reference_;
   DecodeControls controls_;
