@@ -136,8 +136,9 @@ class TestWeightsStorage : public QObject {
     for (size_t l = 0; l < a.size(); ++l) QCOMPARE(a[l], b[l]);
   }
 
-  // The progress of a sharded load: every file named as it is mapped (the
-  // first half), then every layer (the second), never going back, ending at 1.
+  // The progress of a sharded load: every file named as it is mapped (its
+  // header: the first 5%), then every layer as it is copied (the rest), never
+  // going back, ending at 1.
   void loadProgressNamesFilesAndLayers() {
     const std::string dir = sharded_copy("llama-bias", 3);  // (each test its own fixture: the copy's name)
     std::vector<LoadProgress> seen;
@@ -153,10 +154,10 @@ class TestWeightsStorage : public QObject {
         if (p.stage.find(text) != std::string::npos) return p.fraction;
       return -1.0;
     };
-    // Three shards at 0, 1/6, 2/6; layer 3 of 3 is step 4 of 5 (embedding, 3 layers, head) after the half.
+    // Three shards at 0, 0.05/3, 0.1/3; layer 3 of 3 is step 4 of 5 (embedding, 3 layers, head) after those.
     QCOMPARE(stage_at("Mapping model-00001-of-00003.safetensors (1 of 3)"), 0.0);
-    QCOMPARE(stage_at("(3 of 3)"), 2.0 / 6);
-    QCOMPARE(stage_at("Copying: Layer 3 of 3"), 0.5 + 0.5 * 3 / 5);
+    QCOMPARE(stage_at("(3 of 3)"), 0.05 * 2 / 3);
+    QCOMPARE(stage_at("Copying: Layer 3 of 3"), 0.05 + 0.95 * 3 / 5);
     QCOMPARE(loaded.model.config.decoder_layers, 3);
     // Converting says so.
     seen.clear();
@@ -166,7 +167,7 @@ class TestWeightsStorage : public QObject {
       seen.push_back(p);
       return true;
     });
-    QVERIFY(stage_at("Converting to q8: Layer 1 of 3") > 0.5);
+    QVERIFY(stage_at("Converting to q8: Layer 1 of 3") > 0.05);
     QCOMPARE(converted.info.weights_type, std::string("q8"));
     QCOMPARE(converted.info.stored_types, std::string("f32"));
     QCOMPARE(converted.model.weights.decoder[2].self_attn.k.type, WeightType::Q8);

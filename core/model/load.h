@@ -1,6 +1,6 @@
 // Loading a model directory with progress and cancellation, and a description
 // of what was loaded for a reader (calm info, the app's model panel). A 7 B
-// checkpoint takes seconds to tens of seconds to map and check; the callback
+// checkpoint takes seconds to tens of seconds to read and copy; the callback
 // hears where the load is and can stop it.
 #pragma once
 
@@ -18,8 +18,8 @@ struct LoadProgress {
   std::string stage;      // "Mapping model-00001-of-00002.safetensors (1 of 2)", "Layer 3 of 32", ...
 };
 
-// Return false to cancel: the load throws LoadCancelled at its next step (a
-// file being mapped is finished first).
+// Return false to cancel: the load throws LoadCancelled at its next step
+// (before the next file or layer).
 using LoadProgressCallback = std::function<bool(const LoadProgress&)>;
 
 class LoadCancelled : public Error {

@@ -358,10 +358,10 @@ LoadedModel load_model_reporting(const std::string& dir, const LoadOptions& opti
   report(0.0, "Reading the tokenizer");
   const std::string tokenizer_path = m.tokenizer.load_directory(dir);  // tokenizer.json before tokenizer.model
   check_tokenizer(m.tokenizer, m.config, tokenizer_path, config_path);
-  // Mapping the files reads them from disk (half the bar); checking every
-  // tensor, and converting it when asked, reads them again (the other half).
+  // Mapping the files reads only their headers (5% of the bar); copying every
+  // tensor out of them, or converting it, reads them from disk (the rest).
   const Checkpoint checkpoint(dir, [&](const std::string& path, int index, int count) {
-    report(0.5 * index / count, "Mapping " + fs::path(path).filename().string() + " (" + of(index, count) + ")");
+    report(0.05 * index / count, "Mapping " + fs::path(path).filename().string() + " (" + of(index, count) + ")");
   });
   check_layer_count(checkpoint, m.config, config_path);
   const int steps = m.config.encoder_layers + m.config.decoder_layers + 2;
@@ -371,7 +371,7 @@ LoadedModel load_model_reporting(const std::string& dir, const LoadOptions& opti
   // Every core for the load: it happens once, before any decoder starts.
   ThreadPool pool(hardware_threads());
   TensorReader reader{checkpoint, options.weights, &pool, config_path,
-                      [&](const std::string& stage) { report(0.5 + 0.5 * done++ / steps, verb + stage); }};
+                      [&](const std::string& stage) { report(0.05 + 0.95 * done++ / steps, verb + stage); }};
   m.weights = read_weights(reader, m.config);
   loaded.info = describe(m, checkpoint, config_path);
   report(1.0, "Loaded");

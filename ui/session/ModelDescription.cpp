@@ -50,8 +50,7 @@ ModelDescription describeModel(const calm::ModelConfig& c, const calm::ModelInfo
 QList<WeightTypeChoice> weightTypeChoices() {
   return {
       {QStringLiteral("auto"), tr("as stored"),
-       tr("Keep the checkpoint's type (f32, f16 or bf16), used in place from the memory-mapped files: "
-          "the fastest load.")},
+       tr("Keep the checkpoint's type (f32, f16 or bf16), copied without conversion: the fastest load.")},
       {QStringLiteral("f32"), tr("f32"), tr("Convert to 32-bit floats at load: twice bf16's memory.")},
       {QStringLiteral("f16"), tr("f16"), tr("Convert to 16-bit floats at load.")},
       {QStringLiteral("bf16"), tr("bf16"), tr("Convert to bfloat16 at load.")},
