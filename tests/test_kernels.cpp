@@ -187,10 +187,15 @@ class TestKernels : public QObject {
   }
 
   void pool_runs_every_task_once() {
+    // More threads than this machine's cores, and task counts that grow from
+    // one run to the next: a worker preempted at the end of one run must not
+    // take a task of the next. (Before the fix this hung within a few
+    // thousand rounds: a task ran twice and the pending count went below 0.)
     ThreadPool pool(4);
-    for (int round = 0; round < 2000; ++round) {
-      const int tasks = 1 + round % 37;
-      std::vector<std::atomic<int>> counts(tasks);
+    std::vector<std::atomic<int>> counts(64);
+    for (int round = 0; round < 200000; ++round) {
+      const int tasks = 1 + (round * 7) % 41;
+      for (int i = 0; i < tasks; ++i) counts[i].store(0);
       pool.run(tasks, [&](int i) { counts[i].fetch_add(1); });
       for (int i = 0; i < tasks; ++i) QCOMPARE(counts[i].load(), 1);
     }

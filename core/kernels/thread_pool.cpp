@@ -33,7 +33,7 @@ void ThreadPool::drain(uint32_t generation) {
   for (;;) {
     if (uint32_t(claim >> 32) != generation) return;  // another run's
     const int i = int(uint32_t(claim));
-    if (i >= tasks_.load(std::memory_order_relaxed)) return;
+    if (i >= tasks_.load(std::memory_order_acquire)) return;
     if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel)) continue;
     call_(fn_, i);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
@@ -46,7 +46,13 @@ void ThreadPool::run_erased(int tasks, const void* fn, Trampoline call) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     generation = uint32_t(generation_.load(std::memory_order_relaxed) + 1);
-    tasks_.store(tasks, std::memory_order_relaxed);
+    // Close the last run's claims before its task count changes: a worker
+    // late from that run may have read an index equal to the old count and
+    // would, against a larger new count, claim and run a task that does not
+    // exist (running a task twice and leaving pending_ below zero: a hang).
+    // Its compare-exchange now fails, since claim_ carries this generation.
+    claim_.store((uint64_t(generation) << 32) | 0x7fffffffu, std::memory_order_seq_cst);
+    tasks_.store(tasks, std::memory_order_release);
     fn_ = fn;
     call_ = call;
     pending_.store(tasks, std::memory_order_relaxed);
