@@ -27,17 +27,26 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// What float_rows.inc needs: eight floats a vector.
+using Vec = __m256;
+constexpr int kWidth = 8;
+inline Vec vzero() { return _mm256_setzero_ps(); }
+inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
+inline Vec vfmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline Vec vadd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+inline float vsum(Vec v) { return hsum(v); }
+
 // Eight weights widened to float, and one weight for the ragged end.
 struct LoadF32 {
-  static __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+  static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
   static float load1(const float* p) { return *p; }
 };
 struct LoadF16 {
-  static __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static __m256 load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static float load1(const uint16_t* p) { return half_to_float(*p); }
 };
 struct LoadBF16 {
-  static __m256 load8(const uint16_t* p) {
+  static __m256 load(const uint16_t* p) {
     const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
   }
@@ -52,87 +61,7 @@ inline void prefetch_ahead(const void* p) {
   _mm_prefetch(static_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
 }
 
-// out[k * N + j] = w_k . x_j for R weight rows (w_k = w + k * w_stride) and
-// N activation rows (x_j = x + j * cols). Each weight is loaded and widened
-// once and used for all N rows; two weight rows at a time share each
-// activation load. U chunks of 8 are in flight per pair so that at least six
-// independent FMA chains hide the FMA latency (with one row of each, four).
-template <class Load, int R, int N, class Element>
-inline void dot(const Element* w, int64_t w_stride, const float* x, int64_t cols, float* out) {
-  constexpr int U = R * N >= 6 ? 1 : R * N >= 3 ? 2 : 4;
-  constexpr int kStepBytes = 8 * U * int(sizeof(Element));
-  __m256 acc[R][N][U];
-  for (int k = 0; k < R; ++k)
-    for (int j = 0; j < N; ++j)
-      for (int u = 0; u < U; ++u) acc[k][j][u] = _mm256_setzero_ps();
-  int64_t c = 0;
-  for (; c + 8 * U <= cols; c += 8 * U) {
-    // One prefetch per 64-byte line of each row, a page ahead.
-    if (kStepBytes >= 64 || (c * int64_t(sizeof(Element))) % 64 < kStepBytes)
-      for (int k = 0; k < R; ++k)
-        for (int b = 0; b < kStepBytes; b += 64) prefetch_ahead(reinterpret_cast<const char*>(w + k * w_stride + c) + b);
-    for (int u = 0; u < U; ++u) {
-      __m256 wv[R];
-      for (int k = 0; k < R; ++k) wv[k] = Load::load8(w + k * w_stride + c + 8 * u);
-      for (int j = 0; j < N; ++j) {
-        const __m256 xv = _mm256_loadu_ps(x + j * cols + c + 8 * u);
-        for (int k = 0; k < R; ++k) acc[k][j][u] = _mm256_fmadd_ps(wv[k], xv, acc[k][j][u]);
-      }
-    }
-  }
-  for (; c + 8 <= cols; c += 8) {
-    for (int k = 0; k < R; ++k) {
-      const __m256 wv = Load::load8(w + k * w_stride + c);
-      for (int j = 0; j < N; ++j) acc[k][j][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + j * cols + c), acc[k][j][0]);
-    }
-  }
-  for (int k = 0; k < R; ++k)
-    for (int j = 0; j < N; ++j) {
-      for (int u = 1; u < U; ++u) acc[k][j][0] = _mm256_add_ps(acc[k][j][0], acc[k][j][u]);
-      float sum = hsum(acc[k][j][0]);
-      for (int64_t e = c; e < cols; ++e) sum += Load::load1(w + k * w_stride + e) * x[j * cols + e];
-      out[k * N + j] = sum;
-    }
-}
-
-// R weight rows from `row` against activation rows i.. i + left - 1 (left < 4).
-template <class Load, int R, class Element>
-inline void dot_ragged(const Element* row, int64_t w_stride, const float* x, int64_t cols, int64_t left,
-                       float* out) {
-  switch (left) {
-    case 3: dot<Load, R, 3>(row, w_stride, x, cols, out); break;
-    case 2: dot<Load, R, 2>(row, w_stride, x, cols, out); break;
-    case 1: dot<Load, R, 1>(row, w_stride, x, cols, out); break;
-    default: break;
-  }
-}
-
-template <class Load, int R, class Element>
-inline void rows_block(const Element* row, int64_t w_stride, const Activations& a, int64_t cols, int64_t r,
-                       float* y, int64_t ys) {
-  float out[R * 4];
-  int64_t i = 0;
-  for (; i + 4 <= a.n; i += 4) {
-    dot<Load, R, 4>(row, w_stride, a.x + i * cols, cols, out);
-    for (int k = 0; k < R; ++k)
-      for (int j = 0; j < 4; ++j) y[(i + j) * ys + r + k] = out[k * 4 + j];
-  }
-  const int64_t left = a.n - i;
-  dot_ragged<Load, R>(row, w_stride, a.x + i * cols, cols, left, out);
-  for (int k = 0; k < R; ++k)
-    for (int64_t j = 0; j < left; ++j) y[(i + j) * ys + r + k] = out[k * left + j];
-}
-
-template <class Load, class Element>
-void rows_float(const WeightMatrix& w, const Activations& a, int64_t r0, int64_t r1, float* y, int64_t ys) {
-  const Element* base = static_cast<const Element*>(w.data);
-  int64_t r = r0;
-  // One activation row (a decode step) is bound by memory: one weight row at
-  // a time streams faster there (measured 10-15% on the 1.1B shape).
-  if (a.n > 1)
-    for (; r + 2 <= r1; r += 2) rows_block<Load, 2>(base + r * w.stride, w.stride, a, w.cols, r, y, ys);
-  for (; r < r1; ++r) rows_block<Load, 1>(base + r * w.stride, w.stride, a, w.cols, r, y, ys);
-}
+#include "kernels/float_rows.inc"
 
 // One block of 32 int8 products summed to 8 int32 lanes: |x| (unsigned) times
 // w carrying x's sign, pairs added to int16 (at most 2 * 127 * 127, no
