@@ -1,6 +1,8 @@
 // The small pieces of the app that hold logic of their own: the exit colour
 // scale, the token diff of the comparison, chip labels, example prompts from
 // the bundled sets, and the settings' defaults and clamping.
+#include <thread>
+
 #include <QtTest>
 
 #include "model/config.h"
@@ -10,6 +12,7 @@
 #include <QTemporaryDir>
 
 #include "session/ExamplePrompts.h"
+#include "session/LatestJob.h"
 #include "plots/ExitColorScale.h"
 #include "session/SettingsStore.h"
 #include "session/TokenDiff.h"
@@ -21,6 +24,41 @@ class TestUiParts : public QObject {
   Q_OBJECT
 
  private slots:
+  // The pattern behind loading, decoding and calibrating: only the latest
+  // job's progress and result arrive; starting or cancelling flags the flag
+  // the worker polls; the running count covers stale jobs until they finish.
+  void latestJobDropsStaleResults() {
+    QObject owner;
+    calm::ui::LatestJob jobs(&owner);
+    QVERIFY(!jobs.isRunning());
+    const auto first = jobs.start();
+    const auto second = jobs.start();
+    QVERIFY(first.cancelled());    // started over
+    QVERIFY(!second.cancelled());
+    QVERIFY(jobs.isRunning());
+    QStringList delivered;
+    int afterCalls = 0;
+    std::thread worker([&] {
+      jobs.report(first, [&] { delivered << QStringLiteral("first progress"); });
+      jobs.report(second, [&] { delivered << QStringLiteral("second progress"); });
+      jobs.finish(first, [&] { delivered << QStringLiteral("first result"); }, [&] { ++afterCalls; });
+    });
+    worker.join();
+    QVERIFY(delivered.isEmpty());  // queued to the owner's thread, not run on the worker
+    QCoreApplication::processEvents();
+    QCOMPARE(delivered, QStringList{QStringLiteral("second progress")});
+    QCOMPARE(afterCalls, 1);
+    QVERIFY(jobs.isRunning());  // the second is still out
+    QVERIFY(!jobs.wasCancelled(second.serial));
+    jobs.cancel();
+    QVERIFY(second.cancelled());
+    QVERIFY(jobs.wasCancelled(second.serial));
+    jobs.finish(second, [&] { delivered << QStringLiteral("second result"); });
+    QCoreApplication::processEvents();
+    QCOMPARE(delivered.size(), 2);  // still the latest: the owner decides what a cancelled result means
+    QVERIFY(!jobs.isRunning());
+  }
+
   void colourScaleRunsFromGreenToRed() {
     // The ends are ColorBrewer RdYlGn's green (#1a9850) and red (#d73027).
     QCOMPARE(ExitColorScale::forLayer(1, 8), QColor(0x1a, 0x98, 0x50));

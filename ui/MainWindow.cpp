@@ -22,6 +22,7 @@
 #include "plots/ConfidencePlot.h"
 #include "widgets/ControlPanel.h"
 #include "session/ExamplePrompts.h"
+#include "session/OutcomeText.h"
 #include "widgets/HelpPanel.h"
 #include "plots/LayerHeatmap.h"
 #include "widgets/ModelPanel.h"
@@ -45,52 +46,25 @@ QString failureHtml(const QString& message) {
   return QStringLiteral("<span style='color:#b42318'>%1</span>").arg(message.toHtmlEscaped());
 }
 
-QString milliseconds(double seconds) {
-  return QStringLiteral("%1 ms").arg(seconds * 1000.0, 0, 'f', seconds < 0.01 ? 2 : 1);
-}
-
-// The line under the prompt after a run.
-QString outcomeStatus(const GenerationOutcome& o) {
-  QString status;
-  if (o.isVerify()) {
-    status = QObject::tr("%1 tokens · <b>verify (lossless)</b>: %2 of %3 drafts accepted (<b>%4%</b>)")
-                 .arg(o.tokenCount())
-                 .arg(o.calm.accepted)
-                 .arg(o.calm.drafted)
-                 .arg(100.0 * o.acceptanceRate(), 0, 'f', 0);
-    status += o.calm.verify_passes > 0
-                  ? QObject::tr(" · <b>%1 tokens per verification pass</b>").arg(o.tokensPerPass(), 0, 'f', 2)
-                  : QObject::tr(" · no verification pass needed");
-    if (o.fullSeconds > 0.0 && o.calmSeconds > 0.0)
-      status += QObject::tr(" · %1 vs %2 for the full model (<b>×%3</b>)")
-                    .arg(milliseconds(o.calmSeconds), milliseconds(o.fullSeconds))
-                    .arg(o.measuredSpeedup(), 0, 'f', 2);
-    else
-      status += QObject::tr(" · %1").arg(milliseconds(o.calmSeconds));
-    status += QObject::tr(" · λ = %1, drafts of %2").arg(o.options.lambda, 0, 'f', 3).arg(o.options.verify_draft);
-    if (o.textualDistance != 0.0)  // never expected: verify mode reproduces the full model
-      status += QObject::tr(" · <span style='color:#b42318'>differs from the full model</span>");
-  } else {
-    status = QObject::tr("%1 tokens · <b>%2 of %3 layers</b> on average · <b>×%4</b> measured speedup · λ = %5")
-                 .arg(o.tokenCount())
-                 .arg(o.calm.average_layers(), 0, 'f', 2)
-                 .arg(o.numLayers())
-                 .arg(o.measuredSpeedup(), 0, 'f', 2)
-                 .arg(o.options.lambda, 0, 'f', 3);
-    status += o.textualDistance == 0.0 ? QObject::tr(" · same text as the full model")
-                                       : QObject::tr(" · distance to the full model %1").arg(o.textualDistance, 0, 'f', 3);
-  }
-  if (o.calm.prompt_truncated) status += QObject::tr(" · <span style='color:#b42318'>prompt truncated to fit</span>");
-  return status;
-}
-
 }  // namespace
 
 MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget* parent)
     : QMainWindow(parent), session_(session), settings_(settings) {
   setObjectName(QStringLiteral("mainWindow"));
   setWindowTitle(tr("CALM Studio"));
+  buildLayout();
+  buildMenus();
+  connectModel();
+  connectPromptAndControls();
+  connectGeneration();
+  connectCalibration();
+  controlPanel_->setControls(session_.controls());
+  refreshLambda();
+}
 
+// The panels where they sit: model and controls on the left; prompt and
+// tokens top right; the confidence plot and the tabbed views below them.
+void MainWindow::buildLayout() {
   // ---- left column: model and controls
   modelPanel_ = new ModelPanel;
   controlPanel_ = new ControlPanel;
@@ -159,6 +133,13 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
   outer_->setChildrenCollapsible(false);
   setCentralWidget(outer_);
   statusBar()->setObjectName(QStringLiteral("statusBar"));
+  resize(1560, 960);
+  outer_->setSizes({370, 1190});
+  vertical_->setSizes({290, 650});
+  bottom_->setSizes({440, 750});
+}
+
+void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   QAction* openModel = file->addAction(tr("Open &model directory…"), this, &MainWindow::openModelDirectory);
   openModel->setObjectName(QStringLiteral("openModelAction"));
@@ -170,12 +151,9 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
-  resize(1560, 960);
-  outer_->setSizes({370, 1190});
-  vertical_->setSizes({290, 650});
-  bottom_->setSizes({440, 750});
+}
 
-  // ---- model
+void MainWindow::connectModel() {
   connect(modelPanel_, &ModelPanel::modelChosen, &session_, &StudioSession::loadModel);
   connect(modelPanel_, &ModelPanel::openDirectoryRequested, this, &MainWindow::openModelDirectory);
   connect(modelPanel_, &ModelPanel::cancelLoadRequested, &session_, &StudioSession::cancelModelLoad);
@@ -210,7 +188,9 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
     modelPanel_->showError(text);
   });
 
-  // ---- prompt
+}
+
+void MainWindow::connectPromptAndControls() {
   connect(promptPanel_, &PromptPanel::promptEdited, this,
           [this](const QString& text, const std::optional<QString>& reference) {
             session_.setPrompt(text, reference);
@@ -225,7 +205,6 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
   connect(promptPanel_, &PromptPanel::cancelRequested, &session_, &StudioSession::cancelGeneration);
   connect(&session_, &StudioSession::busyChanged, promptPanel_, &PromptPanel::setBusy);
 
-  // ---- controls
   connect(controlPanel_, &ControlPanel::controlsEdited, this, [this](const DecodeControls& c) {
     session_.setControls(c);
     settings_.setControls(session_.controls());
@@ -241,7 +220,9 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
   connect(&session_, &StudioSession::lambdaChanged, this, &MainWindow::refreshLambda);
   connect(&session_, &StudioSession::calibrationChanged, this, &MainWindow::refreshLambda);
 
-  // ---- generation
+}
+
+void MainWindow::connectGeneration() {
   connect(&session_, &StudioSession::generationStarted, this, [this] {
     tokenView_->setVerifyMode(session_.decodeOptions().verify_draft > 0);
     tokenView_->markStale();
@@ -263,11 +244,12 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
     onOutcome();
   });
 
-  // ---- selection
   connect(tokenView_, &TokenView::tokenClicked, this, &MainWindow::selectToken);
   connect(heatmap_, &LayerHeatmap::tokenClicked, this, &MainWindow::selectToken);
 
-  // ---- calibration
+}
+
+void MainWindow::connectCalibration() {
   CalibrationController& calibrator = session_.calibrator();
   connect(calibrationPanel_, &CalibrationPanel::runRequested, this,
           [this](const QString& set, int maxExamples, double step) {
@@ -294,32 +276,31 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
   connect(&calibrator, &CalibrationController::finished, this, [this] {
     calibrationPanel_->showMessage(tr("<span style='color:#1a7f37'>Calibration finished.</span>"));
   });
-  const auto exportTo = [this](bool report) {
-    const auto data = session_.calibration();
-    if (!data || !session_.calibrationResult()) return;
-    const QString name = QFileInfo(data->modelDir).fileName();
-    const QString file = QFileDialog::getSaveFileName(
-        this, report ? tr("Save calibration report") : tr("Save thresholds file"),
-        report ? name + QStringLiteral("-calibration.json") : name + QStringLiteral("-thresholds.json"),
-        tr("JSON (*.json)"));
-    if (file.isEmpty()) return;
-    QString error = report ? CalibrationExport::writeReport(*data, session_.controls(), file)
-                           : CalibrationExport::writeThresholds(*data, session_.controls(), file);
-    if (error.isEmpty() && report) {  // the plots beside it
-      QString png = file;
-      if (png.endsWith(QStringLiteral(".json"))) png.chop(5);
-      png += QStringLiteral(".png");
-      if (!calibrationPanel_->plots()->savePng(png)) error = tr("Could not write %1").arg(png);
-    }
-    calibrationPanel_->showMessage(error.isEmpty() ? tr("Saved %1").arg(QDir::toNativeSeparators(file)).toHtmlEscaped()
-                                                   : failureHtml(error));
-  };
-  connect(calibrationPanel_, &CalibrationPanel::exportThresholdsRequested, this, [exportTo] { exportTo(false); });
+  connect(calibrationPanel_, &CalibrationPanel::exportThresholdsRequested, this, [this] { exportCalibration(false); });
   connect(calibrationPanel_, &CalibrationPanel::openThresholdsRequested, this, &MainWindow::chooseThresholdsFile);
-  connect(calibrationPanel_, &CalibrationPanel::exportReportRequested, this, [exportTo] { exportTo(true); });
+  connect(calibrationPanel_, &CalibrationPanel::exportReportRequested, this, [this] { exportCalibration(true); });
+}
 
-  controlPanel_->setControls(session_.controls());
-  refreshLambda();
+// The thresholds file, or the report with its plots beside it (a PNG of the same name).
+void MainWindow::exportCalibration(bool report) {
+  const auto data = session_.calibration();
+  if (!data || !session_.calibrationResult()) return;
+  const QString name = QFileInfo(data->modelDir).fileName();
+  const QString file = QFileDialog::getSaveFileName(
+      this, report ? tr("Save calibration report") : tr("Save thresholds file"),
+      report ? name + QStringLiteral("-calibration.json") : name + QStringLiteral("-thresholds.json"),
+      tr("JSON (*.json)"));
+  if (file.isEmpty()) return;
+  QString error = report ? CalibrationExport::writeReport(*data, session_.controls(), file)
+                         : CalibrationExport::writeThresholds(*data, session_.controls(), file);
+  if (error.isEmpty() && report) {  // the plots beside it
+    QString png = file;
+    if (png.endsWith(QStringLiteral(".json"))) png.chop(5);
+    png += QStringLiteral(".png");
+    if (!calibrationPanel_->plots()->savePng(png)) error = tr("Could not write %1").arg(png);
+  }
+  calibrationPanel_->showMessage(error.isEmpty() ? tr("Saved %1").arg(QDir::toNativeSeparators(file)).toHtmlEscaped()
+                                                 : failureHtml(error));
 }
 
 void MainWindow::setModelList(const QList<QPair<QString, QString>>& models) { modelPanel_->setModels(models); }
@@ -437,7 +418,7 @@ void MainWindow::onOutcome() {
   refreshTracePanels();
   selectToken(selected_);
   refreshSchedule();
-  promptPanel_->setStatus(outcomeStatus(o));
+  promptPanel_->setStatus(outcomeSummary(o));
 }
 
 void MainWindow::refreshTracePanels() {

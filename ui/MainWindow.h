@@ -51,6 +51,14 @@ class MainWindow : public QMainWindow {
   void closeEvent(QCloseEvent* event) override;
 
  private:
+  // The constructor, in parts: the panels, the menus, then the wiring by topic.
+  void buildLayout();
+  void buildMenus();
+  void connectModel();
+  void connectPromptAndControls();
+  void connectGeneration();
+  void connectCalibration();
+  void exportCalibration(bool report);  // false: the thresholds file
   void onModelLoaded();
   void onOutcome();
   void refreshLambda();

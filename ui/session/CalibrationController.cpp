@@ -4,7 +4,6 @@
 #include <exception>
 
 #include <QFileInfo>
-#include <QMetaObject>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "calibrate/jsonl.h"
@@ -14,13 +13,13 @@
 namespace calm::ui {
 
 CalibrationController::CalibrationController(std::shared_ptr<std::atomic<int>> engineCalls, QObject* parent)
-    : QObject(parent), runner_(std::make_shared<CoreCalibrationRunner>()), engineCalls_(std::move(engineCalls)),
-      cancel_(std::make_shared<std::atomic<bool>>(false)) {
+    : QObject(parent), job_(this), runner_(std::make_shared<CoreCalibrationRunner>()),
+      engineCalls_(std::move(engineCalls)) {
   pool_.setMaxThreadCount(1);
 }
 
 CalibrationController::~CalibrationController() {
-  cancel_->store(true);
+  job_.cancel();
   pool_.waitForDone();
 }
 
@@ -31,13 +30,10 @@ void CalibrationController::setCacheDirectory(const QString& dir) {
 void CalibrationController::start(std::shared_ptr<const calm::Model> model, const QString& modelDir,
                                   const QString& dataset, const DecodeControls& controls, int maxExamples,
                                   double step) {
-  cancel_->store(true);  // a calibration in progress stops
-  cancel_ = std::make_shared<std::atomic<bool>>(false);
-  const quint64 serial = ++serial_;
-  ++running_;
+  const bool wasRunning = job_.isRunning();
+  const LatestJob::Ticket job = job_.start();  // a calibration in progress stops
   ++runs_;
-  if (running_ == 1) emit runningChanged(true);
-  auto cancel = cancel_;
+  if (!wasRunning) emit runningChanged(true);
   auto runner = runner_;
   auto calls = engineCalls_;
   (void)QtConcurrent::run(&pool_, [=, this] {
@@ -61,17 +57,13 @@ void CalibrationController::start(std::shared_ptr<const calm::Model> model, cons
       settings.limit = limit;
       const int count = static_cast<int>(set.examples.size());
       calm::CalibrationRun run = calm::Calibrator::prepare(*model, path, std::move(set.examples), settings);
-      QMetaObject::invokeMethod(this, [this, serial, dataset, count] {
-        if (serial == serial_) emit started(dataset, count);
-      }, Qt::QueuedConnection);
+      job_.report(job, [this, dataset, count] { emit started(dataset, count); });
       const auto began = std::chrono::steady_clock::now();
-      const auto report = [this, serial](std::size_t done, std::size_t total) {
-        QMetaObject::invokeMethod(this, [this, serial, done, total] {
-          if (serial == serial_) emit progress(static_cast<int>(done), static_cast<int>(total));
-        }, Qt::QueuedConnection);
+      const auto report = [this, &job](std::size_t done, std::size_t total) {
+        job_.report(job, [this, done, total] { emit progress(static_cast<int>(done), static_cast<int>(total)); });
       };
-      const bool complete = runner->run(*model, run, report, *cancel, *calls);
-      if (!complete || cancel->load() || !run.complete()) {
+      const bool complete = runner->run(*model, run, report, *job.cancel, *calls);
+      if (!complete || job.cancelled() || !run.complete()) {
         wasCancelled = true;
       } else {
         data = std::make_shared<CalibrationData>();
@@ -88,21 +80,19 @@ void CalibrationController::start(std::shared_ptr<const calm::Model> model, cons
       error = QStringLiteral("unknown error during calibration");
     }
     std::shared_ptr<const CalibrationData> result = data;
-    QMetaObject::invokeMethod(this, [this, serial, result, error, wasCancelled] {
-      --running_;
-      if (serial == serial_) {
-        if (!error.isEmpty())
-          emit failed(error);
-        else if (wasCancelled)
-          emit cancelled();
-        else
-          emit finished(result);
-      }
-      if (running_ == 0) emit runningChanged(false);
-    }, Qt::QueuedConnection);
+    job_.finish(job, [this, result, error, wasCancelled] {
+      if (!error.isEmpty())
+        emit failed(error);
+      else if (wasCancelled)
+        emit cancelled();
+      else
+        emit finished(result);
+    }, [this] {
+      if (!job_.isRunning()) emit runningChanged(false);
+    });
   });
 }
 
-void CalibrationController::cancel() { cancel_->store(true); }
+void CalibrationController::cancel() { job_.cancel(); }
 
 }  // namespace calm::ui

@@ -13,6 +13,7 @@
 
 #include "session/CalibrationData.h"
 #include "session/CalibrationRunner.h"
+#include "session/LatestJob.h"
 
 namespace calm::ui {
 
@@ -32,7 +33,7 @@ class CalibrationController : public QObject {
   void start(std::shared_ptr<const calm::Model> model, const QString& modelDir, const QString& dataset,
              const DecodeControls& controls, int maxExamples = 0, double step = 0.05);
   void cancel();
-  bool isRunning() const { return running_ > 0; }
+  bool isRunning() const { return job_.isRunning(); }
   int runs() const { return runs_; }  // calibrations started so far
 
  signals:
@@ -45,11 +46,9 @@ class CalibrationController : public QObject {
 
  private:
   QThreadPool pool_;
+  LatestJob job_;
   std::shared_ptr<CalibrationRunner> runner_;
   std::shared_ptr<std::atomic<int>> engineCalls_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  quint64 serial_ = 0;
-  int running_ = 0;
   int runs_ = 0;
 };
 

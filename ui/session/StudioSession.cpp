@@ -8,73 +8,27 @@
 #include <QMetaObject>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "session/TokenText.h"
-#include "calibrate/metrics.h"
-#include "calibrate/thresholds.h"
+#include "session/GenerationRun.h"
+#include "session/ThresholdsImport.h"
 #include "util/error.h"
 #include "util/hash.h"
 
 namespace calm::ui {
 
-// The full model's answer does not depend on lambda, the measure, tau or the
-// K/V mode, so moving those controls reuses it.
-struct StudioSession::FullRun {
-  const calm::Model* model = nullptr;
-  std::string prompt;
-  int maxNewTokens = 0;
-  calm::DecodeResult result;
-  double seconds = 0.0;
-};
-
 namespace {
 
 constexpr int kDefaultDebounceMs = 250;
-// Runs shorter than this are repeated (up to kTimingRepeats) and the fastest kept,
-// so that the measured speedup of a small model is not mostly timer noise.
-constexpr double kShortRunSeconds = 0.05;
-constexpr int kTimingRepeats = 5;
-
 QString describe(const std::exception& e) { return QString::fromUtf8(e.what()); }
-
-// "δ = 0.1, ε = 0.05" (Learn then Test) or "δ = 0.1, conformal risk control".
-QString guaranteeText(double delta, double epsilon, calm::CalibrationMethod method) {
-  if (!calm::is_learn_then_test(method))
-    return QStringLiteral("δ = %1, conformal risk control").arg(delta, 0, 'g', 3);
-  return QStringLiteral("δ = %1, ε = %2").arg(delta, 0, 'g', 3).arg(epsilon, 0, 'g', 3);
-}
-
-QStringList piecesOf(const calm::Model& model, const std::vector<int>& ids) {
-  QStringList pieces;
-  pieces.reserve(static_cast<int>(ids.size()));
-  for (int id : ids) pieces << QString::fromStdString(model.tokenizer.piece(id));
-  return pieces;
-}
 
 // Whether two option sets decode differently (and so a change needs a new run).
 bool sameDecoding(const calm::DecodeOptions& a, const calm::DecodeOptions& b) {
   return a.rule() == b.rule() && a.trace == b.trace;
 }
 
-QString fileLabel(const QString& path) {
-  const QString name = QFileInfo(path).fileName();
-  return name.isEmpty() ? path : name;
-}
-
-void fillDistances(GenerationOutcome& o) {
-  const std::vector<int> early = o.calm.text_tokens(), full = o.full.text_tokens();
-  o.metricName = QString::fromUtf8(calm::metric_name(o.metric));
-  o.textualDistance = calm::textual_loss(o.metric, early, full);
-  if (o.reference && !o.referenceIds.empty())
-    o.riskDifference = calm::risk_loss(o.metric, early, full, o.referenceIds);
-  else
-    o.riskDifference.reset();
-}
-
 }  // namespace
 
 StudioSession::StudioSession(QObject* parent)
-    : QObject(parent), cancel_(std::make_shared<std::atomic<bool>>(false)),
-      engineRuns_(std::make_shared<std::atomic<int>>(0)) {
+    : QObject(parent), loadJob_(this), generationJob_(this), engineRuns_(std::make_shared<std::atomic<int>>(0)) {
   pool_.setMaxThreadCount(2);  // a stale run winding down next to the new one
   debounce_.setSingleShot(true);
   debounce_.setInterval(kDefaultDebounceMs);
@@ -85,8 +39,8 @@ StudioSession::StudioSession(QObject* parent)
 
 StudioSession::~StudioSession() {
   debounce_.stop();
-  cancel_->store(true);
-  cancelModelLoad();
+  generationJob_.cancel();
+  loadJob_.cancel();
   pool_.waitForDone();
 }
 
@@ -103,24 +57,17 @@ bool StudioSession::setWeightType(const QString& name) {
   return true;
 }
 
-void StudioSession::cancelModelLoad() {
-  if (loadCancel_) loadCancel_->store(true);
-}
+void StudioSession::cancelModelLoad() { loadJob_.cancel(); }
 
 void StudioSession::loadModel(const QString& requested) {
   const QString dir = requested.isEmpty() ? QString() : QDir::cleanPath(QFileInfo(requested).absoluteFilePath());
-  const quint64 serial = ++loadSerial_;
-  cancelModelLoad();  // a load still running is not wanted any more
-  auto cancel = std::make_shared<std::atomic<bool>>(false);
-  loadCancel_ = cancel;
-  ++loading_;
+  const LatestJob::Ticket job = loadJob_.start();  // a load still running is not wanted any more
   emit modelLoading(dir);
   setBusy();
   const std::string path = dir.toStdString();
   calm::LoadOptions options;
   options.weights = calm::parse_weight_type(weightType_.toStdString());
-  QThreadPool* pool = &pool_;
-  (void)QtConcurrent::run(pool, [this, serial, dir, path, options, cancel] {
+  (void)QtConcurrent::run(&pool_, [this, job, dir, path, options] {
     std::shared_ptr<const calm::Model> model;
     std::optional<calm::ModelInfo> info;
     QString error;
@@ -132,11 +79,9 @@ void StudioSession::loadModel(const QString& requested) {
       if (percent != lastPercent) {
         lastPercent = percent;
         const QString stage = QString::fromStdString(p.stage);
-        QMetaObject::invokeMethod(this, [this, serial, p, stage] {
-          if (serial == loadSerial_) emit modelLoadProgress(p.fraction, stage);
-        }, Qt::QueuedConnection);
+        loadJob_.report(job, [this, p, stage] { emit modelLoadProgress(p.fraction, stage); });
       }
-      return !cancel->load();
+      return !job.cancelled();
     };
     try {
       if (path.empty()) throw calm::Error("no model directory given");
@@ -152,50 +97,39 @@ void StudioSession::loadModel(const QString& requested) {
     } catch (...) {
       error = QStringLiteral("unknown error while loading the model");
     }
-    QMetaObject::invokeMethod(this, [this, serial, dir, model, info, error, cancelled] {
-      --loading_;
-      if (serial == loadSerial_) {
-        loadCancel_.reset();
-        if (cancelled) {
-          emit modelLoadCancelled(dir);
-        } else if (model) {
-          cancelGeneration();
-          model_ = model;
-          modelInfo_ = info;
-          modelDir_ = dir;
-          outcome_.reset();
-          fullCache_.reset();
-          streamed_.clear();
-          streamedPieces_.clear();
-          armed_ = false;
-          thresholdsSource_.reset();
-          modelHash_.reset();
-          // The classifier measure and gate need a head this model may not have;
-          // exit checks cannot start above its depth.
-          DecodeControls fitted = controls_;
-          if (!model_->config.has_classifier()) {
-            if (fitted.measure == calm::Measure::Classifier) fitted.measure = calm::Measure::Softmax;
-            if (fitted.gate == calm::Gate::Classifier) fitted.gate = calm::Gate::None;
-          }
-          const int layers = std::max(1, model_->config.decoder_layers);
-          fitted.first_exit_layer = std::clamp(fitted.first_exit_layer, 1, layers);
-          fitted.check_interval = std::clamp(fitted.check_interval, 1, layers);
-          fitted.max_new_tokens = std::clamp(fitted.max_new_tokens, 1, maxNewTokensLimit());
-          if (!(fitted == controls_)) {
-            controls_ = fitted;
-            emit controlsChanged();
-          }
-          refreshCalibrationResult();
-          emit modelLoaded(dir);
-          emit outcomeChanged();
-          emit lambdaChanged(lambda());
-        } else {
-          emit modelFailed(dir, error);
-        }
-      }
-      setBusy();
-    }, Qt::QueuedConnection);
+    loadJob_.finish(job, [this, dir, model, info, error, cancelled] {
+      if (cancelled)
+        emit modelLoadCancelled(dir);
+      else if (model)
+        useModel(dir, model, info);
+      else
+        emit modelFailed(dir, error);
+    }, [this] { setBusy(); });
   });
+}
+
+void StudioSession::useModel(const QString& dir, std::shared_ptr<const calm::Model> model,
+                             const std::optional<calm::ModelInfo>& info) {
+  cancelGeneration();
+  model_ = std::move(model);
+  modelInfo_ = info;
+  modelDir_ = dir;
+  outcome_.reset();
+  fullCache_.reset();
+  streamed_.clear();
+  streamedPieces_.clear();
+  armed_ = false;
+  thresholdsSource_.reset();
+  modelHash_.reset();
+  const DecodeControls fitted = fitControlsToModel(controls_, *model_, maxNewTokensLimit());
+  if (!(fitted == controls_)) {
+    controls_ = fitted;
+    emit controlsChanged();
+  }
+  refreshCalibrationResult();
+  emit modelLoaded(dir);
+  emit outcomeChanged();
+  emit lambdaChanged(lambda());
 }
 
 // ---------------------------------------------------------------- prompt and controls
@@ -313,85 +247,19 @@ QString StudioSession::modelHash() const {
 }
 
 ThresholdsLoad StudioSession::openThresholds(const QString& path) {
+  const ThresholdsImport in = importThresholds(path, controls_, model_.get(), modelHash(), maxNewTokensLimit());
   ThresholdsLoad load;
-  const QString name = fileLabel(path);
-  calm::Thresholds t;
-  try {
-    if (path.isEmpty()) throw calm::Error("no file given");
-    t = calm::read_thresholds(path.toStdString());
-  } catch (const std::exception& e) {
-    load.error = QStringLiteral("Could not read the thresholds file “%1”: %2").arg(name, describe(e));
-    return load;
-  } catch (...) {
-    load.error = QStringLiteral("Could not read the thresholds file “%1”: unknown error").arg(name);
+  if (!in.error.isEmpty()) {
+    load.error = in.error;
     return load;
   }
-
-  // What the loaded model can serve.
-  QStringList warnings;
-  bool sameModel = true;
-  if (model_) {
-    if (!model_->config.has_classifier() &&
-        (t.measure == calm::Measure::Classifier ||
-         (t.gate == calm::Gate::Classifier && calm::measure_needs_logits(t.measure)))) {
-      load.error = QStringLiteral("The thresholds file “%1” uses the early-exit classifier, and the loaded model "
-                                  "%2 has no classifier head: nothing was changed.")
-                       .arg(name, QString::fromStdString(model_->name));
-      return load;
-    }
-    const QString hash = modelHash();
-    const QString fileModel = QString::fromStdString(t.model_name);
-    const QString loaded = QString::fromStdString(model_->name);
-    sameModel = !hash.isEmpty() ? hash == QString::fromStdString(t.model_hash) : fileModel == loaded;
-    if (!sameModel)
-      warnings << QStringLiteral("“%1” was made for the model “%2” (weights %3), but the loaded model is “%4”%5. "
-                                 "Its guarantee holds for that model only; the settings were applied anyway.")
-                      .arg(name, fileModel, QString::fromStdString(t.model_hash), loaded,
-                           hash.isEmpty() ? QString() : QStringLiteral(" (weights %1)").arg(hash));
-  } else {
-    warnings << QStringLiteral("No model is loaded, so “%1” could not be checked against one.").arg(name);
-  }
-
-  DecodeControls c = controls_;
-  const int draft = c.verify_draft;  // the file's rule has none; the controls remember theirs
-  c.rule() = t.rule();
-  c.policy = calm::ExitPolicy::Calm;
-  c.verify_draft = draft;
-  c.tau = std::clamp(t.tau, 0.0, 10.0);
-  c.lambdaFromCalibration = false;
-  if (t.kv_mode != calm::KvMode::Propagate) c.verify = false;  // verify mode drafts with propagated K/V
-  const int layers = model_ ? std::max(1, model_->config.decoder_layers) : 1024;
-  c.first_exit_layer = std::clamp(t.first_exit_layer, 1, layers);
-  c.check_interval = std::clamp(t.check_interval, 1, layers);
-  c.max_new_tokens = std::clamp(t.max_new_tokens, 1, maxNewTokensLimit());
-  if (t.tau > 10.0) warnings << QStringLiteral("τ = %1 is beyond the controls' range; 10 is used.").arg(t.tau);
-  if (c.first_exit_layer != t.first_exit_layer || c.check_interval != t.check_interval)
-    warnings << QStringLiteral("The exit checks (from layer %1, every %2) do not fit this %3-layer model.")
-                    .arg(t.first_exit_layer)
-                    .arg(t.check_interval)
-                    .arg(layers);
-  if (c.max_new_tokens != t.max_new_tokens)
-    warnings << QStringLiteral("Max new tokens %1 is more than this model can hold; %2 is used.")
-                    .arg(t.max_new_tokens)
-                    .arg(c.max_new_tokens);
-
-  ThresholdsSource source;
-  source.file = name;
-  source.lambda = t.lambda;
-  source.delta = t.delta;
-  source.epsilon = t.epsilon;
-  source.method = t.method;
-  source.sameModel = sameModel;
-  thresholdsSource_ = source;  // before setControls, which keeps it for this lambda
-  setControls(c);
-  thresholdsSource_ = source;
+  thresholdsSource_ = in.source;  // before setControls, which keeps it for this lambda
+  setControls(in.controls);
+  thresholdsSource_ = in.source;
   emit lambdaChanged(lambda());
-
   load.applied = true;
-  load.warning = warnings.join(QLatin1Char('\n'));
-  load.status = QStringLiteral("λ = %1 from %2 (%3)")
-                    .arg(t.lambda, 0, 'f', 3)
-                    .arg(name, guaranteeText(t.delta, t.epsilon, t.method));
+  load.warning = in.warnings.join(QLatin1Char('\n'));
+  load.status = in.status;
   return load;
 }
 
@@ -411,9 +279,7 @@ void StudioSession::redecodeNow() {
 
 void StudioSession::cancelGeneration() {
   debounce_.stop();
-  if (running_ == 0) return;
-  cancel_->store(true);
-  cancelledSerial_ = runSerial_;  // a result already on its way is dropped too
+  if (generationJob_.isRunning()) generationJob_.cancel();  // a result already on its way is dropped too
 }
 
 void StudioSession::startGeneration() {
@@ -425,125 +291,45 @@ void StudioSession::startGeneration() {
     emit generationFailed(QStringLiteral("The prompt is empty: type some text, or pick an example."));
     return;
   }
-  cancel_->store(true);  // the previous run, if any, stops at its next token
-  cancel_ = std::make_shared<std::atomic<bool>>(false);
-  const quint64 serial = ++runSerial_;
-  ++running_;
+  const LatestJob::Ticket job = generationJob_.start();  // the previous run stops at its next token
   streamed_.clear();
   streamedPieces_.clear();
   emit generationStarted();
   setBusy();
 
-  auto model = model_;
-  const std::string prompt = prompt_.toStdString();
-  const std::optional<QString> reference = reference_;
-  const calm::DecodeOptions options = decodeOptions();
-  const calm::Metric metric = controls_.metric;
-  std::shared_ptr<const FullRun> cached = fullCache_;
-  if (cached && (cached->model != model.get() || cached->prompt != prompt ||
-                 cached->maxNewTokens != options.max_new_tokens))
-    cached.reset();
-  auto cancel = cancel_;
+  GenerationRequest request;
+  request.model = model_;
+  request.prompt = prompt_.toStdString();
+  request.reference = reference_;
+  request.options = decodeOptions();
+  request.metric = controls_.metric;
+  request.cachedFull = fullCache_;
   auto runs = engineRuns_;
-
-  (void)QtConcurrent::run(&pool_, [this, serial, model, prompt, reference, options, metric, cached, cancel, runs] {
-    auto outcome = std::make_shared<GenerationOutcome>();
-    std::shared_ptr<const FullRun> full = cached;
-    QString error;
-    bool cancelled = false;
-    try {
-      calm::Decoder decoder(*model);
-      const auto keepGoing = [&cancel](const calm::TokenTrace&) { return !cancel->load(); };
-      const auto stream = [this, serial, &cancel, &model](const calm::TokenTrace& token) {
-        if (cancel->load()) return false;
-        QString piece = QString::fromStdString(model->tokenizer.piece(token.token));
-        QMetaObject::invokeMethod(this, [this, serial, token, piece] {
-          if (serial != runSerial_ || serial == cancelledSerial_) return;
-          streamed_.push_back(token);
-          streamedPieces_ << piece;
-          emit tokenStreamed(static_cast<int>(streamed_.size()) - 1);
-        }, Qt::QueuedConnection);
-        return true;
-      };
-      // Untraced runs for the clock; the fastest of a few when they are short.
-      const auto timed = [&](const calm::DecodeOptions& o) {
-        double best = 0.0;
-        for (int i = 0; i < kTimingRepeats && !cancel->load(); ++i) {
-          runs->fetch_add(1);
-          const calm::DecodeResult r = decoder.generate(prompt, o, keepGoing);
-          if (r.cancelled) break;
-          best = i == 0 ? r.seconds : std::min(best, r.seconds);
-          if (r.seconds * (i + 1) >= kShortRunSeconds) break;
-        }
-        return best;
-      };
-
-      runs->fetch_add(1);
-      outcome->calm = decoder.generate(prompt, options, stream);
-      cancelled = outcome->calm.cancelled || cancel->load();
-      if (!cancelled && !full) {
-        const calm::DecodeOptions fo = options.full_model();
-        auto run = std::make_shared<FullRun>();
-        run->model = model.get();
-        run->prompt = prompt;
-        run->maxNewTokens = options.max_new_tokens;
-        runs->fetch_add(1);
-        run->result = decoder.generate(prompt, fo, keepGoing);
-        cancelled = run->result.cancelled || cancel->load();
-        if (!cancelled) {
-          run->seconds = run->result.seconds;
-          if (run->seconds < kShortRunSeconds) run->seconds = std::min(run->seconds, timed(fo));
-          full = run;
-        }
+  (void)QtConcurrent::run(&pool_, [this, job, request, runs] {
+    const auto stream = [this, &job](const calm::TokenTrace& token, const QString& piece) {
+      generationJob_.report(job, [this, serial = job.serial, token, piece] {
+        if (generationJob_.wasCancelled(serial)) return;
+        streamed_.push_back(token);
+        streamedPieces_ << piece;
+        emit tokenStreamed(static_cast<int>(streamed_.size()) - 1);
+      });
+      return true;
+    };
+    const GenerationResult result = runGeneration(request, *job.cancel, *runs, stream);
+    generationJob_.finish(job, [this, serial = job.serial, result] {
+      if (!result.error.isEmpty()) {
+        emit generationFailed(result.error);
+      } else if (result.cancelled || generationJob_.wasCancelled(serial)) {
+        emit generationCancelled();
+      } else {
+        fullCache_ = result.full;
+        outcome_ = result.outcome;
+        streamed_ = outcome_->calm.trace;
+        streamedPieces_ = outcome_->calmPieces;
+        emit generationFinished();
+        emit outcomeChanged();
       }
-      if (!cancelled) {
-        calm::DecodeOptions untraced = options;
-        untraced.trace = false;
-        // An untraced run (verify mode) is its own first timing, but it may be the
-        // process's first decode (cold caches, first allocations: measured 8x slow),
-        // so it is always timed again.
-        outcome->calmSeconds = timed(untraced);
-        if (!options.trace) outcome->calmSeconds = std::min(outcome->calmSeconds, outcome->calm.seconds);
-        cancelled = cancel->load();
-      }
-      if (!cancelled) {
-        outcome->full = full->result;
-        outcome->fullSeconds = full->seconds;
-        outcome->options = options;
-        outcome->prompt = QString::fromStdString(prompt);
-        outcome->reference = reference;
-        if (reference) outcome->referenceIds = model->tokenizer.encode(reference->toStdString());
-        outcome->calmPieces = piecesOf(*model, outcome->calm.tokens);
-        outcome->fullPieces = piecesOf(*model, outcome->full.tokens);
-        outcome->calmText = QString::fromStdString(outcome->calm.text);
-        outcome->fullText = QString::fromStdString(outcome->full.text);
-        outcome->metric = metric;
-        fillDistances(*outcome);
-      }
-    } catch (const std::exception& e) {
-      error = describe(e);
-    } catch (...) {
-      error = QStringLiteral("unknown error while decoding");
-    }
-    std::shared_ptr<const GenerationOutcome> done = outcome;
-    QMetaObject::invokeMethod(this, [this, serial, done, full, error, cancelled] {
-      --running_;
-      if (serial == runSerial_) {
-        if (!error.isEmpty()) {
-          emit generationFailed(error);
-        } else if (cancelled || serial == cancelledSerial_) {
-          emit generationCancelled();
-        } else {
-          fullCache_ = full;
-          outcome_ = done;
-          streamed_ = done->calm.trace;
-          streamedPieces_ = done->calmPieces;
-          emit generationFinished();
-          emit outcomeChanged();
-        }
-      }
-      setBusy();
-    }, Qt::QueuedConnection);
+    }, [this] { setBusy(); });
   });
 }
 
@@ -557,7 +343,7 @@ void StudioSession::recomputeDistances() {
 }
 
 void StudioSession::setBusy() {
-  const bool busy = running_ > 0 || loading_ > 0;
+  const bool busy = generationJob_.isRunning() || loadJob_.isRunning();
   if (busy == wasBusy_) return;
   wasBusy_ = busy;
   emit busyChanged(busy);

@@ -25,11 +25,15 @@
 #include "session/CalibrationData.h"
 #include "session/DecodeControls.h"
 #include "session/GenerationOutcome.h"
+#include "session/LatestJob.h"
+#include "session/ThresholdsImport.h"
 #include "calibrate/ltt.h"
 #include "model/load.h"
 #include "model/model.h"
 
 namespace calm::ui {
+
+struct FullRun;  // session/GenerationRun.h
 
 // What opening a thresholds file did.
 struct ThresholdsLoad {
@@ -52,7 +56,7 @@ class StudioSession : public QObject {
   // modelLoadCancelled. A new load cancels one still running.
   void loadModel(const QString& dir);
   void cancelModelLoad();  // the load stops at its next step (a file being mapped is finished first)
-  bool isLoadingModel() const { return loading_ > 0; }
+  bool isLoadingModel() const { return loadJob_.isRunning(); }
   bool hasModel() const { return model_ != nullptr; }
   std::shared_ptr<const calm::Model> model() const { return model_; }
   // What was loaded (variant, stored and in-memory types, tokenizer, ...); only with a model.
@@ -95,7 +99,7 @@ class StudioSession : public QObject {
   // --- generation
   void generate();                      // starts now; a run in progress is cancelled
   void cancelGeneration();
-  bool isGenerating() const { return running_ != 0; }
+  bool isGenerating() const { return generationJob_.isRunning(); }
   std::shared_ptr<const GenerationOutcome> outcome() const { return outcome_; }
   // The tokens of the run in progress as they arrive (the last run's once finished).
   const std::vector<calm::TokenTrace>& streamedTokens() const { return streamed_; }
@@ -143,7 +147,8 @@ class StudioSession : public QObject {
   void busyChanged(bool busy);
 
  private:
-  struct FullRun;  // the cached full-model run for (model, prompt, max new tokens)
+  void useModel(const QString& dir, std::shared_ptr<const calm::Model> model,
+                const std::optional<calm::ModelInfo>& info);  // a load finished
   void startGeneration();
   void refreshCalibrationResult();
   void recomputeDistances();
@@ -156,24 +161,19 @@ class StudioSession : public QObject {
   std::optional<calm::ModelInfo> modelInfo_;
   QString modelDir_;
   QString weightType_ = QStringLiteral("auto");
-  int loading_ = 0;
-  quint64 loadSerial_ = 0;
-  std::shared_ptr<std::atomic<bool>> loadCancel_;  // the latest load's
+  LatestJob loadJob_;
   QString prompt_;
   std::optional<QString> reference_;
   DecodeControls controls_;
   bool armed_ = false;
   bool wasBusy_ = false;
 
-  quint64 runSerial_ = 0;
-  quint64 cancelledSerial_ = 0;
-  int running_ = 0;
-  std::shared_ptr<std::atomic<bool>> cancel_;
+  LatestJob generationJob_;
   std::shared_ptr<std::atomic<int>> engineRuns_;
   std::vector<calm::TokenTrace> streamed_;
   QStringList streamedPieces_;
   std::shared_ptr<const GenerationOutcome> outcome_;
-  std::shared_ptr<const FullRun> fullCache_;
+  std::shared_ptr<const FullRun> fullCache_;  // the full model's last run, reused while it fits
 
   CalibrationController* calibrator_;
   std::shared_ptr<const CalibrationData> calibration_;
@@ -181,12 +181,6 @@ class StudioSession : public QObject {
   QString calibrationError_;  // why the losses cannot be scored for the current controls
 
   // Lambda taken from a thresholds file; forgotten when lambda is set otherwise.
-  struct ThresholdsSource {
-    QString file;  // its name, for the user
-    double lambda = 1.0, delta = 0.0, epsilon = 0.0;
-    calm::CalibrationMethod method = calm::CalibrationMethod::HoeffdingBentkus;
-    bool sameModel = true;
-  };
   std::optional<ThresholdsSource> thresholdsSource_;
   mutable std::optional<QString> modelHash_;
 };

@@ -1,6 +1,7 @@
 #include "widgets/ControlPanel.h"
 
 #include <cmath>
+#include <functional>
 
 #include <QButtonGroup>
 #include <QString>
@@ -10,7 +11,6 @@
 #include <QGroupBox>
 #include <QLabel>
 #include <QRadioButton>
-#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStandardItemModel>
 #include <QVBoxLayout>
@@ -57,6 +57,26 @@ void applyModeCode(int code, DecodeControls& c) {
   c.kv_mode = code == kModeCatchUp ? calm::KvMode::CatchUp
              : code == kModeExact ? calm::KvMode::Exact
                                   : calm::KvMode::Propagate;
+}
+
+// A control bound to one field of the controls, both ways.
+template <class Enum, class Owner>  // Owner: DecodeControls or its ExitRule
+ControlPanel::Binding comboBinding(QComboBox* box, Enum Owner::*field) {
+  return {[=](const DecodeControls& c) { selectData(box, int(c.*field)); },
+          [=](DecodeControls& c, const DecodeControls&) { c.*field = static_cast<Enum>(box->currentData().toInt()); }};
+}
+
+ControlPanel::Binding spinBinding(QSpinBox* spin, int DecodeControls::*field) {
+  return {[=](const DecodeControls& c) { spin->setValue(c.*field); },
+          [=](DecodeControls& c, const DecodeControls&) { c.*field = spin->value(); }};
+}
+
+template <class Box>
+ControlPanel::Binding decimalBinding(Box* box, QDoubleSpinBox* shownBy, double DecodeControls::*field) {
+  return {[=](const DecodeControls& c) { box->setValue(c.*field); },
+          [=](DecodeControls& c, const DecodeControls& shown) {
+            c.*field = unlessMoved(shown.*field, box->value(), shownBy->decimals());
+          }};
 }
 
 }  // namespace
@@ -317,6 +337,35 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
   layout->addWidget(generation);
   layout->addStretch(1);
 
+  // Every control and the field it shows: setControls and controls() walk this one list.
+  bindings_ = {
+      comboBinding(measure_, &DecodeControls::measure),
+      comboBinding(consistency_, &DecodeControls::consistency),
+      comboBinding(metric_, &DecodeControls::metric),
+      comboBinding(method_, &DecodeControls::method),
+      comboBinding(gate_, &DecodeControls::gate),
+      decimalBinding(gateThreshold_, gateThreshold_, &DecodeControls::gate_threshold),
+      spinBinding(firstExit_, &DecodeControls::first_exit_layer),
+      spinBinding(checkInterval_, &DecodeControls::check_interval),
+      spinBinding(draft_, &DecodeControls::verify_draft),
+      spinBinding(maxTokens_, &DecodeControls::max_new_tokens),
+      decimalBinding(lambda_, lambda_->spinBox(), &DecodeControls::lambda),
+      decimalBinding(tau_, tau_->spinBox(), &DecodeControls::tau),
+      decimalBinding(delta_, delta_->spinBox(), &DecodeControls::delta),
+      decimalBinding(epsilon_, epsilon_->spinBox(), &DecodeControls::epsilon),
+      // One combo for two fields: the K/V mode, or verify mode. The K/V mode
+      // under verify is kept until the user picks another entry.
+      {[this](const DecodeControls& c) { selectData(mode_, modeCode(c)); },
+       [this](DecodeControls& c, const DecodeControls& shown) {
+         if (mode_->currentData().toInt() != modeCode(shown)) applyModeCode(mode_->currentData().toInt(), c);
+       }},
+      {[this](const DecodeControls& c) {
+         fromCalibration_->setChecked(c.lambdaFromCalibration);
+         byHand_->setChecked(!c.lambdaFromCalibration);
+       },
+       [this](DecodeControls& c, const DecodeControls&) { c.lambdaFromCalibration = fromCalibration_->isChecked(); }},
+  };
+
   setControls(shown_);
   for (QComboBox* box : {measure_, consistency_, metric_, mode_, method_, gate_})
     connect(box, &QComboBox::currentIndexChanged, this, &ControlPanel::emitEdited);
@@ -340,55 +389,23 @@ void ControlPanel::updateEnabled(const DecodeControls& c) {
 }
 
 void ControlPanel::setControls(const DecodeControls& c) {
-  const QSignalBlocker b1(measure_), b2(consistency_), b3(metric_), b4(mode_), b5(fromCalibration_),
-      b6(byHand_), b7(maxTokens_), b8(method_), b9(gate_), b10(gateThreshold_), b11(firstExit_),
-      b12(checkInterval_), b13(draft_);
-  selectData(method_, int(c.method));
-  selectData(measure_, int(c.measure));
-  selectData(consistency_, int(c.consistency));
-  selectData(metric_, int(c.metric));
-  selectData(mode_, modeCode(c));
-  selectData(gate_, int(c.gate));
-  gateThreshold_->setValue(c.gate_threshold);
-  firstExit_->setValue(c.first_exit_layer);
-  checkInterval_->setValue(c.check_interval);
-  draft_->setValue(c.verify_draft);
-  fromCalibration_->setChecked(c.lambdaFromCalibration);
-  byHand_->setChecked(!c.lambdaFromCalibration);
-  lambda_->setValue(c.lambda);
-  tau_->setValue(c.tau);
-  delta_->setValue(c.delta);
-  epsilon_->setValue(c.epsilon);
-  maxTokens_->setValue(c.max_new_tokens);
+  // Showing the session's state is not an edit: the widgets' own signals are
+  // ignored meanwhile, so nothing echoes back.
+  showing_ = true;
+  for (const Binding& b : bindings_) b.show(c);
+  showing_ = false;
   updateEnabled(c);
   shown_ = c;
 }
 
 DecodeControls ControlPanel::controls() const {
   DecodeControls c = shown_;
-  c.measure = static_cast<calm::Measure>(measure_->currentData().toInt());
-  c.consistency = static_cast<calm::Consistency>(consistency_->currentData().toInt());
-  c.metric = static_cast<calm::Metric>(metric_->currentData().toInt());
-  if (mode_->currentData().toInt() != modeCode(shown_)) applyModeCode(mode_->currentData().toInt(), c);
-  c.method = static_cast<calm::CalibrationMethod>(method_->currentData().toInt());
-  c.gate = static_cast<calm::Gate>(gate_->currentData().toInt());
-  c.gate_threshold = unlessMoved(shown_.gate_threshold, gateThreshold_->value(), gateThreshold_->decimals());
-  c.first_exit_layer = firstExit_->value();
-  c.check_interval = checkInterval_->value();
-  c.verify_draft = draft_->value();
-  c.lambdaFromCalibration = fromCalibration_->isChecked();
-  const auto exact = [](double value, const SliderSpin* s) {
-    return unlessMoved(value, s->value(), s->spinBox()->decimals());
-  };
-  c.lambda = exact(shown_.lambda, lambda_);
-  c.tau = exact(shown_.tau, tau_);
-  c.delta = exact(shown_.delta, delta_);
-  c.epsilon = exact(shown_.epsilon, epsilon_);
-  c.max_new_tokens = maxTokens_->value();
+  for (const Binding& b : bindings_) b.read(c, shown_);
   return c;
 }
 
 void ControlPanel::emitEdited() {
+  if (showing_) return;
   const DecodeControls c = controls();
   updateEnabled(c);
   if (c == shown_) return;
@@ -408,13 +425,14 @@ void ControlPanel::setModelLimits(bool hasClassifier, int maxNewTokens, int laye
   }
   {
     // New ranges, then the values again: a value the old range clamped comes back.
-    const QSignalBlocker b1(maxTokens_), b2(firstExit_), b3(checkInterval_);
+    showing_ = true;
     maxTokens_->setMaximum(std::max(1, maxNewTokens));
     firstExit_->setMaximum(std::max(1, layers));
     checkInterval_->setMaximum(std::max(1, layers));
     maxTokens_->setValue(shown_.max_new_tokens);
     firstExit_->setValue(shown_.first_exit_layer);
     checkInterval_->setValue(shown_.check_interval);
+    showing_ = false;
   }
   emitEdited();  // anything clamped to what the model can hold
 }

@@ -6,6 +6,9 @@
 // DecodeControls and reports edits; the session decides what they mean.
 #pragma once
 
+#include <functional>
+#include <vector>
+
 #include <QWidget>
 
 #include "session/DecodeControls.h"
@@ -40,6 +43,14 @@ class ControlPanel : public QWidget {
   // edit is complete, so there is nothing left to wait for.
   void editingFinished();
 
+ public:
+  // How one control shows its field of DecodeControls and reads it back
+  // (`shown`: what was last shown, so an unmoved value stays exact).
+  struct Binding {
+    std::function<void(const DecodeControls&)> show;
+    std::function<void(DecodeControls&, const DecodeControls& shown)> read;
+  };
+
  private:
   void emitEdited();
   void updateEnabled(const DecodeControls& c);
@@ -62,6 +73,8 @@ class ControlPanel : public QWidget {
   QSpinBox* checkInterval_;
   QComboBox* mode_;
   QSpinBox* draft_;
+  std::vector<Binding> bindings_;
+  bool showing_ = false;  // setControls is filling the widgets: their signals are not edits
   DecodeControls shown_;
 };
 
