@@ -44,7 +44,10 @@ for the command line.
 or BF16, copied once into memory) or converted at load (q8: 8 bits with a scale per 32 weights, half
 of F16's memory traffic; every command takes it). --threads N splits one decode's products
 over N cores (calibrate, eval, validate and bench use their threads for examples instead).
-lambda = 1 (the default) is exactly the full model; smaller lambdas exit earlier.
+lambda = 1 is exactly the full model; smaller lambdas exit earlier. Without --lambda, a bundled
+model starts from its certified lambda (textual rougeL, delta 0.1, epsilon 0.05) when its bundled
+calibration used the same settings (measure, tau, max new tokens, K/V mode, exit checks, gate), and
+says so on stderr; otherwise lambda is 1.
 --gate asks a cheap measure first and pays for the softmax check only when it passes.
 --kv catch-up runs skipped layers later, batched with the next deeper token (exact cache).
 --verify K drafts K tokens with exits and verifies them in one batched pass: the output is
@@ -113,6 +116,8 @@ int cmd_generate(const Args& args) {
   calm::DecodeOptions options = calm::cli::decode_options(args);
   options.trace = args.flag("json") && options.verify_draft == 0;  // verify mode records no layer trace
   const calm::Model model = calm::cli::load_model_arg(args);
+  const std::string certified = calm::cli::apply_bundled_lambda(args, model, options);
+  if (!certified.empty()) std::cerr << certified << "\n";
   const int threads = args.get_int("threads", 1);
   if (threads < 1 || threads > 256) throw UsageError("--threads must be between 1 and 256");
   calm::Decoder decoder(model, threads);
@@ -134,6 +139,7 @@ int cmd_generate(const Args& args) {
               {"measure", calm::measure_name(options.measure)},
               {"policy", calm::policy_name(options.policy)},
               {"lambda", options.lambda},
+              {"lambda_certified_by", certified.empty() ? json(nullptr) : json(certified)},
               {"tau", options.tau},
               {"max_new_tokens", options.max_new_tokens},
               {"text", r.text},

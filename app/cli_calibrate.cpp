@@ -59,7 +59,9 @@ which calibrate checks and reports (if they do, it bounds their monotone envelop
 them). Defaults: textual, rougeL, epsilon 0.05, softmax, tau 4, hb, step 0.05, the
 model's bundled calibration set unless --data is given. Finished examples go to a cache
 (default: the --out path with .cache.jsonl for .json); Ctrl+C stops (exit code 3) and the same
-command resumes. --report also writes a CSV next to the JSON.
+command resumes. --report also writes a CSV next to the JSON. With --settings, "{delta}" in --out
+(e.g. --out softmax-d{delta}.json) writes one thresholds file per guarantee, each certified: every
+delta was fixed before the run (the others are only printed otherwise).
 eval runs the full model and CALM at the thresholds file's lambda on a test set (default: the
 bundled test set) and compares quality, layers and speed.
 --limit N draws N examples of each data file at random (seed --limit-seed, default 0; recorded
@@ -370,6 +372,17 @@ std::string default_cache(const std::string& out) {
   return out + ".cache.jsonl";
 }
 
+constexpr const char* kDeltaField = "{delta}";
+
+// `pattern` with "{delta}" replaced by the delta as typed (0.1, 0.25), or by
+// nothing when delta < 0 (the cache shared by all the files).
+std::string with_delta(const std::string& pattern, double delta) {
+  const size_t at = pattern.find(kDeltaField);
+  if (at == std::string::npos) return pattern;
+  return pattern.substr(0, at) + (delta < 0 ? std::string() : general(delta)) +
+         pattern.substr(at + std::string(kDeltaField).size());
+}
+
 }  // namespace
 
 // ---- calm calibrate --------------------------------------------------------
@@ -394,10 +407,21 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
 
   const Model model = load_model_arg(args);
   const std::string data = data_file(args, "data", model, "calibration");
-  const std::string out = args.get("out");
-  const std::string cache = args.get("cache", default_cache(out));
+  // "{delta}" in --out writes one thresholds file per guarantee (--delta and
+  // --settings), each certified: all were fixed before the run.
+  const std::string out_pattern = args.get("out");
+  const bool out_per_delta = out_pattern.find(kDeltaField) != std::string::npos;
+  std::vector<std::string> outs;
+  for (const Guarantee& g : guarantees) {
+    outs.push_back(out_per_delta ? with_delta(out_pattern, g.delta) : out_pattern);
+    if (!out_per_delta) break;
+  }
+  const std::string out = outs.front();
+  const std::string cache = args.get("cache", default_cache(out_per_delta ? with_delta(out_pattern, -1) : out));
   // Before the run: a mistake found after an hour of calibration costs the hour.
-  std::vector<LabelledPath> outputs{{"--out", out}, {args.has("cache") ? "--cache" : "the cache", cache}};
+  std::vector<LabelledPath> outputs;
+  for (const std::string& o : outs) outputs.push_back({"--out", o});
+  outputs.push_back({args.has("cache") ? "--cache" : "the cache", cache});
   if (args.has("report"))
     for (const std::string& r : {args.get("report"), csv_path_for(args.get("report"))})
       outputs.push_back({"--report", r});
@@ -415,12 +439,17 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
   const CalibrationReport report = build_report(run, model.tokenizer, model.config.decoder_layers, guarantees);
   const ReportChoice& c = report.choices.front();
   // The grid step as typed: the grid's differences are rounded sums.
-  Thresholds t = thresholds_from_report(run, report, absolute(model.dir), absolute(data),
-                                        args.get_double("grid-step", 0.05));
-  // Every loss was already in the cache: this delta and epsilon are asked of
-  // losses that could have been seen, so the answer is exploratory.
+  Thresholds t;
+  for (size_t k = 0; k < outs.size(); ++k) {
+    t = thresholds_from_report(run, report, absolute(model.dir), absolute(data), args.get_double("grid-step", 0.05),
+                               k);
+    // Every loss was already in the cache: this delta and epsilon are asked of
+    // losses that could have been seen, so the answer is exploratory.
+    t.exploratory = resumed == run.examples.size();
+    write_thresholds(t, outs[k]);
+  }
+  t = thresholds_from_report(run, report, absolute(model.dir), absolute(data), args.get_double("grid-step", 0.05));
   t.exploratory = resumed == run.examples.size();
-  write_thresholds(t, out);
 
   std::cout << "model:   " << model.name << " (" << model.dir << ", hash " << run.model_hash << ", "
             << model.config.decoder_layers << " decoder layers)\n"
@@ -450,7 +479,7 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
     std::cout << "note:    every example came from the cache " << cache
               << ", so these losses may have been seen before delta and epsilon were chosen: the thresholds file "
                  "is marked exploratory. Delete the cache (or calibrate on other examples) to certify.\n";
-  std::cout << "wrote " << out << "\n";
+  for (const std::string& o : outs) std::cout << "wrote " << o << "\n";
   if (args.has("report")) {
     const std::string csv = csv_path_for(args.get("report"));
     write_report(report, args.get("report"), csv);

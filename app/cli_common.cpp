@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
 
+#include "calibrate/bundled.h"
 #include "calibrate/sampling.h"
 #include "decode/option_bounds.h"
 #include "model/catalog.h"
+#include "util/hash.h"
 
 namespace calm::cli {
 
@@ -108,6 +111,21 @@ DecodeOptions decode_options(const Args& args) {
   o.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT32_MAX));
   o.truncate_prompt = args.flag("truncate");
   return o;
+}
+
+std::string apply_bundled_lambda(const Args& args, const Model& model, DecodeOptions& options) {
+  if (args.has("lambda") || options.policy != ExitPolicy::Calm) return "";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(std::filesystem::path(model.dir) / "thresholds", ec)) return "";
+  const std::vector<BundledThresholds> files = bundled_thresholds(model.dir, file_hash(model.dir + "/model.safetensors"));
+  const BundledThresholds* b = find_thresholds(files, options, Guarantee{});
+  if (!b) return "";
+  const Thresholds& t = b->thresholds;
+  options.lambda = t.lambda;
+  return "lambda " + fixed(t.lambda, 2) + " certified by the model's bundled calibration " +
+         std::filesystem::path(b->path).filename().string() + " (textual rougeL, delta " + fixed(t.delta, 2) +
+         ", epsilon " + fixed(t.epsilon, 2) + ", " + std::to_string(t.examples) + " examples, " +
+         t.created.substr(0, 10) + "); --lambda 1 runs the full model";
 }
 
 std::string fixed(double x, int digits) {

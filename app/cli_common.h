@@ -56,6 +56,13 @@ std::vector<LabelledPath> with_model_files(std::vector<LabelledPath> inputs, con
 // The decoding options of `calm generate` and `calm bench`; the option names
 // are kDecodeOptionNames (valued) and "truncate" (flag).
 DecodeOptions decode_options(const Args& args);
+
+// Without --lambda, a calm decode starts from the model's bundled certified
+// lambda (DIR/thresholds/: textual ROUGE-L, delta 0.1, epsilon 0.05, Learn
+// then Test) when one certifies exactly these settings: sets options.lambda
+// and returns one line saying where it came from; else changes nothing and
+// returns "" (lambda stays 1, the full model).
+std::string apply_bundled_lambda(const Args& args, const Model& model, DecodeOptions& options);
 extern const std::vector<std::string> kDecodeOptionNames;
 
 // x with `digits` decimals ("1.84"), for the programs' tables.

@@ -92,6 +92,9 @@ step "calm generate"
 text=$(calm generate --prompt "And God said, Let there be light: and there was light." --lambda 0.6 --max-new-tokens 24)
 echo "$text"
 [ -n "$text" ] || { echo "package-check: calm generate printed nothing" >&2; exit 1; }
+# Without --lambda, the installed model's certified thresholds are found and named.
+calm generate --prompt "And God said" --max-new-tokens 4 2>&1 >/dev/null | grep -q "certified by the model's bundled calibration" \
+  || { echo "package-check: calm generate did not use the installed bundled thresholds" >&2; exit 1; }
 # The installed test set is found by name (eval defaults to it).
 calm calibrate --limit 8 --grid-step 0.25 --max-new-tokens 16 --delta 0.25 --threads 2 --out "$WORK/t.json" >/dev/null
 calm eval --thresholds "$WORK/t.json" --limit 8 --threads 2 | grep -q "/usr/share/calm-studio/data/kjv2web/test.jsonl" \

@@ -66,4 +66,20 @@ check_usage "disagree" --method crc --pvalue hb
 check_usage "unknown calibration method 'bonferroni'" --method bonferroni
 [[ -e $dir/x.json ]] && fail "a refused run wrote its --out"
 
+# "{delta}" in --out: one certified file per guarantee from one run, the
+# shared cache named without the field; a second run from that cache is exploratory.
+if ! "$calm" "${cal[@]}" --settings textual:0.75 --out "$dir/each-d{delta}.json" > "$dir/each.txt" 2>&1; then
+  fail "calibrate --out with {delta} failed:"
+  cat "$dir/each.txt"
+fi
+for d in 0.5 0.75; do
+  [ -f "$dir/each-d$d.json" ] || fail "no $dir/each-d$d.json"
+  expect "\"delta\": $d" "$dir/each-d$d.json"
+  expect '"certification": "certified"' "$dir/each-d$d.json"
+  expect "wrote $dir/each-d$d.json" "$dir/each.txt"
+done
+[ -f "$dir/each-d.cache.jsonl" ] || fail "the shared cache is not $dir/each-d.cache.jsonl"
+"$calm" "${cal[@]}" --settings textual:0.75 --out "$dir/each-d{delta}.json" > "$dir/again.txt" 2>&1
+expect '"certification": "exploratory"' "$dir/each-d0.75.json"
+
 echo "$failures failures"

@@ -554,6 +554,35 @@ class TestUiSession : public QObject {
     QVERIFY(failed.first().at(0).toString().contains(QStringLiteral("empty")));
   }
 
+  // A bundled model starts from its shipped certified lambda, and says so;
+  // settings its calibration did not use fall back to the hand-set value.
+  void aBundledModelStartsCalibrated() {
+    StudioSession session;
+    const QString prose = QStringLiteral(CALM_SOURCE_DIR "/resources/models/prose");
+    QVERIFY(loadInto(session, prose));
+    const auto shipped = [&](const char* file) {
+      return calm::read_thresholds((prose + QStringLiteral("/thresholds/") + QLatin1String(file)).toStdString());
+    };
+    DecodeControls c;  // the app's defaults
+    session.setControls(c);
+    QVERIFY(session.lambdaIsCalibrated());
+    QCOMPARE(session.lambda(), shipped("softmax-d0.1.json").lambda);
+    QVERIFY2(session.lambdaExplanation().contains(QStringLiteral("bundled calibration (1000 examples")),
+             qPrintable(session.lambdaExplanation()));
+    c.delta = 0.25;
+    session.setControls(c);
+    QCOMPARE(session.lambda(), shipped("softmax-d0.25.json").lambda);
+    c.measure = calm::Measure::Classifier;
+    session.setControls(c);
+    QCOMPARE(session.lambda(), shipped("classifier-d0.25.json").lambda);
+    c.max_new_tokens = 48;  // not what the bundled calibration ran with
+    session.setControls(c);
+    QVERIFY(!session.lambdaIsCalibrated());
+    QCOMPARE(session.lambda(), c.lambda);
+    QVERIFY2(session.lambdaExplanation().contains(QStringLiteral("bundled calibrations cover")),
+             qPrintable(session.lambdaExplanation()));
+  }
+
   void deltaChangesLambdaWithoutRunningTheModel() {
     StudioSession session;
     QVERIFY(loadInto(session, kT5));

@@ -29,8 +29,9 @@ RunSettings Thresholds::run_settings() const {
 DecodeOptions Thresholds::decode_options() const { return run_settings().decode_options(lambda); }
 
 Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationReport& report,
-                                  const std::string& model_dir, const std::string& data_path, double grid_step) {
-  const ReportChoice& choice = report.choices.front();
+                                  const std::string& model_dir, const std::string& data_path, double grid_step,
+                                  size_t choice_index) {
+  const ReportChoice& choice = report.choices.at(choice_index);
   const RunSettings& s = run.settings;
   const size_t chosen = choice.chosen_point;
   Thresholds t;

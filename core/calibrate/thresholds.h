@@ -81,11 +81,12 @@ struct Thresholds : ExitRule {
 
 struct CalibrationReport;
 
-// The thresholds file for the first choice of `report`, made from `run`.
-// `grid_step` is taken as the user set it (the grid's own differences are
-// rounded sums); the paths are written as given.
+// The thresholds file for choice `choice` of `report` (the first by default),
+// made from `run`. `grid_step` is taken as the user set it (the grid's own
+// differences are rounded sums); the paths are written as given.
 Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationReport& report,
-                                  const std::string& model_dir, const std::string& data_path, double grid_step);
+                                  const std::string& model_dir, const std::string& data_path, double grid_step,
+                                  std::size_t choice = 0);
 
 // The current time as "YYYY-MM-DDTHH:MM:SSZ".
 std::string iso8601_utc_now();

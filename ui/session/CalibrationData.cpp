@@ -4,6 +4,8 @@
 
 #include <QStringList>
 
+#include "calibrate/bundled.h"
+
 namespace calm::ui {
 
 bool CalibrationData::matches(const QString& dir, const DecodeControls& controls) const {
@@ -11,24 +13,10 @@ bool CalibrationData::matches(const QString& dir, const DecodeControls& controls
 }
 
 QString CalibrationData::mismatch(const QString& dir, const DecodeControls& c) const {
-  const calm::RunSettings& s = run.settings;
   QStringList why;
   if (dir != modelDir) why << QStringLiteral("it was run on another model");
-  if (c.measure != s.measure)
-    why << QStringLiteral("it used the %1 measure").arg(QString::fromUtf8(calm::measure_name(s.measure)));
-  if (c.tau != s.tau) why << QStringLiteral("it used tau = %1").arg(s.tau, 0, 'g', 3);
-  if (c.max_new_tokens != s.max_new_tokens) why << QStringLiteral("it used max new tokens = %1").arg(s.max_new_tokens);
-  if (c.kv_mode != s.kv_mode)
-    why << QStringLiteral("it used the %1 K/V mode").arg(QString::fromUtf8(calm::kv_mode_name(s.kv_mode)));
-  if (c.first_exit_layer != s.first_exit_layer || c.check_interval != s.check_interval)
-    why << QStringLiteral("it checked from layer %1 every %2").arg(s.first_exit_layer).arg(s.check_interval);
-  // The gate only acts on the softmax measures.
-  if (calm::measure_needs_logits(s.measure) &&
-      (c.gate != s.gate ||
-       (s.gate != calm::Gate::None && c.gate_threshold != s.gate_threshold)))
-    why << QStringLiteral("it used the %1 gate%2")
-               .arg(QString::fromUtf8(calm::gate_name(s.gate)),
-                    s.gate == calm::Gate::None ? QString() : QStringLiteral(" at %1").arg(s.gate_threshold, 0, 'g', 3));
+  for (const std::string& d : calm::settings_differences(run.settings, c))
+    why << QStringLiteral("it used %1").arg(QString::fromStdString(d));
   return why.join(QStringLiteral("; "));
 }
 

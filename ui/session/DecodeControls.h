@@ -26,7 +26,7 @@ namespace calm::ui {
 struct DecodeControls : calm::ExitRule {
   DecodeControls() {
     lambda = 0.80;
-    max_new_tokens = 48;
+    max_new_tokens = 64;  // as calm's, and the bundled calibrations'
     verify_draft = 4;
   }
 

@@ -10,6 +10,7 @@
 
 #include "session/GenerationRun.h"
 #include "session/ThresholdsImport.h"
+#include "calibrate/bundled.h"
 #include "util/error.h"
 #include "util/hash.h"
 
@@ -70,6 +71,8 @@ void StudioSession::loadModel(const QString& requested) {
   (void)QtConcurrent::run(&pool_, [this, job, dir, path, options] {
     std::shared_ptr<const calm::Model> model;
     std::optional<calm::ModelInfo> info;
+    std::vector<calm::BundledThresholds> bundled;
+    QString hash;
     QString error;
     bool cancelled = false;
     // Progress goes to the GUI thread at most once a percent (and at each new file).
@@ -90,6 +93,11 @@ void StudioSession::loadModel(const QString& requested) {
       calm::LoadedModel loaded = calm::load_model_reporting(path, options, progress);
       info = std::move(loaded.info);
       model = std::make_shared<const calm::Model>(std::move(loaded.model));
+      // Certified thresholds shipped with the model (hashing the weights only when there are some).
+      if (QFileInfo(dir + QStringLiteral("/thresholds")).isDir()) {
+        hash = QString::fromStdString(calm::file_hash(path + "/model.safetensors"));
+        bundled = calm::bundled_thresholds(path, hash.toStdString());
+      }
     } catch (const calm::LoadCancelled&) {
       cancelled = true;
     } catch (const std::exception& e) {
@@ -97,19 +105,21 @@ void StudioSession::loadModel(const QString& requested) {
     } catch (...) {
       error = QStringLiteral("unknown error while loading the model");
     }
-    loadJob_.finish(job, [this, dir, model, info, error, cancelled] {
-      if (cancelled)
+    loadJob_.finish(job, [this, dir, model, info, bundled, hash, error, cancelled] {
+      if (cancelled) {
         emit modelLoadCancelled(dir);
-      else if (model)
-        useModel(dir, model, info);
-      else
+      } else if (model) {
+        useModel(dir, model, info, bundled, hash);
+      } else {
         emit modelFailed(dir, error);
+      }
     }, [this] { setBusy(); });
   });
 }
 
 void StudioSession::useModel(const QString& dir, std::shared_ptr<const calm::Model> model,
-                             const std::optional<calm::ModelInfo>& info) {
+                             const std::optional<calm::ModelInfo>& info,
+                             std::vector<calm::BundledThresholds> bundled, const QString& hash) {
   cancelGeneration();
   model_ = std::move(model);
   modelInfo_ = info;
@@ -121,6 +131,8 @@ void StudioSession::useModel(const QString& dir, std::shared_ptr<const calm::Mod
   armed_ = false;
   thresholdsSource_.reset();
   modelHash_.reset();
+  if (!hash.isEmpty()) modelHash_ = hash;
+  bundled_ = std::move(bundled);
   const DecodeControls fitted = fitControlsToModel(controls_, *model_, maxNewTokensLimit());
   if (!(fitted == controls_)) {
     controls_ = fitted;
@@ -163,10 +175,25 @@ void StudioSession::setControls(const DecodeControls& controls) {
     recomputeDistances();
 }
 
+bool StudioSession::calibratedInApp(const DecodeControls& c) const {
+  return calibrationResult_ && calibration_ && calibration_->matches(modelDir_, c) && calibrationError_.isEmpty();
+}
+
+const calm::BundledThresholds* StudioSession::bundledFor(const DecodeControls& c) const {
+  calm::Guarantee g;
+  g.consistency = c.consistency;
+  g.metric = c.metric;
+  g.delta = c.delta;
+  g.epsilon = c.epsilon;
+  g.method = c.method;
+  return calm::find_thresholds(bundled_, c, g);
+}
+
 double StudioSession::lambdaFor(const DecodeControls& c) const {
-  if (c.lambdaFromCalibration && calibrationResult_ && calibration_ && calibration_->matches(modelDir_, c) &&
-      calibrationError_.isEmpty())
-    return calibrationResult_->lambda;
+  if (c.lambdaFromCalibration) {
+    if (calibratedInApp(c)) return calibrationResult_->lambda;
+    if (const calm::BundledThresholds* b = bundledFor(c)) return b->thresholds.lambda;
+  }
   return c.lambda;
 }
 
@@ -174,8 +201,7 @@ double StudioSession::lambda() const { return lambdaFor(controls_); }
 
 bool StudioSession::lambdaIsCalibrated() const {
   if (!controls_.lambdaFromCalibration && thresholdsSource_) return thresholdsSource_->sameModel;
-  return controls_.lambdaFromCalibration && calibrationResult_ && calibration_ &&
-         calibration_->matches(modelDir_, controls_) && calibrationError_.isEmpty();
+  return controls_.lambdaFromCalibration && (calibratedInApp(controls_) || bundledFor(controls_));
 }
 
 QString StudioSession::lambdaExplanation() const {
@@ -185,16 +211,30 @@ QString StudioSession::lambdaExplanation() const {
              guaranteeText(thresholdsSource_->delta, thresholdsSource_->epsilon, thresholdsSource_->method),
              thresholdsSource_->sameModel ? QString() : QStringLiteral(", made for another model"));
   if (!controls_.lambdaFromCalibration) return QStringLiteral("set by hand");
-  if (!calibration_) return QStringLiteral("no calibration yet: the hand-set value is used");
   const QString why = calibrationMismatch();
-  if (!why.isEmpty()) return QStringLiteral("the calibration does not apply (%1): the hand-set value is used").arg(why);
-  const auto& r = *calibrationResult_;
-  if (!r.chosen_index)
-    return QStringLiteral("calibrated: no lambda passed for %1, so every token runs the full depth")
-        .arg(guaranteeText(controls_.delta, controls_.epsilon, controls_.method));
-  return QStringLiteral("calibrated for %1 on %2 examples")
-      .arg(guaranteeText(controls_.delta, controls_.epsilon, controls_.method))
-      .arg(r.examples);
+  if (calibration_ && why.isEmpty()) {
+    const auto& r = *calibrationResult_;
+    if (!r.chosen_index)
+      return QStringLiteral("calibrated: no lambda passed for %1, so every token runs the full depth")
+          .arg(guaranteeText(controls_.delta, controls_.epsilon, controls_.method));
+    return QStringLiteral("calibrated for %1 on %2 examples")
+        .arg(guaranteeText(controls_.delta, controls_.epsilon, controls_.method))
+        .arg(r.examples);
+  }
+  if (const calm::BundledThresholds* b = bundledFor(controls_)) {
+    const calm::Thresholds& t = b->thresholds;
+    return QStringLiteral("certified for %1 by the model's bundled calibration (%2 examples, %3; %4)")
+        .arg(guaranteeText(t.delta, t.epsilon, t.method))
+        .arg(t.examples)
+        .arg(QString::fromStdString(t.created.substr(0, 10)), QFileInfo(QString::fromStdString(b->path)).fileName());
+  }
+  if (calibration_)
+    return QStringLiteral("the calibration does not apply (%1): the hand-set value is used").arg(why);
+  if (!bundled_.empty())
+    return QStringLiteral("no calibration for these settings yet: the hand-set value is used (the model's bundled "
+                          "calibrations cover textual ROUGE-L at δ = 0.1 and 0.25, ε = 0.05, with the default "
+                          "exit checks, τ and max new tokens)");
+  return QStringLiteral("no calibration yet: the hand-set value is used");
 }
 
 calm::DecodeOptions StudioSession::decodeOptions() const {

@@ -27,6 +27,7 @@
 #include "session/GenerationOutcome.h"
 #include "session/LatestJob.h"
 #include "session/ThresholdsImport.h"
+#include "calibrate/bundled.h"
 #include "calibrate/ltt.h"
 #include "model/load.h"
 #include "model/model.h"
@@ -147,18 +148,24 @@ class StudioSession : public QObject {
   void busyChanged(bool busy);
 
  private:
+  // A load finished: the model, what was loaded, and its certified thresholds files.
   void useModel(const QString& dir, std::shared_ptr<const calm::Model> model,
-                const std::optional<calm::ModelInfo>& info);  // a load finished
+                const std::optional<calm::ModelInfo>& info, std::vector<calm::BundledThresholds> bundled,
+                const QString& hash);
   void startGeneration();
   void refreshCalibrationResult();
   void recomputeDistances();
   void setBusy();
   double lambdaFor(const DecodeControls& controls) const;
+  bool calibratedInApp(const DecodeControls& controls) const;  // the app's calibration answers for them
+  // The model's bundled thresholds file that certifies the controls, if any.
+  const calm::BundledThresholds* bundledFor(const DecodeControls& controls) const;
 
   QThreadPool pool_;
   QTimer debounce_;
   std::shared_ptr<const calm::Model> model_;
   std::optional<calm::ModelInfo> modelInfo_;
+  std::vector<calm::BundledThresholds> bundled_;  // certified files shipped with the model
   QString modelDir_;
   QString weightType_ = QStringLiteral("auto");
   LatestJob loadJob_;
