@@ -18,6 +18,7 @@
 #include "model/catalog.h"
 #include "util/error.h"
 #include "model/model.h"
+#include "cli_generate_batch.h"
 
 using calm::cli::Args;
 using calm::cli::UsageError;
@@ -35,11 +36,16 @@ usage:
                 [--static-layer K] [--first-exit-layer K] [--check-interval K]
                 [--kv propagate|exact|catch-up] [--gate none|state|classifier] [--gate-threshold G]
                 [--verify K] [--temperature X] [--top-k K] [--seed S] [--truncate] [--json]
+  calm generate --data in.jsonl --out out.jsonl [--threads N] [--limit N [--limit-seed S]] [--skip-bad-lines]
+                [the decoding options above]
 
 --model takes a model directory (config.json, model.safetensors, tokenizer.json or
 tokenizer.model) or the name of a bundled model; without it the default bundled model is used.
 --prompt-file reads the prompt from a file ("-": standard input), for prompts too long
-for the command line.
+for the command line. --data decodes every line of a JSONL set ({"input": ..., other fields kept})
+and writes one JSON line per example to --out, in input order (text, token ids, exit layers,
+average layers, seconds; "error" for an example that failed, exit code 1); --threads runs that
+many examples at once; Ctrl+C writes the finished ones and exits 3.
 --weights holds the large matrices as the checkpoint stores them (auto, the default: F32, F16
 or BF16, copied once into memory) or converted at load (q8: 8 bits with a scale per 32 weights, half
 of F16's memory traffic; every command takes it). --threads N splits one decode's products
@@ -112,6 +118,7 @@ json trace_json(const calm::Model& model, const calm::DecodeResult& r) {
 }
 
 int cmd_generate(const Args& args) {
+  if (args.has("data")) return calm::cli::generate_batch(args);
   const std::string prompt = calm::cli::prompt_arg(args);
   calm::DecodeOptions options = calm::cli::decode_options(args);
   options.trace = args.flag("json") && options.verify_draft == 0;  // verify mode records no layer trace
@@ -188,7 +195,8 @@ int main(int argc, char** argv) {
     if (command == "info") return cmd_info(Args(rest, {"model", "weights"}, {}));
     if (command == "generate")
       return cmd_generate(
-          Args(rest, with_decode_options({"model", "weights", "prompt", "prompt-file", "threads"}), {"json", "truncate"}));
+          Args(rest, with_decode_options({"model", "weights", "prompt", "prompt-file", "threads", "data", "out", "limit", "limit-seed"}),
+               {"json", "truncate", "skip-bad-lines"}));
     if (command == "bench") return calm::cli::cmd_bench(rest);
     if (command == "calibrate") return calm::cli::cmd_calibrate(rest);
     if (command == "eval") return calm::cli::cmd_eval(rest);

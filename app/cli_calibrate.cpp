@@ -23,6 +23,7 @@
 #include "decode/option_bounds.h"
 #include "cli_args.h"
 #include "cli_common.h"
+#include "cli_progress.h"
 #include "io/output_file.h"
 #include "io/utf8.h"
 #include "model/catalog.h"
@@ -222,70 +223,6 @@ std::string absolute(const std::string& path) {
 
 // ---- Running with progress and Ctrl+C --------------------------------------
 
-static_assert(std::atomic<bool>::is_always_lock_free, "the SIGINT flag must be safe to set in a signal handler");
-std::atomic<bool> g_cancel{false};
-
-extern "C" void on_sigint(int) {
-  g_cancel.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl+C stops at once; the cache survives a torn line
-}
-
-std::string duration_text(double seconds) {
-  const long s = static_cast<long>(seconds + 0.5);
-  char text[32];
-  if (s >= 3600)
-    std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-  else
-    std::snprintf(text, sizeof text, "%ld:%02ld", s / 60, s % 60);
-  return text;
-}
-
-// One progress line on stderr, rewritten in place on a terminal; elsewhere a
-// new line every few seconds.
-class ProgressLine {
- public:
-  explicit ProgressLine(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO)) {}
-  ~ProgressLine() { finish(); }
-
-  void update(const CalibrationProgress& p) {
-    const auto now = Clock::now();
-    if (!seen_) {
-      seen_ = true;
-      first_done_ = p.done;
-      if (p.resumed) std::cerr << label_ << ": resumed " << p.resumed << " finished examples from the cache\n";
-      if (!p.cache_bad_lines.empty()) {
-        std::cerr << label_ << ": skipped " << p.cache_bad_lines.size()
-                  << " damaged lines of the cache (checksum, JSON or values wrong), e.g. line "
-                  << p.cache_bad_lines.front() << "; their examples run again\n";
-      }
-    }
-    const auto gap = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
-    if (printed_ && p.done != p.total && now - last_ < gap) return;
-    last_ = now;
-    const double elapsed = std::chrono::duration<double>(now - start_).count();
-    const double rate = elapsed > 0.0 ? static_cast<double>(p.done - first_done_) / elapsed : 0.0;
-    char text[160];
-    std::snprintf(text, sizeof text, "%s: %zu/%zu examples, %.2f examples/s, ETA %s", label_.c_str(), p.done,
-                  p.total, rate, p.done == p.total ? "0:00"
-                  : rate > 0.0 ? duration_text(static_cast<double>(p.total - p.done) / rate).c_str()
-                               : "?");
-    std::cerr << (tty_ ? "\r" : "") << text << (tty_ ? "\x1b[K" : "\n") << std::flush;
-    printed_ = true;
-  }
-
-  void finish() {
-    if (tty_ && printed_) std::cerr << "\n";
-    printed_ = false;
-  }
-
- private:
-  std::string label_;
-  bool tty_;
-  bool seen_ = false, printed_ = false;
-  size_t first_done_ = 0;
-  Clock::time_point start_ = Clock::now(), last_;
-};
-
 // Runs (or resumes) `run`; false when Ctrl+C cancelled it. `resumed`, when
 // given, receives how many examples came from the cache.
 bool execute(const Model& model, CalibrationRun& run, const std::string& cache, int threads, const std::string& label,
@@ -293,20 +230,13 @@ bool execute(const Model& model, CalibrationRun& run, const std::string& cache, 
   bool complete = false;
   {
     ProgressLine line(label);
-    g_cancel = false;
-    const auto previous = std::signal(SIGINT, on_sigint);
-    try {
-      complete = Calibrator::run(model, run, cache, threads,
-                                 [&](const CalibrationProgress& p) {
-                                   line.update(p);
-                                   if (resumed) *resumed = p.resumed;
-                                 },
-                                 &g_cancel);
-    } catch (...) {
-      std::signal(SIGINT, previous);
-      throw;
-    }
-    std::signal(SIGINT, previous);
+    const CtrlC ctrl_c;
+    complete = Calibrator::run(model, run, cache, threads,
+                               [&](const CalibrationProgress& p) {
+                                 line.update(p.done, p.total, p.resumed, p.cache_bad_lines);
+                                 if (resumed) *resumed = p.resumed;
+                               },
+                               &CtrlC::flag());
   }
   if (!complete) {
     std::cerr << label << ": cancelled after " << run.finished() << " of " << run.examples.size() << " examples";
