@@ -11,7 +11,7 @@ PACKAGES=(
   # core library
   libeigen3-dev libsentencepiece-dev sentencepiece nlohmann-json3-dev libpcre2-dev libicu-dev
   # app, plots and Qt Test
-  qt6-base-dev libqcustomplot-dev libgl-dev fonts-dejavu-core xvfb xauth
+  qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev fonts-dejavu-core xvfb xauth
   # training recipes and their tests (Debian's torch is seen by /usr/bin/python3 only)
   python3 python3-torch python3-numpy python3-sentencepiece python3-pytest libopenblas0-pthread
 )

@@ -6,6 +6,9 @@
 // shows the rejected drafts, a thresholds file is opened or refused in words.
 // Widgets are found by objectName; waits are QSignalSpy / QTRY_*.
 #include <QtTest>
+#include <QFile>
+#include <QImage>
+#include <QXmlStreamReader>
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -91,6 +94,71 @@ class TestUiWindow : public QObject {
 
  private slots:
   void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+  // Figures for slides: the coloured output as SVG (valid XML that holds the
+  // chips' exit colours) and PDF, the plots as SVG, PDF and PNG, and the token
+  // table as CSV with one row per token and its exit layer; a bad suffix and a
+  // path in a missing directory are refused with the file named.
+  void exportsFiguresAndTheTokenTable() {
+    Fixture f;
+    f.window.resize(1400, 900);
+    f.window.show();
+    QVERIFY(f.load(kT5));
+    QVERIFY(f.window.exportFigure(QStringLiteral("tokens"), f.dir.filePath(QStringLiteral("early.csv"))).contains(QStringLiteral("generate first")));
+    f.setLambda(0.5);
+    QVERIFY(f.generate());
+    const auto outcome = f.session.outcome();
+    const int L = outcome->numLayers();
+    const auto read = [&](const QString& name) {
+      QFile file(f.dir.filePath(name));
+      return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+    };
+
+    QCOMPARE(f.window.exportFigure(QStringLiteral("output"), f.dir.filePath(QStringLiteral("output.svg"))), QString());
+    const QByteArray svg = read(QStringLiteral("output.svg"));
+    QXmlStreamReader xml(svg);
+    int elements = 0;
+    while (!xml.atEnd())
+      if (xml.readNext() == QXmlStreamReader::StartElement) ++elements;
+    QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
+    QVERIFY(elements > outcome->tokenCount());
+    QVERIFY(svg.contains("<text"));   // vector text, not a picture of it
+    QVERIFY(!svg.contains("<image"));
+    for (const calm::TokenTrace& t : outcome->calm.trace)  // every chip's colour is drawn
+      QVERIFY2(svg.contains(ExitColorScale::forLayer(t.exit_layer, L).name().toLatin1()),
+               qPrintable(ExitColorScale::forLayer(t.exit_layer, L).name()));
+
+    for (const QString& what : {QStringLiteral("output"), QStringLiteral("confidence"), QStringLiteral("heatmap"),
+                                QStringLiteral("schedule")}) {
+      QCOMPARE(f.window.exportFigure(what, f.dir.filePath(what + QStringLiteral(".pdf"))), QString());
+      const QByteArray pdf = read(what + QStringLiteral(".pdf"));
+      QVERIFY2(pdf.startsWith("%PDF-") && pdf.trimmed().endsWith("%%EOF"), qPrintable(what));
+      QCOMPARE(f.window.exportFigure(what, f.dir.filePath(what + QStringLiteral(".png"))), QString());
+      QImage png;
+      QVERIFY(png.loadFromData(read(what + QStringLiteral(".png")), "PNG"));
+      QVERIFY(png.width() > 100 && png.height() > 50);
+      if (what != QLatin1String("output")) {
+        QCOMPARE(f.window.exportFigure(what, f.dir.filePath(what + QStringLiteral(".svg"))), QString());
+        QXmlStreamReader plot(read(what + QStringLiteral(".svg")));
+        while (!plot.atEnd()) plot.readNext();
+        QVERIFY2(!plot.hasError(), qPrintable(what));
+      }
+    }
+
+    QCOMPARE(f.window.exportFigure(QStringLiteral("tokens"), f.dir.filePath(QStringLiteral("tokens.csv"))), QString());
+    const QStringList rows = QString::fromUtf8(read(QStringLiteral("tokens.csv"))).split(QStringLiteral("\r\n"), Qt::SkipEmptyParts);
+    QCOMPARE(rows.size(), outcome->tokenCount() + 1);
+    QVERIFY(rows[0].startsWith(QStringLiteral("position,token_id,piece,exit_layer,threshold,exit_confidence,confidence_layer_1")));
+    for (int i = 0; i < outcome->tokenCount(); ++i) {
+      // The piece may hold a comma (then it is quoted): the exit layer is read after it.
+      const QString row = rows[i + 1];
+      QVERIFY(row.startsWith(QStringLiteral("%1,%2,").arg(i).arg(outcome->calm.tokens[static_cast<std::size_t>(i)])));
+    }
+
+    QVERIFY(f.window.exportFigure(QStringLiteral("output"), f.dir.filePath(QStringLiteral("output.gif"))).contains(QStringLiteral(".svg, .pdf or .png")));
+    const QString missing = f.dir.filePath(QStringLiteral("no-such-dir/output.svg"));
+    QVERIFY(f.window.exportFigure(QStringLiteral("output"), missing).contains(missing));
+  }
 
   void oneChipPerTokenInItsExitColour_data() {
     QTest::addColumn<QString>("model");

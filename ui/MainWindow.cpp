@@ -15,7 +15,9 @@
 #include <QTabWidget>
 #include <QVBoxLayout>
 
+#include "io/output_file.h"
 #include "session/CalibrationExport.h"
+#include "widgets/FigureExport.h"
 #include "widgets/CalibrationPanel.h"
 #include "plots/CalibrationPlots.h"
 #include "widgets/ComparisonView.h"
@@ -23,6 +25,7 @@
 #include "widgets/ControlPanel.h"
 #include "session/ExamplePrompts.h"
 #include "session/OutcomeText.h"
+#include "session/TokenTable.h"
 #include "widgets/HelpPanel.h"
 #include "plots/LayerHeatmap.h"
 #include "widgets/ModelPanel.h"
@@ -148,6 +151,19 @@ void MainWindow::buildMenus() {
   openThresholdsAction->setShortcut(QKeySequence::Open);
   openThresholdsAction->setStatusTip(tr("Put the λ, τ, measure, gate, mode and exit checks of a thresholds file "
                                         "into the controls"));
+  // Figures for slides and papers, and the token table.
+  QMenu* exportMenu = file->addMenu(tr("&Export"));
+  exportMenu->setObjectName(QStringLiteral("exportMenu"));
+  const QList<QPair<QString, QString>> exports = {
+      {QStringLiteral("output"), tr("Coloured &output (SVG, PDF, PNG)…")},
+      {QStringLiteral("confidence"), tr("&Confidence plot…")},
+      {QStringLiteral("heatmap"), tr("&Heat map…")},
+      {QStringLiteral("schedule"), tr("Threshold &schedule…")},
+      {QStringLiteral("tokens"), tr("Token &table (CSV)…")}};
+  for (const auto& [what, label] : exports) {
+    QAction* action = exportMenu->addAction(label, this, [this, what = what] { chooseExportFile(what); });
+    action->setObjectName(QStringLiteral("export_") + what);
+  }
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
@@ -508,6 +524,37 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   session_.cancelGeneration();
   session_.cancelCalibration();
   QMainWindow::closeEvent(event);
+}
+
+QString MainWindow::exportFigure(const QString& what, const QString& path) {
+  if (what == QLatin1String("tokens")) {
+    const auto outcome = session_.outcome();
+    if (!outcome) return tr("Nothing to export yet: generate first.");
+    try {
+      calm::write_output_file(path.toStdString(), tokenTableCsv(*outcome).toStdString(), "the token table");
+    } catch (const std::exception& e) {
+      return QString::fromUtf8(e.what());
+    }
+    return {};
+  }
+  if (what == QLatin1String("output")) return saveFigure(tokenView_, path);
+  if (what == QLatin1String("confidence")) return savePlot(confidencePlot_, path);
+  if (what == QLatin1String("heatmap")) return savePlot(heatmap_->plot(), path);
+  if (what == QLatin1String("schedule")) return savePlot(schedule_, path);
+  return tr("Unknown figure “%1”").arg(what);
+}
+
+void MainWindow::chooseExportFile(const QString& what) {
+  const bool csv = what == QLatin1String("tokens");
+  const QString file = QFileDialog::getSaveFileName(
+      this, tr("Export"), QStringLiteral("calm-%1.%2").arg(what, csv ? QStringLiteral("csv") : QStringLiteral("svg")),
+      csv ? tr("CSV (*.csv)") : figureFileFilter());
+  if (file.isEmpty()) return;
+  const QString error = exportFigure(what, file);
+  if (error.isEmpty())
+    statusBar()->showMessage(tr("Exported %1").arg(QDir::toNativeSeparators(file)));
+  else
+    showMessageBox(QMessageBox::Warning, tr("Export failed"), error);
 }
 
 }  // namespace calm::ui

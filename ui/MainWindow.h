@@ -46,6 +46,10 @@ class MainWindow : public QMainWindow {
   // that does not block.
   ThresholdsLoad openThresholds(const QString& path);
   StudioSession& session() { return session_; }
+  // Writes a figure ("output", "confidence", "heatmap", "schedule": SVG, PDF
+  // or PNG by the file's suffix) or the token table ("tokens": CSV) of the
+  // last run; "" or the error. The Export menu asks for the file first.
+  QString exportFigure(const QString& what, const QString& path);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -59,6 +63,7 @@ class MainWindow : public QMainWindow {
   void connectGeneration();
   void connectCalibration();
   void exportCalibration(bool report);  // false: the thresholds file
+  void chooseExportFile(const QString& what);
   void onModelLoaded();
   void onOutcome();
   void refreshLambda();
