@@ -12,6 +12,7 @@
 #include "cli_bench.h"
 #include "cli_common.h"
 #include "cli_calibrate.h"
+#include "cli_serve.h"
 #include "decode/decoder.h"
 #include "kernels/matvec.h"
 #include "io/utf8.h"
@@ -174,7 +175,7 @@ std::set<std::string> with_decode_options(std::set<std::string> names) {
   return names;
 }
 
-void print_usage(std::ostream& out) { out << kUsage << calm::cli::kCalibrateUsage << calm::cli::kBenchUsage; }
+void print_usage(std::ostream& out) { out << kUsage << calm::cli::kCalibrateUsage << calm::cli::kBenchUsage << calm::cli::kServeUsage; }
 
 }  // namespace
 
@@ -201,6 +202,7 @@ int main(int argc, char** argv) {
     if (command == "calibrate") return calm::cli::cmd_calibrate(rest);
     if (command == "eval") return calm::cli::cmd_eval(rest);
     if (command == "validate") return calm::cli::cmd_validate(rest);
+    if (command == "serve") return calm::cli::cmd_serve(rest);
     throw UsageError("unknown command '" + command + "'");
   } catch (const UsageError& e) {
     std::cerr << "calm: " << e.what() << "\n\n";

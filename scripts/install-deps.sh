@@ -10,6 +10,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   # core library
   libeigen3-dev libsentencepiece-dev sentencepiece nlohmann-json3-dev libpcre2-dev libicu-dev
+  # calm serve (HTTP)
+  libcpp-httplib-dev
   # app, plots and Qt Test
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev fonts-dejavu-core xvfb xauth
   # training recipes and their tests (Debian's torch is seen by /usr/bin/python3 only)

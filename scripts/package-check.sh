@@ -43,6 +43,7 @@ for field in Package Version Architecture Maintainer Section Description Depends
   grep -q "^$field: ." <<<"$control" || { echo "package-check: control field $field missing" >&2; exit 1; }
 done
 grep -q "^Depends:.*libqt6widgets6" <<<"$control" || { echo "package-check: Depends lacks the Qt libraries (shlibdeps)" >&2; exit 1; }
+grep -q "^Depends:.*libcpp-httplib" <<<"$control" || { echo "package-check: Depends lacks cpp-httplib, which calm serve links (shlibdeps)" >&2; exit 1; }
 contents=$(dpkg-deb --contents "$DEB" | awk '{print $NF}')
 expect=(./usr/bin/calm ./usr/bin/calm-studio
         ./usr/share/applications/org.calmstudio.CalmStudio.desktop

@@ -41,18 +41,24 @@ json read_json_file(const std::string& path, const JsonFileKind& kind) {
     if (text.size() > kind.max_bytes) throw too_large();
   }
   if (in.bad()) throw Error(path + ": read failed");
+  return parse_json_object(text, kind, path);
+}
+
+json parse_json_object(std::string_view text, const JsonFileKind& kind, const std::string& source) {
+  if (text.size() > kind.max_bytes)
+    throw Error(source + ": larger than " + size_text(kind.max_bytes) + ", too large for " + kind.name);
   const JsonExtent extent = json_extent(text, kMaxJsonDepth, kind.max_values);
   if (extent.depth > kMaxJsonDepth)
-    throw Error(path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels; not " + kind.name);
+    throw Error(source + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels; not " + kind.name);
   if (extent.values > kind.max_values)
-    throw Error(path + ": holds more than " + std::to_string(kind.max_values) + " JSON values; not " + kind.name);
+    throw Error(source + ": holds more than " + std::to_string(kind.max_values) + " JSON values; not " + kind.name);
   json j;
   try {
     j = json::parse(text);
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
-    throw Error(path + ": not valid JSON (" + excerpt(e.what(), 300) + ")");
+    throw Error(source + ": not valid JSON (" + excerpt(e.what(), 300) + ")");
   }
-  if (!j.is_object()) throw Error(path + ": expected a JSON object, found " + j.type_name());
+  if (!j.is_object()) throw Error(source + ": expected a JSON object, found " + j.type_name());
   return j;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -25,6 +26,9 @@ struct JsonFileKind {
 // exhaust memory; refuses deeper nesting than kMaxJsonDepth (printing such a
 // value would overflow the stack). Throws calm::Error naming the file.
 nlohmann::json read_json_file(const std::string& path, const JsonFileKind& kind);
+// The same checks and parse for text already in memory (an HTTP request's
+// body); messages start with `source`.
+nlohmann::json parse_json_object(std::string_view text, const JsonFileKind& kind, const std::string& source);
 
 // The fields of one JSON object. Every problem becomes a calm::Error
 // "<source>: key '<key>' <what is wrong>", the key dotted from the top
