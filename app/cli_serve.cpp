@@ -6,6 +6,7 @@
 #include <iostream>
 #include <mutex>
 #include <pthread.h>
+#include <random>
 #include <thread>
 
 #include "calibrate/thresholds.h"
@@ -22,6 +23,7 @@ const char* const kServeUsage = R"(
                 [--host 127.0.0.1] [--port 8080] [--decoders K] [--threads N] [--queue Q]
                 [--api-key-file FILE] [--allow-lambda] [--force]
                 [--max-body-bytes B] [--max-prompt-bytes B] [--timeout S]
+                [--audit-fraction F] [--audit-seed S]
 
 serve answers OpenAI-style completion requests over HTTP (POST /v1/completions, GET
 /v1/models, /health, /metrics) with K decoders (--threads each) fed from a queue of Q
@@ -29,7 +31,10 @@ waiting requests (a full queue answers 429). It decodes with the thresholds file
 rule (the model is the file's unless --model names one; another model's file is refused
 unless --force), or else with the decoding options of generate. It listens on loopback
 unless --host says otherwise; --port 0 takes any free port. SIGTERM or Ctrl-C stops
-accepting and finishes the requests in flight. docs/serving.md has the details.
+accepting and finishes the requests in flight. With a thresholds file, a fraction F
+(default 0.1) of the requests is decoded again with the full model on a low-priority
+thread; /metrics and /status show the consistency loss against the file's delta, and a
+drift alarm when the traffic breaks it. docs/serving.md has the details.
 )";
 
 namespace {
@@ -95,6 +100,9 @@ serve::ServeSettings serve_settings(const Args& args) {
   s.limits.max_prompt_bytes = static_cast<size_t>(
       args.get_int("max-prompt-bytes", static_cast<int>(s.limits.max_prompt_bytes), 1, 64 << 20));
   s.limits.timeout_seconds = args.get_double("timeout", s.limits.timeout_seconds, 0.1, 86400.0);
+  s.audit_fraction = args.get_double("audit-fraction", s.audit_fraction, 0.0, 1.0);
+  const int audit_seed = args.get_int("audit-seed", -1, -1, INT32_MAX);
+  s.audit_seed = audit_seed >= 0 ? static_cast<uint64_t>(audit_seed) : std::random_device{}();
   if (args.has("api-key-file")) s.api_key = read_api_key(args.get("api-key-file"));
   return s;
 }
@@ -110,7 +118,7 @@ void log_line(const std::string& line) {
 int cmd_serve(const std::vector<std::string>& argv) {
   std::set<std::string> valued{"model",    "weights", "thresholds",     "host",             "port",   "decoders",
                                "threads",  "queue",   "api-key-file",   "max-body-bytes",   "max-prompt-bytes",
-                               "timeout"};
+                               "timeout",  "audit-fraction", "audit-seed"};
   valued.insert(kDecodeOptionNames.begin(), kDecodeOptionNames.end());
   const Args args(argv, valued, {"allow-lambda", "force", "truncate"});
   if (args.flag("truncate")) throw UsageError("serve refuses over-long prompts; --truncate does not apply");
@@ -149,6 +157,12 @@ int cmd_serve(const std::vector<std::string>& argv) {
            std::to_string(settings.queue));
   log_line("listening on http://" + settings.host + ":" + std::to_string(port));
   server.run();
+  const serve::MonitorState m = server.monitor_state();
+  if (m.enabled)
+    log_line("guarantee monitor: " + std::to_string(m.bounds.n) + " requests audited, mean loss " +
+             fixed(m.bounds.mean, 4) + ", expected loss in [" + fixed(m.bounds.lower, 4) + ", " +
+             fixed(m.bounds.upper, 4) + "] against delta " + fixed(m.delta, 4) +
+             (m.alarm ? ": DRIFT ALARM raised" : ": no drift"));
   finished = true;
   signals.join();
   log_line("stopped");

@@ -443,6 +443,68 @@ class WithThresholds(unittest.TestCase):
             self.assertIn("--lambda cannot be combined", r.stderr)
 
 
+
+class GuaranteeMonitor(unittest.TestCase):
+    """Every request audited (--audit-fraction 1): with the calibrated delta the
+    monitor stays quiet; with delta made tiny the same traffic fires the alarm."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.real = os.path.join(cls.tmp.name, "thresholds.json")
+        subprocess.run([CALM, "calibrate", "--model", MODEL, "--limit", "20", "--delta", "0.25", "--out", cls.real],
+                       check=True, capture_output=True)
+        with open(cls.real) as f:
+            t = json.load(f)
+        t["delta"] = 1e-6  # far below the loss this traffic has (about 0.03 over these prompts)
+        cls.tiny = os.path.join(cls.tmp.name, "tiny.json")
+        with open(cls.tiny, "w") as f:
+            json.dump(t, f)
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "resources", "data", MODEL,
+                               "test.jsonl")) as f:
+            cls.prompts = [json.loads(line)["input"] for line in f if line.strip()][:60]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def serve_and_audit(self, thresholds):
+        server = Server("--thresholds", thresholds, "--audit-fraction", "1", "--decoders", "2")
+        try:
+            for p in self.prompts:
+                status, got = server.complete({"prompt": p})
+                self.assertEqual(status, 200, got)
+            deadline = time.time() + 60
+            while server.metric("calm_audit_completed_total") < len(self.prompts) and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(server.metric("calm_audit_completed_total"), len(self.prompts))
+            status, page = server.request("GET", "/status")
+            self.assertEqual(status, 200)
+            metrics = {name: server.metric(name) for name in
+                       ["calm_guarantee_alarm", "calm_audit_mean_loss", "calm_audit_loss_lower_bound",
+                        "calm_audit_loss_upper_bound", "calm_guarantee_delta"]}
+        finally:
+            self.assertEqual(server.stop(), 0)
+        return metrics, page, "".join(server.log)
+
+    def test_quiet_with_the_calibrated_delta(self):
+        m, page, log = self.serve_and_audit(self.real)
+        self.assertEqual(m["calm_guarantee_alarm"], 0, m)
+        self.assertLess(m["calm_audit_loss_lower_bound"], m["calm_guarantee_delta"])
+        self.assertLessEqual(m["calm_audit_loss_lower_bound"], m["calm_audit_mean_loss"])
+        self.assertLessEqual(m["calm_audit_mean_loss"], m["calm_audit_loss_upper_bound"])
+        self.assertNotIn("DRIFT ALARM", log)
+        self.assertIn("No drift", page)
+
+    def test_alarm_with_a_tiny_delta(self):
+        m, page, log = self.serve_and_audit(self.tiny)
+        self.assertGreater(m["calm_audit_mean_loss"], 0.0, "this traffic must have some loss for the check")
+        self.assertEqual(m["calm_guarantee_alarm"], 1, m)
+        self.assertGreater(m["calm_audit_loss_lower_bound"], m["calm_guarantee_delta"])
+        self.assertIn("DRIFT ALARM", log)
+        self.assertIn("DRIFT ALARM", page)
+
+
 if __name__ == "__main__":
     CALM = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)

@@ -331,6 +331,12 @@ void TestCalibrator::loss_table_and_speedups() {
       const TokenIds early = ids(model_->tokenizer.decode(o.early[p]));
       QCOMPARE(words.losses[p][k], textual_loss(Metric::RougeL, early, ids(model_->tokenizer.decode(o.full))));
       QCOMPARE(pieces.losses[p][k], textual_loss(Metric::RougeL, o.early[p], o.full));
+      // One pair at a time (what `calm serve`'s guarantee monitor records)
+      // scores exactly as the table does.
+      QCOMPARE(textual_consistency_loss(model_->tokenizer, Metric::RougeL, TextUnit::Words, o.early[p], o.full),
+               words.losses[p][k]);
+      QCOMPARE(textual_consistency_loss(model_->tokenizer, Metric::RougeL, TextUnit::Pieces, o.early[p], o.full),
+               pieces.losses[p][k]);
     }
 }
 

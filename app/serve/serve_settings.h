@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "decode/decoder.h"
@@ -28,6 +29,10 @@ struct ServeSettings {
   std::string api_key;             // empty: no Authorization needed
   bool allow_lambda = false;       // whether a request may set calm.lambda
   int verify_draft = 4;            // calm.mode "verify": tokens drafted per pass
+  // The guarantee monitor (guarantee_monitor.h): the fraction of eligible
+  // requests decoded again with the full model, and the seed of that draw.
+  double audit_fraction = 0.1;
+  std::uint64_t audit_seed = 0;
   // The exit rule every request decodes with (from a thresholds file or the
   // options of `calm generate`); its max_new_tokens is also the schedule's N
   // and the largest max_tokens a request may ask for.

@@ -69,6 +69,8 @@ CalmServer::CalmServer(const Model& model, ServeSettings settings, std::optional
       settings_(std::move(settings)),
       thresholds_(std::move(thresholds)),
       log_(std::move(log)),
+      monitor_(model, thresholds_ ? std::optional<Thresholds>(thresholds_->file) : std::nullopt,
+               settings_.audit_fraction, settings_.audit_seed, log_),
       pool_(model, settings_.decoders, settings_.threads, settings_.queue),
       http_(std::make_unique<httplib::Server>()) {
   httplib::Server& http = *http_;
@@ -91,6 +93,9 @@ CalmServer::CalmServer(const Model& model, ServeSettings settings, std::optional
   });
   http.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
     if (authorized(req, res)) res.set_content(metrics_text(), "text/plain; version=0.0.4");
+  });
+  http.Get("/status", [this](const httplib::Request& req, httplib::Response& res) {
+    if (authorized(req, res)) res.set_content(status_page(), "text/html; charset=utf-8");
   });
   http.Post("/v1/completions",
             [this](const httplib::Request& req, httplib::Response& res) { handle_completion(req, res); });
@@ -337,7 +342,10 @@ void CalmServer::decode(Decoder& decoder, Completion& c) {
     publish(sse(dump_json(last)));
     publish(sse("[DONE]"));
   }
-  if (!timed_out) ++metrics_.completed;
+  if (!timed_out) {
+    ++metrics_.completed;
+    if (!r.cancelled || generated >= q.max_tokens) monitor_.offer(q, r.text_tokens());
+  }
   ordered_json body = {{"id", c.id},
                        {"object", "text_completion"},
                        {"created", c.created},
@@ -395,6 +403,96 @@ std::string CalmServer::metrics_text() const {
   gauge("calm_model_layers", "Decoder layers of the model.", double(model_.config.decoder_layers));
   gauge("calm_lambda", "The exit rule's lambda.", settings_.rule.lambda);
   if (thresholds_) gauge("calm_guarantee_delta", "The thresholds file's delta.", thresholds_->file.delta);
+  const MonitorState m = monitor_.state();
+  if (!m.enabled) return out.str();
+  counter("calm_audit_offered_total", "Served requests the guarantee monitor could audit (calm mode, greedy, no stop).",
+          m.offered);
+  counter("calm_audit_queued_total", "Of those, drawn for an audit (--audit-fraction).", m.queued);
+  counter("calm_audit_dropped_total", "Drawn but skipped: the audit backlog was full.", m.dropped);
+  counter("calm_audit_completed_total", "Audits done: served output compared with the full model's.",
+          static_cast<uint64_t>(m.bounds.n));
+  gauge("calm_audit_backlog", "Audits waiting for the low-priority audit thread.", double(m.backlog));
+  gauge("calm_audit_mean_loss", "Mean consistency loss of the audited requests (the thresholds file's metric).",
+        m.bounds.mean);
+  gauge("calm_audit_loss_lower_bound", "Anytime lower confidence bound on the expected loss (level epsilon).",
+        m.bounds.lower);
+  gauge("calm_audit_loss_upper_bound", "Anytime upper confidence bound on the expected loss (level epsilon).",
+        m.bounds.upper);
+  gauge("calm_guarantee_epsilon", "The level of those bounds (the thresholds file's epsilon).", m.epsilon);
+  gauge("calm_guarantee_alarm", "1 once the lower bound has passed delta: the traffic breaks the guarantee.",
+        m.alarm ? 1.0 : 0.0);
+  return out.str();
+}
+
+std::string CalmServer::status_page() const {
+  const MonitorState m = monitor_.state();
+  const auto html = [](const std::string& text) {
+    std::string out;
+    for (char ch : text) {
+      switch (ch) {
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '&': out += "&amp;"; break;
+        case '"': out += "&quot;"; break;
+        default: out += ch;
+      }
+    }
+    return out;
+  };
+  const auto number = [](double x, int digits) {
+    std::ostringstream s;
+    s.setf(std::ios::fixed);
+    s.precision(digits);
+    s << x;
+    return s.str();
+  };
+  std::ostringstream out;
+  out << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">"
+      << "<title>calm serve: " << html(model_.name) << "</title>"
+      << "<style>body{font-family:sans-serif;max-width:46em;margin:2em auto}td{padding:2px 12px}"
+      << ".alarm{color:#b00;font-weight:bold}.ok{color:#070}</style></head><body>\n"
+      << "<h1>calm serve: " << html(model_.name) << "</h1>\n<table>\n";
+  const auto row = [&](const std::string& name, const std::string& value) {
+    out << "<tr><td>" << name << "</td><td>" << value << "</td></tr>\n";
+  };
+  const uint64_t tokens = metrics_.tokens;
+  row("exit rule", "lambda " + number(settings_.rule.lambda, 3) + ", " + measure_name(settings_.rule.measure) +
+                       ", tau " + number(settings_.rule.tau, 2));
+  row("thresholds file", thresholds_ ? html(thresholds_->hash) + " (" +
+                                           (thresholds_->file.exploratory ? "exploratory" : "certified") + ")"
+                                     : "none");
+  if (thresholds_) row("guarantee", html(guarantee_sentence(thresholds_->file)));
+  row("requests answered", std::to_string(metrics_.completed.load()) + " (429: " +
+                               std::to_string(metrics_.queue_full.load()) + ", 400: " +
+                               std::to_string(metrics_.bad_request.load()) + ")");
+  row("average layers", tokens ? number(double(metrics_.token_layers) / double(tokens), 2) + " of " +
+                                     std::to_string(model_.config.decoder_layers)
+                               : "-");
+  row("decoders", std::to_string(pool_.busy()) + " busy of " + std::to_string(pool_.decoders()) + ", " +
+                      std::to_string(pool_.waiting()) + " waiting");
+  out << "</table>\n<h2>Guarantee monitor</h2>\n";
+  if (!m.enabled) {
+    out << "<p>Off: " << html(m.why_disabled) << ".</p>\n";
+  } else {
+    out << "<table>\n";
+    row("audited", std::to_string(m.bounds.n) + " of " + std::to_string(m.offered) + " eligible requests (" +
+                       number(100.0 * m.fraction, 1) + "% drawn, " + std::to_string(m.dropped) + " skipped, " +
+                       std::to_string(m.backlog) + " waiting)");
+    row("mean consistency loss", number(m.bounds.mean, 4));
+    row("expected loss lies in", "[" + number(m.bounds.lower, 4) + ", " + number(m.bounds.upper, 4) +
+                                     "] (anytime, level " + number(m.epsilon, 3) + ")");
+    row("delta", number(m.delta, 4));
+    out << "</table>\n";
+    if (m.alarm)
+      out << "<p class=\"alarm\">DRIFT ALARM: the lower bound passed delta. The served traffic shows a "
+          << "higher expected loss than the thresholds file certifies; recalibrate on data like it.</p>\n";
+    else if (m.bounds.n > 0 && m.bounds.upper <= m.delta)
+      out << "<p class=\"ok\">No drift: the audited traffic itself bounds the expected loss below delta.</p>\n";
+    else
+      out << "<p class=\"ok\">No drift seen: the lower bound is below delta (the upper bound narrows as "
+          << "audits accumulate).</p>\n";
+  }
+  out << "</body></html>\n";
   return out.str();
 }
 

@@ -1,7 +1,8 @@
 // `calm serve`: an HTTP server with the OpenAI-style endpoints (POST
 // /v1/completions, GET /v1/models) plus /health and /metrics, decoding with
 // CALM. Requests wait in a bounded queue for one of K decoders; HTTP and JSON
-// stay here, out of the core.
+// stay here, out of the core. A fraction of the requests is audited by the
+// guarantee monitor; /metrics and /status show what it found.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 
 #include "serve/completion_json.h"
 #include "serve/decoder_pool.h"
+#include "serve/guarantee_monitor.h"
 #include "serve/serve_metrics.h"
 #include "serve/serve_settings.h"
 
@@ -47,6 +49,7 @@ class CalmServer {
   void stop();
 
   const ServeMetrics& metrics() const { return metrics_; }
+  MonitorState monitor_state() const { return monitor_.state(); }
 
  private:
   bool authorized(const httplib::Request& req, httplib::Response& res);
@@ -54,6 +57,7 @@ class CalmServer {
   void decode(Decoder& decoder, Completion& c);
   std::string models_body() const;
   std::string metrics_text() const;
+  std::string status_page() const;
   void finished_one();
 
   const Model& model_;
@@ -67,6 +71,7 @@ class CalmServer {
   std::mutex in_flight_mutex_;
   std::condition_variable in_flight_changed_;
   std::size_t in_flight_ = 0;
+  GuaranteeMonitor monitor_;  // before pool_: the decoders offer it their results until they stop
   DecoderPool pool_;
   std::unique_ptr<httplib::Server> http_;
 };

@@ -85,6 +85,14 @@ std::vector<int> without_eos(std::vector<int> tokens, bool stopped_at_eos) {
 
 }  // namespace
 
+double textual_consistency_loss(const Tokenizer& tokenizer, Metric metric, TextUnit unit,
+                                const std::vector<int>& early, const std::vector<int>& full) {
+  if (unit == TextUnit::Pieces) return textual_loss(metric, early, full);
+  WordIds words;  // one word vocabulary for both texts, as in loss_table
+  const TokenIds early_words = words(tokenizer.decode(early));
+  return textual_loss(metric, early_words, words(tokenizer.decode(full)));
+}
+
 LossTable CalibrationRun::loss_table(const Tokenizer& tokenizer, Consistency consistency, Metric metric,
                                      const std::vector<size_t>& subset, TextUnit unit) const {
   const auto indices = finished_subset(*this, subset);

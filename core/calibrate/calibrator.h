@@ -28,6 +28,12 @@ enum class Consistency { Textual, Risk };
 Consistency parse_consistency(const std::string& name);  // "textual", "risk"
 const char* consistency_name(Consistency consistency);
 
+// The textual consistency loss 1 - m(early, full) of one pair of outputs
+// (generated ids, end of sequence excluded), scored in `unit` as the loss
+// table scores it: what `calm serve`'s guarantee monitor records.
+double textual_consistency_loss(const Tokenizer& tokenizer, Metric metric, TextUnit unit,
+                                const std::vector<int>& early, const std::vector<int>& full);
+
 // Risk consistency compares with references: throws calm::Error naming
 // "data_path:line" of the first example without one. Call it before a run so
 // that a long calibration is not spent on a set that cannot be scored.

@@ -158,14 +158,6 @@ double log_bentkus(double mean_loss, std::int64_t n, double delta) {
   return 1.0 + binomial_log_cdf(loss_count_ceiling(mean_loss, n), n, delta);
 }
 
-// h(a, b) = a ln(a/b) + (1-a) ln((1-a)/(1-b)) for a < b < 1, 0 ln 0 = 0.
-// log1p keeps the digits when a is close to b.
-double kl_bernoulli(double a, double b) {
-  const double first = a == 0.0 ? 0.0 : a * std::log1p((a - b) / b);
-  const double second = (1.0 - a) * std::log1p((b - a) / (1.0 - b));
-  return first + second;
-}
-
 // log of the Hoeffding p-value exp(-n h(E, delta)) for E < delta: the
 // Chernoff form of Hoeffding's inequality that Learn then Test uses. It is
 // never above the quadratic form exp(-2 n (delta - E)^2), since
@@ -175,6 +167,13 @@ double log_hoeffding(double mean_loss, std::int64_t n, double delta) {
 }
 
 }  // namespace
+
+// log1p keeps the digits when a is close to b.
+double kl_bernoulli(double a, double b) {
+  const double first = a == 0.0 ? 0.0 : a * std::log1p((a - b) / b);
+  const double second = a == 1.0 ? 0.0 : (1.0 - a) * std::log1p((b - a) / (1.0 - b));
+  return first + second;
+}
 
 double bentkus_pvalue(double mean_loss, std::int64_t n, double delta) {
   check_pvalue_args(mean_loss, n, delta);

@@ -25,6 +25,10 @@ const char* pvalue_method_name(PValueMethod method);  // "hoeffding", "bentkus",
 // exp(-2 n (delta - E)^2) is an upper bound on it (Pinsker).
 double hoeffding_pvalue(double mean_loss, std::int64_t n, double delta);
 
+// h(a, b) = a ln(a/b) + (1-a) ln((1-a)/(1-b)), 0 ln 0 = 0: the relative
+// entropy of Bernoulli(a) to Bernoulli(b), for a in [0, 1], b in (0, 1).
+double kl_bernoulli(double a, double b);
+
 // e * P[Binomial(n, delta) <= ceil(n E)]
 double bentkus_pvalue(double mean_loss, std::int64_t n, double delta);
 
