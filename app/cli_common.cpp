@@ -113,12 +113,19 @@ DecodeOptions decode_options(const Args& args) {
   return o;
 }
 
-std::string apply_bundled_lambda(const Args& args, const Model& model, DecodeOptions& options) {
-  if (args.has("lambda") || options.policy != ExitPolicy::Calm) return "";
+std::optional<BundledThresholds> bundled_certification(const Args& args, const Model& model,
+                                                       const DecodeOptions& options) {
+  if (args.has("lambda") || options.policy != ExitPolicy::Calm) return std::nullopt;
   std::error_code ec;
-  if (!std::filesystem::is_directory(std::filesystem::path(model.dir) / "thresholds", ec)) return "";
+  if (!std::filesystem::is_directory(std::filesystem::path(model.dir) / "thresholds", ec)) return std::nullopt;
   const std::vector<BundledThresholds> files = bundled_thresholds(model.dir, file_hash(model.dir + "/model.safetensors"));
   const BundledThresholds* b = find_thresholds(files, options, Guarantee{});
+  if (!b) return std::nullopt;
+  return *b;
+}
+
+std::string apply_bundled_lambda(const Args& args, const Model& model, DecodeOptions& options) {
+  const std::optional<BundledThresholds> b = bundled_certification(args, model, options);
   if (!b) return "";
   const Thresholds& t = b->thresholds;
   options.lambda = t.lambda;

@@ -2,9 +2,11 @@
 // decoding options, and turning a mistyped name into a usage error.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "calibrate/bundled.h"
 #include "calibrate/jsonl.h"
 #include "cli_args.h"
 #include "decode/decoder.h"
@@ -63,6 +65,10 @@ DecodeOptions decode_options(const Args& args);
 // and returns one line saying where it came from; else changes nothing and
 // returns "" (lambda stays 1, the full model).
 std::string apply_bundled_lambda(const Args& args, const Model& model, DecodeOptions& options);
+// The bundled file that apply_bundled_lambda takes its lambda from; nullopt
+// when it would change nothing.
+std::optional<BundledThresholds> bundled_certification(const Args& args, const Model& model,
+                                                       const DecodeOptions& options);
 extern const std::vector<std::string> kDecodeOptionNames;
 
 // x with `digits` decimals ("1.84"), for the programs' tables.

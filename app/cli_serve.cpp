@@ -26,18 +26,26 @@ const char* const kServeUsage = R"(
                 [--audit-fraction F] [--audit-seed S]
 
 serve answers OpenAI-style completion requests over HTTP (POST /v1/completions, GET
-/v1/models, /health, /metrics) with K decoders (--threads each) fed from a queue of Q
-waiting requests (a full queue answers 429). It decodes with the thresholds file's exit
-rule (the model is the file's unless --model names one; another model's file is refused
-unless --force), or else with the decoding options of generate. It listens on loopback
-unless --host says otherwise; --port 0 takes any free port. SIGTERM or Ctrl-C stops
-accepting and finishes the requests in flight. With a thresholds file, a fraction F
-(default 0.1) of the requests is decoded again with the full model on a low-priority
-thread; /metrics and /status show the consistency loss against the file's delta, and a
-drift alarm when the traffic breaks it. docs/serving.md has the details.
+/v1/models, /health, /metrics, /status) with K decoders (--threads each) fed from a
+queue of Q waiting requests (a full queue answers 429). It decodes with the thresholds
+file's exit rule (the model is the file's unless --model names one; another model's file
+is refused unless --force), or else with the decoding options of generate (without
+--lambda, as there, the model's bundled certified lambda, whose file then backs the
+answers). It listens on loopback unless --host says otherwise; --port 0 takes any free
+port. SIGTERM or Ctrl-C stops accepting and finishes the requests in flight. With a
+thresholds file, a fraction F (default 0.1) of the requests is decoded again with the
+full model on a low-priority thread; /metrics and /status show the consistency loss
+against the file's delta, and a drift alarm when the traffic breaks it.
+docs/serving.md has the details.
 )";
 
 namespace {
+
+void log_line(const std::string& line) {
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  std::cerr << "calm serve: " << line << std::endl;
+}
 
 std::string read_api_key(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -63,8 +71,17 @@ struct Served {
 
 Served load_served(const Args& args) {
   if (!args.has("thresholds")) {
+    // As `calm generate`: without --lambda, the model's bundled certified
+    // lambda for these settings, whose file then stands behind the answers.
     DecodeOptions rule = decode_options(args);
-    return {load_model_arg(args), std::nullopt, rule};
+    Model model = load_model_arg(args);
+    std::optional<serve::ServedThresholds> served;
+    if (const std::optional<BundledThresholds> b = bundled_certification(args, model, rule)) {
+      rule.lambda = b->thresholds.lambda;
+      served = serve::ServedThresholds{b->thresholds, file_hash(b->path)};
+      log_line("lambda " + fixed(rule.lambda, 2) + " certified by the model's bundled calibration " + b->path);
+    }
+    return {std::move(model), std::move(served), rule};
   }
   for (const std::string& name : kDecodeOptionNames)
     if (args.has(name))
@@ -107,12 +124,6 @@ serve::ServeSettings serve_settings(const Args& args) {
   return s;
 }
 
-void log_line(const std::string& line) {
-  static std::mutex mutex;
-  std::lock_guard lock(mutex);
-  std::cerr << "calm serve: " << line << std::endl;
-}
-
 }  // namespace
 
 int cmd_serve(const std::vector<std::string>& argv) {
@@ -152,7 +163,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     }
   });
   log_line("model " + served.model.name + " (" + std::to_string(served.model.config.decoder_layers) +
-           " layers), " + (served.thresholds ? "thresholds " + args.get("thresholds") : std::string("no thresholds file")) +
+           " layers), " + (served.thresholds ? "thresholds " + served.thresholds->hash : std::string("no thresholds file")) +
            ", lambda " + fixed(settings.rule.lambda, 3) + ", " + std::to_string(settings.decoders) + " decoders, queue " +
            std::to_string(settings.queue));
   log_line("listening on http://" + settings.host + ":" + std::to_string(port));

@@ -411,6 +411,26 @@ class Load(unittest.TestCase):
 
 
 class WithThresholds(unittest.TestCase):
+    def test_bundled_thresholds(self):
+        # Without --thresholds or --lambda, as `calm generate`: the model's
+        # bundled certified lambda, whose file then stands behind the answers.
+        server = Server("--max-new-tokens", "64")
+        try:
+            for prompt in PROMPTS[:2]:
+                want = generate("--prompt", prompt)
+                status, got = server.complete({"prompt": prompt})
+                self.assertEqual(status, 200, got)
+                self.assertEqual(got["choices"][0]["text"], want["text"])
+                self.assertEqual(got["calm"]["exit_layers"], want["exit_layers"])
+                self.assertEqual(got["calm"]["lambda"], want["lambda"])
+                self.assertLess(got["calm"]["lambda"], 1.0)
+                self.assertEqual(got["calm"]["thresholds"]["lambda"], want["lambda"])
+                self.assertEqual(got["calm"]["thresholds"]["certification"], "certified")
+                self.assertTrue(got["calm"]["guarantee_applies"])
+        finally:
+            self.assertEqual(server.stop(), 0)
+        self.assertTrue(any("bundled calibration" in l for l in server.log), server.log)
+
     def test_thresholds_file(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "thresholds.json")
