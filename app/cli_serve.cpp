@@ -1,6 +1,7 @@
 #include "cli_serve.h"
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -169,10 +170,15 @@ int cmd_serve(const std::vector<std::string>& argv) {
   log_line("listening on http://" + settings.host + ":" + std::to_string(port));
   server.run();
   const serve::MonitorState m = server.monitor_state();
+  const auto general = [](double x) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.4g", x);
+    return std::string(buf);
+  };
   if (m.enabled)
     log_line("guarantee monitor: " + std::to_string(m.bounds.n) + " requests audited, mean loss " +
-             fixed(m.bounds.mean, 4) + ", expected loss in [" + fixed(m.bounds.lower, 4) + ", " +
-             fixed(m.bounds.upper, 4) + "] against delta " + fixed(m.delta, 4) +
+             general(m.bounds.mean) + ", expected loss in [" + general(m.bounds.lower) + ", " +
+             general(m.bounds.upper) + "] against delta " + general(m.delta) +
              (m.alarm ? ": DRIFT ALARM raised" : ": no drift"));
   finished = true;
   signals.join();

@@ -27,6 +27,7 @@ import unittest
 
 CALM = None
 MODEL = "kjv2web"
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 PROMPTS = [
     "And God said, Let there be light",
     "In the beginning God created the heaven and the earth.",
@@ -434,7 +435,7 @@ class WithThresholds(unittest.TestCase):
     def test_thresholds_file(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "thresholds.json")
-            subprocess.run([CALM, "calibrate", "--model", MODEL, "--limit", "20", "--delta", "0.25", "--out", path],
+            subprocess.run([CALM, "calibrate", "--model", MODEL, "--limit", "10", "--delta", "0.25", "--out", path],
                            check=True, capture_output=True)
             with open(path) as f:
                 t = json.load(f)
@@ -471,17 +472,16 @@ class GuaranteeMonitor(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.real = os.path.join(cls.tmp.name, "thresholds.json")
-        subprocess.run([CALM, "calibrate", "--model", MODEL, "--limit", "20", "--delta", "0.25", "--out", cls.real],
-                       check=True, capture_output=True)
+        # The model's bundled file: calibrated on its 1000 calibration examples
+        # (softmax, textual ROUGE-L, delta 0.1, epsilon 0.05).
+        cls.real = os.path.join(SOURCE, "resources", "models", MODEL, "thresholds", "softmax-d0.1.json")
         with open(cls.real) as f:
             t = json.load(f)
-        t["delta"] = 1e-6  # far below the loss this traffic has (about 0.03 over these prompts)
+        t["delta"] = 1e-6  # far below the loss this traffic has
         cls.tiny = os.path.join(cls.tmp.name, "tiny.json")
         with open(cls.tiny, "w") as f:
             json.dump(t, f)
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "resources", "data", MODEL,
-                               "test.jsonl")) as f:
+        with open(os.path.join(SOURCE, "resources", "data", MODEL, "test.jsonl")) as f:
             cls.prompts = [json.loads(line)["input"] for line in f if line.strip()][:60]
 
     @classmethod

@@ -16,6 +16,13 @@ std::string fixed(double x, int digits) {
   return buf;
 }
 
+// Four significant digits: a bound of 4e-5 against a delta of 1e-6 must not read "0.0000 > 0.0000".
+std::string general(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.4g", x);
+  return buf;
+}
+
 }  // namespace
 
 GuaranteeMonitor::GuaranteeMonitor(const Model& model, const std::optional<Thresholds>& thresholds, double fraction,
@@ -37,7 +44,7 @@ GuaranteeMonitor::GuaranteeMonitor(const Model& model, const std::optional<Thres
   }
   if (!state_.enabled) return;
   log_("guarantee monitor: auditing " + fixed(100.0 * fraction, 1) + "% of requests against delta " +
-       fixed(state_.delta, 4) + " (" + metric_name(thresholds_->metric) + ", epsilon " + fixed(state_.epsilon, 3) +
+       general(state_.delta) + " (" + metric_name(thresholds_->metric) + ", epsilon " + fixed(state_.epsilon, 3) +
        ")");
   thread_ = std::thread([this] { run(); });
 }
@@ -113,8 +120,8 @@ void GuaranteeMonitor::run() {
       if (!state_.alarm && b.lower > state_.delta) {
         state_.alarm = true;
         log_("DRIFT ALARM: over " + std::to_string(b.n) + " audited requests the mean consistency loss is " +
-             fixed(b.mean, 4) + " and its lower confidence bound " + fixed(b.lower, 4) + " exceeds delta " +
-             fixed(state_.delta, 4) + " (level " + fixed(state_.epsilon, 3) +
+             general(b.mean) + " and its lower confidence bound " + general(b.lower) + " exceeds delta " +
+             general(state_.delta) + " (level " + general(state_.epsilon) +
              "): the traffic no longer behaves like the calibration set; recalibrate");
       }
     }
