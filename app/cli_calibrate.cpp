@@ -17,6 +17,7 @@
 
 #include "calibrate/calibrator.h"
 #include "calibrate/jsonl.h"
+#include "calibrate/merge.h"
 #include "calibrate/report.h"
 #include "calibrate/thresholds.h"
 #include "calibrate/validate.h"
@@ -42,6 +43,9 @@ calibration:
                 [--kv propagate|exact|catch-up] [--gate none|state|classifier] [--gate-threshold G]
                 [--threads N] [--cache FILE] [--report report.json] [--settings LIST]
                 [--skip-bad-lines] [--limit N [--limit-seed S]]
+  calm calibrate --shard I/N [--shard-seed S] --cache shard-I.jsonl [the run options above: --model,
+                --data, --measure, --tau, --max-new-tokens, --grid-step, --limit, ...]
+  calm calibrate --merge CACHE... --delta D --out thresholds.json [the same run options] [--report ...]
   calm eval     [--model DIR|NAME] [--data test.jsonl] --thresholds thresholds.json
                 [--threads N] [--limit N [--limit-seed S]] [--skip-bad-lines] [--force] [--json]
   calm validate [--model DIR|NAME] [--data cal.jsonl [--data2 test.jsonl]] --delta D[,D...] | --settings LIST
@@ -63,6 +67,11 @@ model's bundled calibration set unless --data is given. Finished examples go to 
 command resumes. --report also writes a CSV next to the JSON. With --settings, "{delta}" in --out
 (e.g. --out softmax-d{delta}.json) writes one thresholds file per guarantee, each certified: every
 delta was fixed before the run (the others are only printed otherwise).
+--shard I/N runs only shard I of N, a random split of the examples (seed --shard-seed, default 0),
+into its --cache, and certifies nothing; --merge joins the shards' caches (refusing caches of other
+settings, models or data, and missing or duplicated examples) and certifies exactly as one run on
+the whole set would. Give every shard and the merge the same model, data and run options
+(docs/scaling.md).
 eval runs the full model and CALM at the thresholds file's lambda on a test set (default: the
 bundled test set) and compares quality, layers and speed.
 --limit N draws N examples of each data file at random (seed --limit-seed, default 0; recorded
@@ -313,16 +322,73 @@ std::string with_delta(const std::string& pattern, double delta) {
          pattern.substr(at + std::string(kDeltaField).size());
 }
 
+// `--merge A B C --delta ...` -> the paths A, B, C, and the arguments with
+// `--merge` left as a flag: the caches are every argument after it up to the
+// next option.
+std::vector<std::string> take_merge_list(const std::vector<std::string>& argv, std::vector<std::string>& paths) {
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    rest.push_back(argv[i]);
+    if (argv[i] != "--merge") continue;
+    while (i + 1 < argv.size() && argv[i + 1].rfind("--", 0) != 0) paths.push_back(argv[++i]);
+    if (paths.empty()) throw UsageError("--merge needs the shards' caches: --merge CACHE...");
+  }
+  return rest;
+}
+
+// calm calibrate --shard I/N: one shard's outputs into its cache; nothing is
+// certified (the losses are not even computed), so no delta is asked yet.
+int calibrate_shard(const Args& args) {
+  for (const char* option : {"out", "delta", "report", "settings", "method", "pvalue", "epsilon", "consistency",
+                             "metric", "metric-unit"})
+    if (args.has(option))
+      throw UsageError(std::string("--shard computes one shard's outputs and certifies nothing: drop --") + option +
+                       " here and give it to calm calibrate --merge");
+  if (!args.has("cache")) throw UsageError("--shard needs --cache FILE: the shard's outputs go there");
+  Shard shard;
+  try {
+    shard = Shard::parse(args.get("shard"), static_cast<uint64_t>(args.get_int("shard-seed", 0, 0, INT32_MAX)));
+  } catch (const Error& e) {
+    throw UsageError(std::string("--shard: ") + e.what());
+  }
+  const RunSettings settings = run_settings(args);
+  const int threads = threads_of(args, 0, 0);
+  limit_of(args);
+  const Model model = load_model_arg(args);
+  const std::string data = data_file(args, "data", model, "calibration");
+  const std::string cache = args.get("cache");
+  check_distinct_files({{"--cache", cache}}, with_model_files({{"--data", data}}, model));
+  CalibrationRun run = Calibrator::prepare(model, data, read_examples(data, args), settings);
+  run.shard = shard;
+  const std::string label = "calibrate shard " + shard.name();
+  if (!execute(model, run, cache, threads, label)) return 3;
+  std::cout << "shard " << shard.name() << " (split seed " << shard.seed << "): " << run.assigned().size() << " of "
+            << run.examples.size() << " examples of " << data << " (hash " << run.data_hash << ") in " << cache
+            << "\ncertify once every shard is done: calm calibrate --merge CACHE... --delta D --out thresholds.json, "
+               "with the same model, data and run options\n";
+  return 0;
+}
+
 }  // namespace
 
 // ---- calm calibrate --------------------------------------------------------
 
 int cmd_calibrate(const std::vector<std::string>& argv) {
-  const Args args(merge_repeated(argv, {"settings"}),
+  std::vector<std::string> merge;
+  const Args args(merge_repeated(take_merge_list(argv, merge), {"settings"}),
                   {"model", "weights", "data", "consistency", "metric", "delta", "epsilon", "measure", "tau", "max-new-tokens",
                    "first-exit-layer", "check-interval", "grid-step", "pvalue", "threads", "cache", "report",
-                   "settings", "limit", "limit-seed", "metric-unit", "out", "kv", "gate", "gate-threshold", "method"},
-                  {"skip-bad-lines"});
+                   "settings", "limit", "limit-seed", "metric-unit", "out", "kv", "gate", "gate-threshold", "method",
+                   "shard", "shard-seed"},
+                  {"skip-bad-lines", "merge"});
+  if (args.has("shard-seed") && !args.has("shard"))
+    throw UsageError("--shard-seed needs --shard I/N");
+  if (args.has("shard")) {
+    if (args.flag("merge")) throw UsageError("--shard runs one shard and --merge joins them: give one of them");
+    return calibrate_shard(args);
+  }
+  if (args.flag("merge") && args.has("cache"))
+    throw UsageError("--merge reads the shards' caches and writes none: drop --cache");
   if (!args.has("out")) throw UsageError("calibrate needs --out thresholds.json");
   if (!args.has("delta")) throw UsageError("calibrate needs --delta (e.g. 0.1 for textual, 0.02 for risk)");
   Guarantee main = base_guarantee(args);
@@ -347,15 +413,18 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
     if (!out_per_delta) break;
   }
   const std::string out = outs.front();
-  const std::string cache = args.get("cache", default_cache(out_per_delta ? with_delta(out_pattern, -1) : out));
+  const std::string cache =
+      merge.empty() ? args.get("cache", default_cache(out_per_delta ? with_delta(out_pattern, -1) : out)) : std::string();
   // Before the run: a mistake found after an hour of calibration costs the hour.
   std::vector<LabelledPath> outputs;
   for (const std::string& o : outs) outputs.push_back({"--out", o});
-  outputs.push_back({args.has("cache") ? "--cache" : "the cache", cache});
+  if (merge.empty()) outputs.push_back({args.has("cache") ? "--cache" : "the cache", cache});
   if (args.has("report"))
     for (const std::string& r : {args.get("report"), csv_path_for(args.get("report"))})
       outputs.push_back({"--report", r});
-  check_distinct_files(outputs, with_model_files({{"--data", data}}, model));
+  std::vector<LabelledPath> inputs{{"--data", data}};
+  for (const std::string& m : merge) inputs.push_back({"--merge", m});
+  check_distinct_files(outputs, with_model_files(inputs, model));
   // The thresholds file and the report record both paths as JSON text.
   require_utf8(absolute(data), "--data");
   require_utf8(absolute(model.dir), "--model");
@@ -364,7 +433,12 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
     if (g.consistency == Consistency::Risk) require_references(examples, data);
   CalibrationRun run = Calibrator::prepare(model, data, std::move(examples), settings);
   size_t resumed = 0;
-  if (!execute(model, run, cache, threads, "calibrate", &resumed)) return 3;
+  if (!merge.empty()) {
+    merge_caches(merge, run);
+    std::cerr << "calibrate: merged " << merge.size() << " caches, " << run.examples.size() << " examples\n";
+  } else if (!execute(model, run, cache, threads, "calibrate", &resumed)) {
+    return 3;
+  }
 
   const CalibrationReport report = build_report(run, model.tokenizer, model.config.decoder_layers, guarantees);
   const ReportChoice& c = report.choices.front();

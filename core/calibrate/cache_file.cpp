@@ -132,11 +132,13 @@ void collect_differences(const json& cached, const json& now, const std::string&
 }  // namespace
 
 json cache_header(const CalibrationRun& run) {
-  return {{"calm_calibration_cache", kCacheVersion},
-          {"model_hash", run.model_hash},
-          {"data_hash", run.data_hash},
-          {"examples", run.examples.size()},
-          {"settings", run.settings.to_json()}};
+  json header = {{"calm_calibration_cache", kCacheVersion},
+                 {"model_hash", run.model_hash},
+                 {"data_hash", run.data_hash},
+                 {"examples", run.examples.size()},
+                 {"settings", run.settings.to_json()}};
+  if (run.shard) header["shard"] = run.shard->to_json();  // absent otherwise, so older caches still match
+  return header;
 }
 
 std::string cache_header_differences(const json& cached, const json& now) {
@@ -164,6 +166,7 @@ CalibrationCache::CalibrationCache(const std::string& path, CalibrationRun& run)
 
     const json now = cache_header(run);
     const std::string header_text = dump_json(now);
+    const std::vector<bool> in_shard = run.shard ? run.shard->membership(run.examples.size()) : std::vector<bool>();
     seed_ = fnv1a64(header_text);
     bool header_ok = false, fresh = false;
     const bool ends_with_newline = for_each_line(fd_, path, kMaxLineBytes, [&](const std::string& line, size_t number,
@@ -202,6 +205,7 @@ CalibrationCache::CalibrationCache(const std::string& path, CalibrationRun& run)
         const json j = json::parse(text);
         const size_t index = j.at("i").get<size_t>();
         if (index >= run.outputs.size()) throw Error("index out of range");
+        if (!in_shard.empty() && !in_shard[index]) throw Error("not in the shard");
         ExampleOutputs o = outputs_from_json(j, run.settings.grid.size());
         if (!run.outputs[index]) {  // a repeated example: the first copy counts
           run.outputs[index] = std::move(o);
@@ -225,6 +229,87 @@ CalibrationCache::CalibrationCache(const std::string& path, CalibrationRun& run)
     ::close(fd_);
     throw;
   }
+}
+
+FinishedCache read_finished_cache(const std::string& path, const CalibrationRun& run) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) throw Error(path + ": cannot open the calibration cache: " + errno_text());
+  FinishedCache out;
+  try {
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+      throw Error(path + ": the calibration cache is not a regular file");
+    if (::flock(fd, LOCK_SH | LOCK_NB) != 0)
+      throw Error(path + (errno == EWOULDBLOCK ? ": the calibration cache is in use by a running calibration "
+                                                 "(locked): wait for that shard to finish"
+                                               : ": cannot lock the calibration cache: " + errno_text()));
+    const json whole_run = cache_header(run);
+    uint64_t seed = 0;
+    bool header_seen = false;
+    size_t unwhole = 0, last = 0;  // the first line not read whole (too long, or torn at the end); the last line
+    const size_t grid = run.settings.grid.size();
+    const std::string at = path + ":";
+    const bool ends_with_newline = for_each_line(fd, path, CalibrationCache::kMaxLineBytes, [&](const std::string& line, size_t number,
+                                                                              bool whole) {
+      const std::string where = at + std::to_string(number);
+      last = number;
+      if (!whole) {
+        if (!unwhole) unwhole = number;
+        return;
+      }
+      if (unwhole) return;
+      if (number == 1) {
+        const std::string text = verified_json(line, fnv1a64(""));
+        if (text.empty()) throw Error(where + ": not a calibration cache header, or one that fails its checksum");
+        json cached;
+        try {
+          cached = json::parse(text);
+        } catch (const json::exception&) {
+          throw Error(where + ": not a calibration cache header");
+        }
+        if (cached.is_object() && cached.contains("shard")) {
+          out.shard = Shard::from_json(cached["shard"], path);
+          cached.erase("shard");
+        }
+        const std::string differences = cache_header_differences(cached, whole_run);
+        if (!differences.empty())
+          throw Error(path + ": this cache was made with other settings, another model or other data (" +
+                      differences + ")");
+        seed = fnv1a64(text);
+        header_seen = true;
+        return;
+      }
+      if (line.empty()) return;  // a blank line
+      const std::string text = verified_json(line, seed);
+      if (text.empty()) throw Error(where + ": the line fails its checksum (edited or damaged)");
+      CacheLine c;
+      c.line = number;
+      try {
+        const JsonExtent extent = json_extent(text, kMaxJsonDepth, 1u << 24);
+        if (extent.depth > kMaxJsonDepth) throw Error("nested too deeply");
+        const json j = json::parse(text);
+        c.index = j.at("i").get<size_t>();
+        c.outputs = outputs_from_json(j, grid);
+      } catch (const std::exception& e) {
+        throw Error(where + ": not a finished example (" + e.what() + ")");
+      }
+      if (c.index >= run.examples.size())
+        throw Error(where + ": example " + std::to_string(c.index) + " is out of range (the data has " +
+                    std::to_string(run.examples.size()) + " examples)");
+      out.lines.push_back(std::move(c));
+    });
+    if (unwhole && unwhole == last && !ends_with_newline)
+      throw Error(at + std::to_string(unwhole) +
+                  ": the last line is torn (a crash or a kill mid-write): run that calibration again to finish it");
+    if (unwhole)
+      throw Error(at + std::to_string(unwhole) + ": a line over " + std::to_string(CalibrationCache::kMaxLineBytes >> 20) + " MiB");
+    if (!header_seen) throw Error(path + ": an empty calibration cache");
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return out;
 }
 
 CalibrationCache::~CalibrationCache() {

@@ -1,7 +1,8 @@
 // The calibration cache: one file per calibration, so a cancelled or crashed
 // run resumes where it stopped.
 //
-//   line 1:  <checksum> {"calm_calibration_cache": 2, "model_hash", "data_hash", "examples", "settings"}
+//   line 1:  <checksum> {"calm_calibration_cache": 2, "model_hash", "data_hash", "examples", "settings"
+//                        [, "shard": {"index", "count", "seed"}: one shard's cache (shard.h)]}
 //   then:    <checksum> {"i": example index, "full", "full_s", "full_f", "early", "layers", "seconds", "flops"}
 //
 // The checksum (16 hex digits) is FNV-1a 64 of the line's JSON text, seeded
@@ -19,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,24 @@ class CalibrationCache {
   std::size_t loaded_ = 0;
   std::vector<std::size_t> bad_lines_;
 };
+
+// A finished cache read back for merging (merge.h): opened read-only and
+// share-locked (a cache still locked by a running calibration is refused), and
+// never changed. Unlike the resuming reader it skips nothing: a damaged line
+// (checksum, JSON, values), a line torn by a crash or an example index out of
+// range throws calm::Error naming "path:line". The header must be `run`'s
+// (the whole run's, without a shard) apart from its "shard" key; the error
+// lists what differs.
+struct CacheLine {
+  std::size_t line = 0;   // 1-based line in the file
+  std::size_t index = 0;  // the example's index in the run
+  ExampleOutputs outputs;
+};
+struct FinishedCache {
+  std::optional<Shard> shard;  // from the header, when the cache is a shard's
+  std::vector<CacheLine> lines;
+};
+FinishedCache read_finished_cache(const std::string& path, const CalibrationRun& run);
 
 // The header line's JSON for `run`, and, for a cache made otherwise, what
 // differs ("settings.tau: 4 in the cache, 2 now; data_hash: ..."), empty when

@@ -63,6 +63,13 @@ size_t CalibrationRun::finished() const {
   return n;
 }
 
+std::vector<size_t> CalibrationRun::assigned() const {
+  if (shard) return shard->indices(examples.size());
+  std::vector<size_t> all(examples.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return all;
+}
+
 namespace {
 
 std::vector<size_t> finished_subset(const CalibrationRun& run, const std::vector<size_t>& subset) {
@@ -179,7 +186,8 @@ CalibrationRun Calibrator::prepare(const Model& model, const std::string& data_p
 bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string& cache_path, int threads,
                      const ProgressCallback& progress, const std::atomic<bool>* cancel) {
   CalibrationProgress state;
-  state.total = run.examples.size();
+  const std::vector<size_t> assigned = run.assigned();
+  state.total = assigned.size();
   std::optional<CalibrationCache> cache;  // locked until the run ends
   if (!cache_path.empty()) {
     cache.emplace(cache_path, run);
@@ -187,9 +195,9 @@ bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string&
     state.cache_bad_lines = cache->bad_lines();
   }
   std::vector<size_t> pending;
-  for (size_t i = 0; i < run.outputs.size(); ++i)
+  for (size_t i : assigned)
     if (!run.outputs[i]) pending.push_back(i);
-  state.done = run.examples.size() - pending.size();
+  state.done = assigned.size() - pending.size();
   if (progress) progress(state);
 
   if (threads > OptionBounds::kMaxThreads)
@@ -263,7 +271,9 @@ bool Calibrator::run(const Model& model, CalibrationRun& run, const std::string&
   }
   for (auto& t : pool) t.join();
   if (!error.empty()) throw Error(error);
-  return run.complete();
+  for (size_t i : assigned)
+    if (!run.outputs[i]) return false;
+  return true;
 }
 
 }  // namespace calm

@@ -19,6 +19,7 @@
 #include "calibrate/jsonl.h"
 #include "calibrate/ltt.h"
 #include "calibrate/metrics.h"
+#include "calibrate/shard.h"
 #include "calibrate/words.h"
 #include "decode/decoder.h"
 
@@ -78,9 +79,14 @@ struct CalibrationRun {
   RunSettings settings;
   std::vector<Example> examples;
   std::vector<std::optional<ExampleOutputs>> outputs;  // (examples); empty until run
+  // Set for one shard of a run split over machines (shard.h): Calibrator::run
+  // runs only its examples, and its cache's header names it.
+  std::optional<Shard> shard;
 
   size_t finished() const;
   bool complete() const { return finished() == examples.size(); }
+  // The examples this run is to compute: the shard's, or all of them.
+  std::vector<size_t> assigned() const;
 
   // The per-example losses at every grid point, over `subset` (indices of
   // finished examples; all finished ones when empty), scored on the
@@ -116,8 +122,9 @@ class Calibrator {
   // appended to it; the cache is locked for the run. A cache made with other
   // settings, or locked by another run, is refused (the error names the file
   // and what differs) rather than overwritten; damaged lines in it are
-  // skipped and reported in the progress. Returns false when cancelled
-  // (finished work is kept in `run` and in the cache).
+  // skipped and reported in the progress. With `run.shard`, only the
+  // shard's examples run. Returns false when cancelled (finished work is
+  // kept in `run` and in the cache), true when every assigned example is done.
   static bool run(const Model& model, CalibrationRun& run, const std::string& cache_path = "", int threads = 0,
                   const ProgressCallback& progress = {}, const std::atomic<bool>* cancel = nullptr);
 };
