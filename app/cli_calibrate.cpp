@@ -17,6 +17,7 @@
 
 #include "calibrate/calibrator.h"
 #include "calibrate/jsonl.h"
+#include "calibrate/losses_file.h"
 #include "calibrate/merge.h"
 #include "calibrate/report.h"
 #include "calibrate/thresholds.h"
@@ -28,7 +29,9 @@
 #include "io/output_file.h"
 #include "io/utf8.h"
 #include "model/catalog.h"
+#include "model/config.h"
 #include "util/error.h"
+#include "util/hash.h"
 #include "model/model.h"
 
 namespace calm::cli {
@@ -46,6 +49,8 @@ calibration:
   calm calibrate --shard I/N [--shard-seed S] --cache shard-I.jsonl [the run options above: --model,
                 --data, --measure, --tau, --max-new-tokens, --grid-step, --limit, ...]
   calm calibrate --merge CACHE... --delta D --out thresholds.json [the same run options] [--report ...]
+  calm calibrate --losses table.jsonl [--model DIR|NAME] --delta D --out thresholds.json [--report ...]
+                [--consistency ...] [--metric ...] [--epsilon E] [--method ...] [--settings LIST]
   calm eval     [--model DIR|NAME] [--data test.jsonl] --thresholds thresholds.json
                 [--threads N] [--limit N [--limit-seed S]] [--skip-bad-lines] [--force] [--json]
   calm validate [--model DIR|NAME] [--data cal.jsonl [--data2 test.jsonl]] --delta D[,D...] | --settings LIST
@@ -71,7 +76,8 @@ delta was fixed before the run (the others are only printed otherwise).
 into its --cache, and certifies nothing; --merge joins the shards' caches (refusing caches of other
 settings, models or data, and missing or duplicated examples) and certifies exactly as one run on
 the whole set would. Give every shard and the merge the same model, data and run options
-(docs/scaling.md).
+(docs/scaling.md). --losses certifies per-example losses (or outputs) at every lambda computed by
+any engine, from a JSONL file (docs/losses-format.md); --write-losses FILE writes a run's losses so.
 eval runs the full model and CALM at the thresholds file's lambda on a test set (default: the
 bundled test set) and compares quality, layers and speed.
 --limit N draws N examples of each data file at random (seed --limit-seed, default 0; recorded
@@ -305,6 +311,37 @@ std::string choice_text(const CalibrationReport& report, const ReportChoice& c) 
          fixed(s.flops_speedup, 2) + "x FLOPs speedup";
 }
 
+// The grid, the choice of every guarantee and the guarantee's sentence.
+void print_result(const CalibrationReport& report, const Thresholds& t) {
+  const ReportChoice& c = report.choices.front();
+  print_grid(report, c);
+  std::cout << "chosen:  " << choice_text(report, c) << "\n";
+  if (!is_learn_then_test(c.guarantee.method)) {
+    const Monotonicity& m = c.result.monotonicity;
+    if (m.holds())
+      std::cout << "monotone: yes: no calibration example's loss fell as lambda fell, as conformal risk control "
+                   "assumes\n";
+    else
+      std::cout << "monotone: NO: " << m.examples_broken << " of " << report.examples
+                << " calibration examples have a loss that falls as lambda falls (" << fixed(100.0 * m.pairs_broken, 1)
+                << "% of adjacent grid pairs); the bound is applied to their monotone envelope (the highest loss at "
+                   "this or any higher lambda), which is never below the loss\n";
+  }
+  for (size_t k = 1; k < report.choices.size(); ++k)
+    std::cout << "also:    " << choice_text(report, report.choices[k]) << "\n";
+  std::cout << "guarantee: " << guarantee_sentence(t) << "\n";
+}
+
+// The thresholds files (already written) said, and --report written.
+void write_outputs(const CalibrationReport& report, const std::vector<std::string>& outs, const Args& args) {
+  for (const std::string& o : outs) std::cout << "wrote " << o << "\n";
+  if (args.has("report")) {
+    const std::string csv = csv_path_for(args.get("report"));
+    write_report(report, args.get("report"), csv);
+    std::cout << "wrote " << args.get("report") << " and " << csv << "\n";
+  }
+}
+
 std::string default_cache(const std::string& out) {
   const std::filesystem::path p(out);
   if (p.extension() == ".json") return std::filesystem::path(p).replace_extension(".cache.jsonl").string();
@@ -336,11 +373,91 @@ std::vector<std::string> take_merge_list(const std::vector<std::string>& argv, s
   return rest;
 }
 
+// calm calibrate --losses FILE: certify losses computed elsewhere (another
+// engine, or calm's --write-losses). Nothing is decoded; the exit rule and
+// the grid are the file's.
+int calibrate_from_losses(const Args& args) {
+  for (const char* option : {"data", "cache", "shard", "shard-seed", "threads", "limit", "limit-seed", "measure",
+                             "tau", "max-new-tokens", "first-exit-layer", "check-interval", "grid-step", "kv",
+                             "gate", "gate-threshold", "weights", "write-losses"})
+    if (args.has(option))
+      throw UsageError(std::string("--losses certifies the file's losses as they are (its header gives the exit rule "
+                                   "and the lambdas): drop --") +
+                       option);
+  if (args.flag("merge")) throw UsageError("--losses and --merge are two sources of losses: give one of them");
+  if (!args.has("out")) throw UsageError("calibrate needs --out thresholds.json");
+  if (!args.has("delta")) throw UsageError("calibrate needs --delta (e.g. 0.1 for textual, 0.02 for risk)");
+  const std::string path = args.get("losses"), out = args.get("out");
+  std::vector<LabelledPath> outputs{{"--out", out}};
+  if (args.has("report"))
+    for (const std::string& r : {args.get("report"), csv_path_for(args.get("report"))})
+      outputs.push_back({"--report", r});
+  std::vector<LabelledPath> inputs{{"--losses", path}};
+  std::string model_dir;
+  if (args.has("model")) {
+    model_dir = resolve_model_dir(args.get("model"));
+    for (const LabelledPath& f : model_input_files(model_dir)) inputs.push_back(f);
+  }
+  check_distinct_files(outputs, inputs);
+  ImportedLosses imported = read_losses_file(path);
+  CalibrationReport& about = imported.about;
+  if (!model_dir.empty()) {
+    // The thresholds file binds the guarantee to these weights (calm eval checks the hash).
+    const std::string hash = file_hash(model_dir + "/model.safetensors");
+    if (!about.model_hash.empty() && about.model_hash != hash)
+      throw Error(path + ": the losses were computed with model hash " + about.model_hash + ", but " + model_dir +
+                  "/model.safetensors has hash " + hash + ": they certify nothing about this model");
+    const ModelConfig config = load_config(model_dir + "/config.json");
+    if (about.num_layers && about.num_layers != config.decoder_layers)
+      throw Error(path + ": the losses were computed with " + std::to_string(about.num_layers) +
+                  " decoder layers, but " + model_dir + " has " + std::to_string(config.decoder_layers));
+    about.model_hash = hash;
+    about.num_layers = config.decoder_layers;
+    if (about.model_name == "imported") about.model_name = std::filesystem::path(model_dir).filename().string();
+    imported.model_dir = model_dir;
+  }
+  if (about.model_hash.empty())
+    throw UsageError(path + " names no model hash: give --model DIR, the model the losses were computed with "
+                            "(the thresholds file binds the guarantee to its weights)");
+  Guarantee main = base_guarantee(args);
+  if (imported.kind == ImportedLosses::Kind::Losses) {  // the file's own losses, unless asked otherwise
+    if (!args.has("consistency")) main.consistency = imported.consistency;
+    if (!args.has("metric")) main.metric = imported.metric;
+    if (!args.has("metric-unit")) main.unit = imported.unit;
+  }
+  main.delta = open_unit("delta", args.get_double("delta", 0.1));
+  std::vector<Guarantee> guarantees{main};
+  if (args.has("settings"))
+    for (const Guarantee& g : settings_list(args.get("settings"), main))
+      if (!same_guarantee(g, main)) guarantees.push_back(g);
+
+  const CalibrationReport report = build_report(imported, guarantees);
+  const std::vector<double>& grid = about.settings.grid;
+  const double step = std::round((grid[0] - grid[1]) * 1e12) / 1e12;
+  Thresholds t = thresholds_from_report(report, imported.model_dir, about.data_path, step);
+  write_thresholds(t, out);
+
+  std::cout << "model:   " << about.model_name << " (hash " << about.model_hash << ", "
+            << (about.num_layers ? std::to_string(about.num_layers) : std::string("?")) << " decoder layers)\n"
+            << "losses:  " << path << " (" << imported.examples() << " examples, "
+            << (imported.kind == ImportedLosses::Kind::Losses ? "losses" : "outputs scored here") << ", "
+            << grid.size() << " lambdas; data " << about.data_path << ", hash " << about.data_hash << ")\n"
+            << "rule:    " << measure_name(about.settings.measure) << " measure, tau " << general(about.settings.tau)
+            << ", " << about.settings.max_new_tokens << " new tokens at most (from the file's header"
+            << ")\n"
+            << "losses:  " << guarantee_text(main) << "\n";
+  print_result(report, t);
+  std::cout << "note:    the guarantee holds only if delta and epsilon were fixed before these losses were looked at, "
+               "and the examples are a random sample of the inputs it is about\n";
+  write_outputs(report, {out}, args);
+  return 0;
+}
+
 // calm calibrate --shard I/N: one shard's outputs into its cache; nothing is
 // certified (the losses are not even computed), so no delta is asked yet.
 int calibrate_shard(const Args& args) {
   for (const char* option : {"out", "delta", "report", "settings", "method", "pvalue", "epsilon", "consistency",
-                             "metric", "metric-unit"})
+                             "metric", "metric-unit", "write-losses"})
     if (args.has(option))
       throw UsageError(std::string("--shard computes one shard's outputs and certifies nothing: drop --") + option +
                        " here and give it to calm calibrate --merge");
@@ -379,10 +496,11 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
                   {"model", "weights", "data", "consistency", "metric", "delta", "epsilon", "measure", "tau", "max-new-tokens",
                    "first-exit-layer", "check-interval", "grid-step", "pvalue", "threads", "cache", "report",
                    "settings", "limit", "limit-seed", "metric-unit", "out", "kv", "gate", "gate-threshold", "method",
-                   "shard", "shard-seed"},
+                   "shard", "shard-seed", "losses", "write-losses"},
                   {"skip-bad-lines", "merge"});
   if (args.has("shard-seed") && !args.has("shard"))
     throw UsageError("--shard-seed needs --shard I/N");
+  if (args.has("losses")) return calibrate_from_losses(args);
   if (args.has("shard")) {
     if (args.flag("merge")) throw UsageError("--shard runs one shard and --merge joins them: give one of them");
     return calibrate_shard(args);
@@ -422,6 +540,7 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
   if (args.has("report"))
     for (const std::string& r : {args.get("report"), csv_path_for(args.get("report"))})
       outputs.push_back({"--report", r});
+  if (args.has("write-losses")) outputs.push_back({"--write-losses", args.get("write-losses")});
   std::vector<LabelledPath> inputs{{"--data", data}};
   for (const std::string& m : merge) inputs.push_back({"--merge", m});
   check_distinct_files(outputs, with_model_files(inputs, model));
@@ -463,32 +582,21 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
             << "run:     " << measure_name(settings.measure) << " measure, tau " << general(settings.tau) << ", "
             << settings.max_new_tokens << " new tokens at most, " << settings.grid.size() << " grid points\n"
             << "losses:  " << guarantee_text(main) << "\n";
-  print_grid(report, c);
-  std::cout << "chosen:  " << choice_text(report, c) << "\n";
-  if (!is_learn_then_test(c.guarantee.method)) {
-    const Monotonicity& m = c.result.monotonicity;
-    if (m.holds())
-      std::cout << "monotone: yes: no calibration example's loss fell as lambda fell, as conformal risk control "
-                   "assumes\n";
-    else
-      std::cout << "monotone: NO: " << m.examples_broken << " of " << run.examples.size()
-                << " calibration examples have a loss that falls as lambda falls (" << fixed(100.0 * m.pairs_broken, 1)
-                << "% of adjacent grid pairs); the bound is applied to their monotone envelope (the highest loss at "
-                   "this or any higher lambda), which is never below the loss\n";
-  }
-  for (size_t k = 1; k < report.choices.size(); ++k)
-    std::cout << "also:    " << choice_text(report, report.choices[k]) << "\n";
-  std::cout << "guarantee: " << guarantee_sentence(t) << "\n";
+  print_result(report, t);
   if (t.exploratory)
     std::cout << "note:    every example came from the cache " << cache
               << ", so these losses may have been seen before delta and epsilon were chosen: the thresholds file "
                  "is marked exploratory. Delete the cache (or calibrate on other examples) to certify.\n";
-  for (const std::string& o : outs) std::cout << "wrote " << o << "\n";
-  if (args.has("report")) {
-    const std::string csv = csv_path_for(args.get("report"));
-    write_report(report, args.get("report"), csv);
-    std::cout << "wrote " << args.get("report") << " and " << csv << "\n";
+  if (args.has("write-losses")) {
+    const std::string losses = args.get("write-losses");
+    write_output_file(losses,
+                      losses_file_text(run, run.loss_table(model.tokenizer, main.consistency, main.metric, {}, main.unit),
+                                       main, absolute(model.dir), model.config.decoder_layers),
+                      "the losses file");
+    std::cout << "wrote " << losses << " (the " << consistency_name(main.consistency) << " " << metric_name(main.metric)
+              << " losses on " << text_unit_name(main.unit) << " of every example at every lambda)\n";
   }
+  write_outputs(report, outs, args);
   return 0;
 }
 

@@ -55,15 +55,15 @@ CalibrationReport build_report(const CalibrationRun& run, const Tokenizer& token
                 std::to_string(run.examples.size()) + " examples)");
   if (run.settings.grid.empty() || run.settings.grid.front() != 1.0)
     throw Error("the lambda grid must start at 1 (the full model)");
-  CalibrationReport report;
-  report.model_name = run.model_name;
-  report.model_hash = run.model_hash;
-  report.num_layers = num_layers;
-  report.data_path = run.data_path;
-  report.data_hash = run.data_hash;
-  report.examples = run.examples.size();
-  report.settings = run.settings;
-  report.created = iso8601_utc_now();
+  CalibrationReport about;
+  about.model_name = run.model_name;
+  about.model_hash = run.model_hash;
+  about.num_layers = num_layers;
+  about.data_path = run.data_path;
+  about.data_hash = run.data_hash;
+  about.examples = run.examples.size();
+  about.settings = run.settings;
+  std::vector<GridPointStats> grid;
   for (std::size_t p = 0; p < run.settings.grid.size(); ++p) {
     GridPointStats s;
     s.lambda = run.settings.grid[p];
@@ -72,12 +72,23 @@ CalibrationReport build_report(const CalibrationRun& run, const Tokenizer& token
     s.average_layers = layers / static_cast<double>(run.outputs.size());
     s.measured_speedup = run.measured_speedup(p);
     s.flops_speedup = run.flops_speedup(p);
-    report.grid.push_back(s);
+    grid.push_back(s);
   }
+  return build_report(about, std::move(grid), guarantees, [&](const Guarantee& g) {
+    return run.loss_table(tokenizer, g.consistency, g.metric, {}, g.unit);
+  });
+}
+
+CalibrationReport build_report(const CalibrationReport& about, std::vector<GridPointStats> grid,
+                               const std::vector<Guarantee>& guarantees, const LossTableSource& losses) {
+  CalibrationReport report = about;
+  report.created = iso8601_utc_now();
+  report.grid = std::move(grid);
+  report.choices.clear();
   std::map<std::tuple<Consistency, Metric, TextUnit>, LossTable> tables;
   for (const Guarantee& g : guarantees) {
     const auto key = std::make_tuple(g.consistency, g.metric, g.unit);
-    if (!tables.count(key)) tables[key] = run.loss_table(tokenizer, g.consistency, g.metric, {}, g.unit);
+    if (!tables.count(key)) tables[key] = losses(g);
     report.choices.push_back(choose(tables[key], g));
   }
   return report;

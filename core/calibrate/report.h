@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,6 +69,14 @@ struct CalibrationReport {
 // example's file:line).
 CalibrationReport build_report(const CalibrationRun& run, const Tokenizer& tokenizer, int num_layers,
                                const std::vector<Guarantee>& guarantees);
+
+// The same from parts, for losses computed elsewhere (losses_file.h): `about`
+// names the model, the data and the settings (its grid and choices are
+// ignored), `grid` gives each point's cost, and `losses` the loss table a
+// guarantee asks for, called once per (consistency, metric, unit).
+using LossTableSource = std::function<LossTable(const Guarantee&)>;
+CalibrationReport build_report(const CalibrationReport& about, std::vector<GridPointStats> grid,
+                               const std::vector<Guarantee>& guarantees, const LossTableSource& losses);
 
 // The choice for one guarantee over a finished table (what build_report does
 // per guarantee), exposed for the validation splits and for tests.

@@ -31,15 +31,23 @@ DecodeOptions Thresholds::decode_options() const { return run_settings().decode_
 Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationReport& report,
                                   const std::string& model_dir, const std::string& data_path, double grid_step,
                                   size_t choice_index) {
+  // The report was built from the run (build_report): it carries the run's
+  // hashes, size and settings.
+  (void)run;
+  return thresholds_from_report(report, model_dir, data_path, grid_step, choice_index);
+}
+
+Thresholds thresholds_from_report(const CalibrationReport& report, const std::string& model_dir,
+                                  const std::string& data_path, double grid_step, std::size_t choice_index) {
   const ReportChoice& choice = report.choices.at(choice_index);
-  const RunSettings& s = run.settings;
+  const RunSettings& s = report.settings;
   const size_t chosen = choice.chosen_point;
   Thresholds t;
   t.rule() = s;
   t.lambda = choice.result.lambda;
   t.model_name = report.model_name;
   t.model_dir = model_dir;
-  t.model_hash = run.model_hash;
+  t.model_hash = report.model_hash;
   t.delta = choice.guarantee.delta;
   t.epsilon = choice.guarantee.epsilon;
   t.consistency = choice.guarantee.consistency;
@@ -49,8 +57,8 @@ Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationRe
   t.monotonicity = choice.result.monotonicity;
   t.grid_step = grid_step;
   t.data_path = data_path;
-  t.data_hash = run.data_hash;
-  t.examples = run.examples.size();
+  t.data_hash = report.data_hash;
+  t.examples = report.examples;
   t.limit = s.limit;
   t.limit_seed = s.limit_seed;
   t.created = report.created;

@@ -87,6 +87,10 @@ struct CalibrationReport;
 Thresholds thresholds_from_report(const CalibrationRun& run, const CalibrationReport& report,
                                   const std::string& model_dir, const std::string& data_path, double grid_step,
                                   std::size_t choice = 0);
+// The same from the report alone, which names the model, data and settings
+// too (the form for losses imported from elsewhere, losses_file.h).
+Thresholds thresholds_from_report(const CalibrationReport& report, const std::string& model_dir,
+                                  const std::string& data_path, double grid_step, std::size_t choice = 0);
 
 // The current time as "YYYY-MM-DDTHH:MM:SSZ".
 std::string iso8601_utc_now();
