@@ -16,6 +16,8 @@ PACKAGES=(
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev fonts-dejavu-core xvfb xauth
   # training recipes and their tests (Debian's torch is seen by /usr/bin/python3 only)
   python3 python3-torch python3-numpy python3-sentencepiece python3-pytest libopenblas0-pthread
+  # a single-node Slurm for scripts/slurm-check.sh (calibration shards as an array job)
+  slurm-wlm munge
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
