@@ -378,6 +378,21 @@ class Load(unittest.TestCase):
         finally:
             self.assertEqual(server.stop(), 0)
 
+    def test_timeout(self):
+        # --timeout 0.1 s: a 200-token request behind another one takes longer
+        # (waiting plus decoding), so it is cancelled and answered 504.
+        server = Server("--decoders", "1", "--max-new-tokens", "200", "--timeout", "0.1")
+        try:
+            sock, received = open_stream(server, LONG)
+            status, got = server.complete(LONG)
+            self.assertEqual(status, 504, got)
+            self.assertIn("timed out", got["error"]["message"])
+            events = [json.loads(e[6:]) for e in read_to_end(sock, received).split("\n\n") if e.startswith("data: {")]
+            self.assertIn(events[-1]["choices"][0]["finish_reason"], ("timeout", "length"))
+            self.assertGreaterEqual(server.metric('calm_requests_total{status="504"}'), 1)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
     def test_disconnect_frees_the_decoder(self):
         server = Server("--decoders", "1", "--max-new-tokens", "200")
         try:

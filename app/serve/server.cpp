@@ -225,8 +225,12 @@ void CalmServer::handle_completion(const httplib::Request& req, httplib::Respons
       "text/event-stream",
       [c](size_t, httplib::DataSink& sink) {
         std::unique_lock lock(c->mutex);
-        if (!c->changed.wait_until(lock, c->deadline, [&] { return c->done || !c->events.empty(); }))
-          c->cancel = true;  // past the deadline: the decoder stops and sends its last chunk
+        const auto ready = [&] { return c->done || !c->events.empty(); };
+        // Past the deadline the decoder stops (or, still queued, gives up when
+        // it starts) and sends a last event: wait for it without a deadline,
+        // rather than spin on one that has passed.
+        if (!c->cancel && !c->changed.wait_until(lock, c->deadline, ready)) c->cancel = true;
+        c->changed.wait(lock, ready);
         while (!c->events.empty()) {
           const std::string event = std::move(c->events.front());
           c->events.pop_front();
@@ -356,6 +360,10 @@ void CalmServer::decode(Decoder& decoder, Completion& c) {
                                                          {"finish_reason", finish_reason}}})},
                        {"usage", usage},
                        {"calm", calm}};
+  if (timed_out && !q.stream)
+    return finish(504, error_body("request timed out after " + std::to_string(settings_.limits.timeout_seconds) +
+                                      " s (--timeout) with " + std::to_string(r.tokens.size()) + " tokens generated",
+                                  "timeout"));
   finish(timed_out ? 504 : 200, dump_json(body));
 }
 
