@@ -95,4 +95,16 @@ void CalibrationController::start(std::shared_ptr<const calm::Model> model, cons
 
 void CalibrationController::cancel() { job_.cancel(); }
 
+void CalibrationController::openLosses(const QString& path, std::shared_ptr<const calm::Model> model,
+                                       const QString& modelDir, const DecodeControls& controls) {
+  std::shared_ptr<const CalibrationData> data;
+  try {
+    data = CalibrationData::fromLossesFile(path, std::move(model), modelDir, controls);
+  } catch (const std::exception& e) {
+    emit failed(QString::fromUtf8(e.what()));
+    return;
+  }
+  emit finished(data);
+}
+
 }  // namespace calm::ui

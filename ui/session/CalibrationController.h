@@ -33,6 +33,10 @@ class CalibrationController : public QObject {
   void start(std::shared_ptr<const calm::Model> model, const QString& modelDir, const QString& dataset,
              const DecodeControls& controls, int maxExamples = 0, double step = 0.05);
   void cancel();
+  // Losses computed elsewhere (docs/losses-format.md), read at once: emits
+  // finished with them, or failed naming the file and the line.
+  void openLosses(const QString& path, std::shared_ptr<const calm::Model> model, const QString& modelDir,
+                  const DecodeControls& controls);
   bool isRunning() const { return job_.isRunning(); }
   int runs() const { return runs_; }  // calibrations started so far
 

@@ -16,8 +16,12 @@ std::string absolute(const QString& path) { return QDir::cleanPath(QFileInfo(pat
 // export may replace.
 std::vector<calm::LabelledPath> inputs(const CalibrationData& d) {
   std::vector<calm::LabelledPath> files = calm::model_input_files(d.modelDir.toStdString());
-  files.push_back({"the calibration set", d.dataset.toStdString()});
+  files.push_back({d.imported ? "the losses file" : "the calibration set", d.dataset.toStdString()});
   return files;
+}
+calm::CalibrationReport report(const CalibrationData& d, const DecodeControls& c) {
+  if (d.imported) return calm::build_report(*d.imported, {d.guarantee(c)});
+  return calm::build_report(d.run, d.model->tokenizer, d.model->config.decoder_layers, {d.guarantee(c)});
 }
 }  // namespace
 
@@ -32,10 +36,9 @@ calm::Guarantee CalibrationExport::guarantee(const DecodeControls& c) {
 }
 
 calm::Thresholds CalibrationExport::thresholds(const CalibrationData& d, const DecodeControls& c) {
-  const calm::CalibrationReport report =
-      calm::build_report(d.run, d.model->tokenizer, d.model->config.decoder_layers, {guarantee(c)});
   calm::Thresholds t =
-      calm::thresholds_from_report(d.run, report, absolute(d.modelDir), absolute(d.dataset), d.gridStep());
+      calm::thresholds_from_report(report(d, c), absolute(d.modelDir),
+                                   d.imported ? d.imported->about.data_path : absolute(d.dataset), d.gridStep());
   t.exploratory = !d.certifies(c);
   return t;
 }
@@ -54,11 +57,10 @@ QString CalibrationExport::writeThresholds(const CalibrationData& data, const De
 QString CalibrationExport::writeReport(const CalibrationData& data, const DecodeControls& controls,
                                        const QString& jsonPath) {
   try {
-    const calm::CalibrationReport report =
-        calm::build_report(data.run, data.model->tokenizer, data.model->config.decoder_layers, {guarantee(controls)});
+    const calm::CalibrationReport built = report(data, controls);
     const std::string json = jsonPath.toStdString();
     calm::check_distinct_files({{"the report", json}, {"the report's CSV", calm::csv_path_for(json)}}, inputs(data));
-    calm::write_report(report, json, calm::csv_path_for(json));
+    calm::write_report(built, json, calm::csv_path_for(json));
   } catch (const std::exception& e) {
     return QString::fromUtf8(e.what());
   }

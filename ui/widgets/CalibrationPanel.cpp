@@ -209,15 +209,21 @@ void CalibrationPanel::showResult(const CalibrationData* data, const std::option
                   .arg(r.examples)
                   .arg(100.0 * r.monotonicity.pairs_broken, 0, 'f', 1);
   }
-  text += tr("<br><span style='color:#666'>%1 examples of %2 · %3 consistency, %4 · %5 measure, τ = %6 · "
-             "run in %7 s; changing consistency, metric, δ or ε re-scores these outputs at once</span>")
+  const QString source = data->imported ? tr("imported from %1 (no decoding here)")
+                                              .arg(QFileInfo(data->dataset).fileName().toHtmlEscaped())
+                                        : tr("of %1 · run in %2 s")
+                                              .arg(QFileInfo(data->dataset).fileName().toHtmlEscaped())
+                                              .arg(data->seconds, 0, 'f', 1);
+  text += tr("<br><span style='color:#666'>%1 examples %2 · %3 consistency, %4 · %5 measure, τ = %6; "
+             "changing consistency, metric, δ or ε re-scores these %7 at once</span>")
               .arg(r.examples)
-              .arg(QFileInfo(data->dataset).fileName().toHtmlEscaped())
+              .arg(source)
               .arg(QString::fromUtf8(calm::consistency_name(controls.consistency)))
               .arg(QString::fromUtf8(calm::metric_name(controls.metric)))
-              .arg(QString::fromUtf8(calm::measure_name(data->run.settings.measure)))
-              .arg(data->run.settings.tau, 0, 'g', 3)
-              .arg(data->seconds, 0, 'f', 1);
+              .arg(QString::fromUtf8(calm::measure_name(data->settings().measure)))
+              .arg(data->settings().tau, 0, 'g', 3)
+              .arg(data->imported && data->imported->kind == calm::ImportedLosses::Kind::Losses ? tr("losses")
+                                                                                                 : tr("outputs"));
   if (!data->certifies(controls))
     text += tr("<br><span style='color:#b54708'><b>Exploratory, not certified</b>: δ, ε, the consistency, metric "
                "or method were changed after these results were shown, and a choice made by looking at the "
