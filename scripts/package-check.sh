@@ -53,11 +53,9 @@ expect=(./usr/bin/calm ./usr/bin/calm-studio
         ./usr/share/icons/hicolor/128x128/apps/calm-studio.png
         ./usr/share/icons/hicolor/256x256/apps/calm-studio.png
         ./usr/share/man/man1/calm.1.gz ./usr/share/man/man1/calm-studio.1.gz)
-for model in resources/models/*/; do
-  name=$(basename "$model")
-  for f in "$model"*; do expect+=("./usr/share/calm-studio/models/$name/$(basename "$f")"); done
-done
-while IFS= read -r f; do expect+=("./usr/share/calm-studio/${f#resources/}"); done < <(find resources/data -type f | sort)
+# Every file of the bundled models (thresholds/ included) and data sets.
+while IFS= read -r f; do expect+=("./usr/share/calm-studio/${f#resources/}"); done \
+  < <(find resources/models resources/data -type f | sort)
 for path in "${expect[@]}"; do
   grep -qxF "$path" <<<"$contents" || { echo "package-check: $path is not in the package" >&2; exit 1; }
 done
