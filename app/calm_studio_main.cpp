@@ -2,7 +2,7 @@
 //
 //   calm-studio                         the app, settings remembered
 //   calm-studio --screenshot out.png --model DIR (--prompt TEXT | --example N) [--lambda X]
-//               [--tab heatmap|comparison|schedule|calibration|help] [--select N]
+//               [--tab heatmap|comparison|schedule|measures|calibration|help] [--select N]
 //               [--calibrate SET.jsonl] [--examples N] [--size WxH]
 //               [--mode calm|catch-up|verify] [--draft K]
 //     renders the main window after one generation (and calibration) and exits.
@@ -185,7 +185,19 @@ int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
                      fail(message);
                      finish(kRunFailed);
                    });
-  QObject::connect(&session, &calm::ui::StudioSession::generationFinished, &window, grab);
+  // The Measures tab shows its comparison, which runs after the generation.
+  if (plan.tab == QLatin1String("measures")) {
+    QObject::connect(&session, &calm::ui::StudioSession::generationFinished, &window,
+                     [&] { session.compareMeasures(); });
+    QObject::connect(&session, &calm::ui::StudioSession::measureComparisonFinished, &window, grab);
+    QObject::connect(&session, &calm::ui::StudioSession::measureComparisonFailed, &window,
+                     [&](const QString& message) {
+                       fail(message);
+                       finish(kRunFailed);
+                     });
+  } else {
+    QObject::connect(&session, &calm::ui::StudioSession::generationFinished, &window, grab);
+  }
   QObject::connect(&session, &calm::ui::StudioSession::generationFailed, &window, [&](const QString& message) {
     fail(message);
     finish(kRunFailed);
@@ -201,7 +213,7 @@ struct Options {
   QCommandLineOption prompt{QStringLiteral("prompt"), QStringLiteral("Prompt for the screenshot."), QStringLiteral("TEXT")};
   QCommandLineOption example{QStringLiteral("example"), QStringLiteral("Use the N-th bundled example (0-based) and its reference instead of --prompt."), QStringLiteral("N")};
   QCommandLineOption lambda{QStringLiteral("lambda"), QStringLiteral("Set lambda by hand (0..1)."), QStringLiteral("X")};
-  QCommandLineOption tab{QStringLiteral("tab"), QStringLiteral("Tab to show: heatmap, comparison, schedule, calibration, help."), QStringLiteral("NAME")};
+  QCommandLineOption tab{QStringLiteral("tab"), QStringLiteral("Tab to show: heatmap, comparison, schedule, measures, calibration, help."), QStringLiteral("NAME")};
   QCommandLineOption select{QStringLiteral("select"), QStringLiteral("Token to select (0-based)."), QStringLiteral("N")};
   QCommandLineOption calibrate{QStringLiteral("calibrate"), QStringLiteral("Calibrate on this JSONL set before generating."), QStringLiteral("SET")};
   QCommandLineOption examples{QStringLiteral("examples"), QStringLiteral("Examples to calibrate on (1-100000, default 20)."), QStringLiteral("N")};
@@ -331,7 +343,7 @@ int main(int argc, char** argv) {
   plan.tab = parser.value(o.tab);
   // MainWindow's tab names (ui/MainWindow.cpp).
   const QStringList tabs{QStringLiteral("heatmap"), QStringLiteral("comparison"), QStringLiteral("schedule"),
-                         QStringLiteral("calibration"), QStringLiteral("help")};
+                         QStringLiteral("measures"), QStringLiteral("calibration"), QStringLiteral("help")};
   if (parser.isSet(o.tab) && !tabs.contains(plan.tab)) {
     fail(QStringLiteral("--tab must be one of %1, got '%2'").arg(tabs.join(QStringLiteral(", ")), plan.tab));
     return kBadArguments;

@@ -583,6 +583,68 @@ class TestUiSession : public QObject {
              qPrintable(session.lambdaExplanation()));
   }
 
+  // The prompt decoded with each measure: one run per measure the model has,
+  // each exactly what the decoder gives for that measure at the hand-set
+  // lambda (the fixture ships no thresholds), traced, with its pieces.
+  void measuresAreComparedOnOnePrompt() {
+    StudioSession session;
+    QVERIFY(loadInto(session, kT5));
+    DecodeControls c = session.controls();
+    c.lambdaFromCalibration = false;
+    c.lambda = 0.6;
+    c.max_new_tokens = 10;
+    session.setControls(c);
+    session.setPrompt(kPrompt);
+    QSignalSpy finished(&session, &StudioSession::measureComparisonFinished);
+    session.compareMeasures();
+    QVERIFY(finished.wait(kWait));
+    const auto& runs = session.measureRuns();
+    QCOMPARE(runs.size(), std::size_t(5));  // the fixture has a classifier head; then the oracle
+    calm::Decoder decoder(*session.model());
+    for (const calm::ui::MeasureRun& run : runs) {
+      if (run.oracle) continue;
+      QCOMPARE(run.lambda, 0.6);
+      QCOMPARE(run.lambdaSource, QStringLiteral("hand-set"));
+      calm::DecodeOptions o = session.decodeOptions();
+      o.measure = run.measure;
+      const calm::DecodeResult expected = decoder.generate(kPrompt.toStdString(), o);
+      QCOMPARE(run.result.tokens, expected.tokens);
+      QCOMPARE(run.result.exit_layers, expected.exit_layers);
+      QCOMPARE(run.pieces.size(), static_cast<int>(run.result.tokens.size()));
+      QCOMPARE(run.result.trace.size(), run.result.tokens.size());
+    }
+    // The oracle's row: each token leaves at the first layer whose top token is
+    // already the last layer's (given this run's own past).
+    const calm::ui::MeasureRun& oracle = runs.back();
+    QVERIFY(oracle.oracle);
+    QCOMPARE(oracle.result.trace.size(), oracle.result.tokens.size());
+    const int layers = oracle.result.num_layers;
+    for (std::size_t t = 0; t < oracle.result.trace.size(); ++t) {
+      const calm::TokenTrace& token = oracle.result.trace[t];
+      QVERIFY(token.exit_layer >= 1 && token.exit_layer <= layers);
+      QCOMPARE(static_cast<int>(token.top.size()), layers);
+      const int last = token.top[static_cast<std::size_t>(layers - 1)].front().id;
+      QCOMPARE(token.token, last);
+      QCOMPARE(token.top[static_cast<std::size_t>(token.exit_layer - 1)].front().id, last);
+      for (int layer = 1; layer < token.exit_layer; ++layer)
+        QVERIFY(token.top[static_cast<std::size_t>(layer - 1)].front().id != last);
+    }
+    QVERIFY(oracle.result.average_layers() < layers);
+    // Without a classifier head the classifier row is left out.
+    StudioSession noHead;
+    QVERIFY(loadInto(noHead, kNoHead));
+    noHead.setPrompt(kPrompt);
+    QSignalSpy done(&noHead, &StudioSession::measureComparisonFinished);
+    noHead.compareMeasures();
+    QVERIFY(done.wait(kWait));
+    QCOMPARE(noHead.measureRuns().size(), std::size_t(4));
+    // An empty prompt is refused in words.
+    QSignalSpy failed(&noHead, &StudioSession::measureComparisonFailed);
+    noHead.setPrompt(QString());
+    noHead.compareMeasures();
+    QCOMPARE(failed.count(), 1);
+  }
+
   void deltaChangesLambdaWithoutRunningTheModel() {
     StudioSession session;
     QVERIFY(loadInto(session, kT5));

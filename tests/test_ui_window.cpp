@@ -37,6 +37,7 @@
 #include "plots/ThresholdSchedulePlot.h"
 #include "widgets/TokenChip.h"
 #include "widgets/TokenView.h"
+#include "widgets/MeasureComparisonView.h"
 #include "calibrate/thresholds.h"
 #include "util/hash.h"
 
@@ -158,6 +159,29 @@ class TestUiWindow : public QObject {
     QVERIFY(f.window.exportFigure(QStringLiteral("output"), f.dir.filePath(QStringLiteral("output.gif"))).contains(QStringLiteral(".svg, .pdf or .png")));
     const QString missing = f.dir.filePath(QStringLiteral("no-such-dir/output.svg"));
     QVERIFY(f.window.exportFigure(QStringLiteral("output"), missing).contains(missing));
+  }
+
+  // The Measures tab: a row per measure with its chips, one per token.
+  void theMeasuresTabComparesTheMeasures() {
+    Fixture f;
+    f.window.show();
+    QVERIFY(f.load(kT5));
+    f.setLambda(0.6);
+    f.window.findChild<QPlainTextEdit*>(QStringLiteral("promptEdit"))->setPlainText(kPrompt);
+    auto* view = f.window.findChild<MeasureComparisonView*>(QStringLiteral("measureComparison"));
+    QVERIFY(view);
+    QSignalSpy finished(&f.session, &StudioSession::measureComparisonFinished);
+    QTest::mouseClick(view->findChild<QPushButton*>(QStringLiteral("compareMeasuresButton")), Qt::LeftButton);
+    QVERIFY(finished.wait(kWait));
+    const auto& runs = f.session.measureRuns();
+    QCOMPARE(view->rowCount(), static_cast<int>(runs.size()));
+    for (int i = 0; i < view->rowCount(); ++i) {
+      QCOMPARE(view->tokensOf(i)->chipCount(), static_cast<int>(runs[static_cast<std::size_t>(i)].result.tokens.size()));
+      const bool oracle = runs[static_cast<std::size_t>(i)].oracle;
+      QCOMPARE(oracle, i == view->rowCount() - 1);
+      QVERIFY(view->summaryOf(i)->text().contains(oracle ? QStringLiteral("Local oracle")
+                                                         : QStringLiteral("λ = 0.60 (hand-set)")));
+    }
   }
 
   void oneChipPerTokenInItsExitColour_data() {

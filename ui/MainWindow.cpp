@@ -18,6 +18,7 @@
 #include "io/output_file.h"
 #include "session/CalibrationExport.h"
 #include "widgets/FigureExport.h"
+#include "widgets/MeasureComparisonView.h"
 #include "widgets/CalibrationPanel.h"
 #include "plots/CalibrationPlots.h"
 #include "widgets/ComparisonView.h"
@@ -111,6 +112,8 @@ void MainWindow::buildLayout() {
   tabs_->addTab(tab(heatmap_, QStringLiteral("heatmap")), tr("Heat map"));
   tabs_->addTab(tab(comparison_, QStringLiteral("comparison")), tr("Full vs CALM"));
   tabs_->addTab(tab(schedule_, QStringLiteral("schedule")), tr("Threshold schedule"));
+  measures_ = new MeasureComparisonView;
+  tabs_->addTab(tab(measures_, QStringLiteral("measures")), tr("Measures"));
   tabs_->addTab(tab(calibrationPanel_, QStringLiteral("calibration")), tr("Calibration"));
   tabs_->addTab(tab(help_, QStringLiteral("help")), tr("Help"));
 
@@ -239,6 +242,15 @@ void MainWindow::connectPromptAndControls() {
 }
 
 void MainWindow::connectGeneration() {
+  connect(measures_, &MeasureComparisonView::compareRequested, this, [this] {
+    session_.setPrompt(promptPanel_->prompt(), promptPanel_->reference());
+    session_.compareMeasures();
+  });
+  connect(&session_, &StudioSession::measureComparisonStarted, measures_, &MeasureComparisonView::showBusy);
+  connect(&session_, &StudioSession::measureComparisonFinished, this,
+          [this] { measures_->showRuns(session_.measureRuns()); });
+  connect(&session_, &StudioSession::measureComparisonFailed, this,
+          [this](const QString& message) { measures_->showMessage(failureHtml(message)); });
   connect(&session_, &StudioSession::generationStarted, this, [this] {
     tokenView_->setVerifyMode(session_.decodeOptions().verify_draft > 0);
     tokenView_->markStale();
@@ -389,6 +401,7 @@ void MainWindow::onModelLoaded() {
   const calm::ModelConfig& c = model->config;
   controlPanel_->setModelLimits(c.has_classifier(), session_.maxNewTokensLimit(), c.decoder_layers);
   tokenView_->setModel(model);
+  measures_->setModel(model);
   tokenView_->setMeasure(session_.controls().measure);
   confidencePlot_->setModel(model);
   heatmap_->clear();

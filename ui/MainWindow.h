@@ -18,6 +18,7 @@ class ConfidencePlot;
 class ControlPanel;
 class HelpPanel;
 class LayerHeatmap;
+class MeasureComparisonView;
 class ModelPanel;
 class PromptPanel;
 class SettingsStore;
@@ -85,6 +86,7 @@ class MainWindow : public QMainWindow {
   LayerHeatmap* heatmap_;
   ComparisonView* comparison_;
   ThresholdSchedulePlot* schedule_;
+  MeasureComparisonView* measures_;
   CalibrationPanel* calibrationPanel_ = nullptr;
   HelpPanel* help_;
   QTabWidget* tabs_;

@@ -5,6 +5,7 @@
 #include "calibrate/calibrator.h"
 #include "calibrate/metrics.h"
 #include "calibrate/method.h"
+#include "calibrate/report.h"
 #include "decode/decoder.h"
 #include "decode/exit_rule.h"
 #include "decode/measure.h"
@@ -42,6 +43,17 @@ struct DecodeControls : calm::ExitRule {
   // How lambda is chosen: Learn then Test with a p-value (delta and epsilon)
   // or conformal risk control (delta only: a guarantee in expectation).
   calm::CalibrationMethod method = calm::CalibrationMethod::HoeffdingBentkus;
+
+  // What the calibration is asked to guarantee (metrics on words).
+  calm::Guarantee guarantee() const {
+    calm::Guarantee g;
+    g.consistency = consistency;
+    g.metric = metric;
+    g.delta = delta;
+    g.epsilon = epsilon;
+    g.method = method;
+    return g;
+  }
 
   bool operator==(const DecodeControls&) const = default;
 };

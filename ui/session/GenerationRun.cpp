@@ -26,6 +26,41 @@ bool fits(const FullRun& run, const GenerationRequest& r) {
 
 }  // namespace
 
+double fastestSeconds(calm::Decoder& decoder, const std::string& prompt, const calm::DecodeOptions& options,
+                      const std::atomic<bool>& cancel, std::atomic<int>* engineRuns) {
+  const auto keepGoing = [&cancel](const calm::TokenTrace&) { return !cancel.load(); };
+  double best = 0.0;
+  for (int i = 0; i < kTimingRepeats && !cancel.load(); ++i) {
+    if (engineRuns) engineRuns->fetch_add(1);
+    const calm::DecodeResult r = decoder.generate(prompt, options, keepGoing);
+    if (r.cancelled) break;
+    best = i == 0 ? r.seconds : std::min(best, r.seconds);
+    if (r.seconds * (i + 1) >= kShortRunSeconds) break;
+  }
+  return best;
+}
+
+calm::DecodeOptions decodeOptionsFor(const DecodeControls& c, double lambda) {
+  calm::DecodeOptions o;
+  o.rule() = c.rule();
+  o.policy = calm::ExitPolicy::Calm;
+  o.lambda = lambda;
+  o.first_exit_layer = std::max(1, c.first_exit_layer);
+  o.check_interval = std::max(1, c.check_interval);
+  o.verify_draft = 0;
+  o.trace = true;
+  o.trace_top_k = 3;
+  o.truncate_prompt = true;
+  if (c.verify) {
+    // Lossless self-speculative decoding: greedy, propagated K/V, and the core
+    // records no per-layer trace for it.
+    o.verify_draft = std::clamp(c.verify_draft, 1, 16);
+    o.kv_mode = calm::KvMode::Propagate;
+    o.trace = false;
+  }
+  return o;
+}
+
 void fillDistances(GenerationOutcome& o) {
   const std::vector<int> early = o.calm.text_tokens(), full = o.full.text_tokens();
   o.metricName = QString::fromUtf8(calm::metric_name(o.metric));
@@ -54,17 +89,8 @@ GenerationResult runGeneration(const GenerationRequest& request, const std::atom
       if (cancel.load()) return false;
       return stream(token, QString::fromStdString(model.tokenizer.piece(token.token)));
     };
-    // Untraced runs for the clock; the fastest of a few when they are short.
     const auto timed = [&](const calm::DecodeOptions& o) {
-      double best = 0.0;
-      for (int i = 0; i < kTimingRepeats && !cancel.load(); ++i) {
-        engineRuns.fetch_add(1);
-        const calm::DecodeResult r = decoder.generate(prompt, o, keepGoing);
-        if (r.cancelled) break;
-        best = i == 0 ? r.seconds : std::min(best, r.seconds);
-        if (r.seconds * (i + 1) >= kShortRunSeconds) break;
-      }
-      return best;
+      return fastestSeconds(decoder, prompt, o, cancel, &engineRuns);
     };
 
     engineRuns.fetch_add(1);

@@ -13,6 +13,7 @@
 
 #include <QString>
 
+#include "session/DecodeControls.h"
 #include "session/GenerationOutcome.h"
 #include "model/model.h"
 
@@ -51,6 +52,17 @@ using TokenSink = std::function<bool(const calm::TokenTrace& token, const QStrin
 // Never throws: a failure is in `error`. `engineRuns` counts Decoder::generate calls.
 GenerationResult runGeneration(const GenerationRequest& request, const std::atomic<bool>& cancel,
                                std::atomic<int>& engineRuns, const TokenSink& stream);
+
+// Seconds of an untraced decode of `options` for the clock: the fastest of up
+// to five runs when they are short (under 50 ms), so that a small model's
+// speedup is not mostly timer noise. 0 when cancelled first.
+double fastestSeconds(calm::Decoder& decoder, const std::string& prompt, const calm::DecodeOptions& options,
+                      const std::atomic<bool>& cancel, std::atomic<int>* engineRuns = nullptr);
+
+// What a CALM run of the app gets for these controls at `lambda`: traced (the
+// top 3 tokens per layer), prompts cut to fit; in verify mode greedy drafts of
+// verify_draft (1..16) tokens with propagated K/V, and no per-layer trace.
+calm::DecodeOptions decodeOptionsFor(const DecodeControls& controls, double lambda);
 
 // The textual and risk distances of an outcome under its metric.
 void fillDistances(GenerationOutcome& outcome);

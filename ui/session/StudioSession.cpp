@@ -29,8 +29,9 @@ bool sameDecoding(const calm::DecodeOptions& a, const calm::DecodeOptions& b) {
 }  // namespace
 
 StudioSession::StudioSession(QObject* parent)
-    : QObject(parent), loadJob_(this), generationJob_(this), engineRuns_(std::make_shared<std::atomic<int>>(0)) {
-  pool_.setMaxThreadCount(2);  // a stale run winding down next to the new one
+    : QObject(parent), loadJob_(this), generationJob_(this), comparisonJob_(this),
+      engineRuns_(std::make_shared<std::atomic<int>>(0)) {
+  pool_.setMaxThreadCount(3);  // a stale run winding down next to the new one, and a comparison
   debounce_.setSingleShot(true);
   debounce_.setInterval(kDefaultDebounceMs);
   connect(&debounce_, &QTimer::timeout, this, &StudioSession::startGeneration);
@@ -41,6 +42,7 @@ StudioSession::StudioSession(QObject* parent)
 StudioSession::~StudioSession() {
   debounce_.stop();
   generationJob_.cancel();
+  comparisonJob_.cancel();
   loadJob_.cancel();
   pool_.waitForDone();
 }
@@ -180,13 +182,7 @@ bool StudioSession::calibratedInApp(const DecodeControls& c) const {
 }
 
 const calm::BundledThresholds* StudioSession::bundledFor(const DecodeControls& c) const {
-  calm::Guarantee g;
-  g.consistency = c.consistency;
-  g.metric = c.metric;
-  g.delta = c.delta;
-  g.epsilon = c.epsilon;
-  g.method = c.method;
-  return calm::find_thresholds(bundled_, c, g);
+  return calm::find_thresholds(bundled_, c, c.guarantee());
 }
 
 double StudioSession::lambdaFor(const DecodeControls& c) const {
@@ -237,26 +233,7 @@ QString StudioSession::lambdaExplanation() const {
   return QStringLiteral("no calibration yet: the hand-set value is used");
 }
 
-calm::DecodeOptions StudioSession::decodeOptions() const {
-  calm::DecodeOptions o;
-  o.rule() = controls_.rule();
-  o.policy = calm::ExitPolicy::Calm;
-  o.lambda = lambda();
-  o.first_exit_layer = std::max(1, controls_.first_exit_layer);
-  o.check_interval = std::max(1, controls_.check_interval);
-  o.verify_draft = 0;
-  o.trace = true;
-  o.trace_top_k = 3;
-  o.truncate_prompt = true;
-  if (controls_.verify) {
-    // Lossless self-speculative decoding: greedy, propagated K/V, and the core
-    // records no per-layer trace for it.
-    o.verify_draft = std::clamp(controls_.verify_draft, 1, 16);
-    o.kv_mode = calm::KvMode::Propagate;
-    o.trace = false;
-  }
-  return o;
-}
+calm::DecodeOptions StudioSession::decodeOptions() const { return decodeOptionsFor(controls_, lambda()); }
 
 QString StudioSession::verifyNoTraceText() {
   return QStringLiteral("Verify mode checks drafts with the full model;\nper-layer traces are shown in CALM mode.");
@@ -370,6 +347,34 @@ void StudioSession::startGeneration() {
         emit outcomeChanged();
       }
     }, [this] { setBusy(); });
+  });
+}
+
+void StudioSession::compareMeasures() {
+  if (!model_ || prompt_.trimmed().isEmpty()) {
+    emit measureComparisonFailed(!model_ ? QStringLiteral("No model is loaded.")
+                                         : QStringLiteral("The prompt is empty: type some text, or pick an example."));
+    return;
+  }
+  const LatestJob::Ticket job = comparisonJob_.start();
+  emit measureComparisonStarted();
+  (void)QtConcurrent::run(&pool_, [this, job, model = model_, prompt = prompt_.toStdString(), controls = controls_,
+                                   bundled = bundled_] {
+    std::vector<MeasureRun> runs;
+    QString error;
+    try {
+      runs = calm::ui::compareMeasures(*model, prompt, controls, bundled, *job.cancel);
+    } catch (const std::exception& e) {
+      error = describe(e);
+    }
+    comparisonJob_.finish(job, [this, runs, error, cancelled = job.cancelled()] {
+      if (!error.isEmpty()) {
+        emit measureComparisonFailed(error);
+      } else if (!cancelled) {
+        measureRuns_ = runs;
+        emit measureComparisonFinished();
+      }
+    });
   });
 }
 

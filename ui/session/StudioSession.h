@@ -26,6 +26,7 @@
 #include "session/DecodeControls.h"
 #include "session/GenerationOutcome.h"
 #include "session/LatestJob.h"
+#include "session/MeasureComparison.h"
 #include "session/ThresholdsImport.h"
 #include "calibrate/bundled.h"
 #include "calibrate/ltt.h"
@@ -114,6 +115,12 @@ class StudioSession : public QObject {
   int debounceInterval() const { return debounce_.interval(); }
   bool autoRedecode() const { return armed_; }  // a control change will re-decode
 
+  // --- the prompt decoded with each measure (MeasureComparison.h), in the
+  // background; a new request cancels one still running.
+  void compareMeasures();
+  const std::vector<MeasureRun>& measureRuns() const { return measureRuns_; }
+  bool isComparingMeasures() const { return comparisonJob_.isRunning(); }
+
   // --- calibration: run on a JSONL set in the background, or set from elsewhere.
   // Its outputs answer for every consistency, metric, delta, epsilon and p-value
   // method without running the model again.
@@ -146,6 +153,9 @@ class StudioSession : public QObject {
   void generationCancelled();
   void outcomeChanged();       // outcome() is new (a run finished, or its distances were recomputed)
   void busyChanged(bool busy);
+  void measureComparisonStarted();
+  void measureComparisonFinished();
+  void measureComparisonFailed(const QString& message);
 
  private:
   // A load finished: the model, what was loaded, and its certified thresholds files.
@@ -176,6 +186,8 @@ class StudioSession : public QObject {
   bool wasBusy_ = false;
 
   LatestJob generationJob_;
+  LatestJob comparisonJob_;
+  std::vector<MeasureRun> measureRuns_;
   std::shared_ptr<std::atomic<int>> engineRuns_;
   std::vector<calm::TokenTrace> streamed_;
   QStringList streamedPieces_;

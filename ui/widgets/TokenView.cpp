@@ -18,7 +18,7 @@ namespace calm::ui {
 TokenView::TokenView(QWidget* parent) : QWidget(parent) {
   setObjectName(QStringLiteral("tokenView"));
   setFocusPolicy(Qt::StrongFocus);  // arrow keys move the selection
-  auto* title = new QLabel(tr("<b>Output</b> &nbsp;<span style='color:#666'>one chip per token; "
+  title_ = new QLabel(tr("<b>Output</b> &nbsp;<span style='color:#666'>one chip per token; "
                               "hover for details, click or use ← → to inspect</span>"),
                            this);
   legend_ = new ExitLayerLegend(this);
@@ -35,7 +35,7 @@ TokenView::TokenView(QWidget* parent) : QWidget(parent) {
   verifyLegend_->hide();
   auto* header = new QHBoxLayout;
   header->setContentsMargins(0, 0, 0, 0);
-  header->addWidget(title);
+  header->addWidget(title_);
   header->addStretch(1);
   header->addWidget(verifyLegend_);
   header->addSpacing(12);
@@ -207,6 +207,11 @@ void TokenView::setSelected(int index) {
   selected_ = index;
   for (TokenChip* c : chips_) c->setSelected(c->tokenIndex() == index);
   if (TokenChip* c = chip(index)) scroll_->ensureWidgetVisible(c, 8, 8);
+}
+
+void TokenView::setHeaderVisible(bool visible) {
+  title_->setVisible(visible);
+  legend_->setVisible(visible);
 }
 
 }  // namespace calm::ui

@@ -51,6 +51,8 @@ class TokenView : public QWidget {
   // The rejected drafts shown before token `index` (verify mode), or null.
   RejectedDraftChip* rejectedBefore(int index) const;
   void setPlaceholder(const QString& text);
+  // Hides the title and legend, for views that stack several rows under one legend.
+  void setHeaderVisible(bool visible);
 
  signals:
   void tokenClicked(int index);  // a click, or a key that moves the selection
@@ -64,6 +66,7 @@ class TokenView : public QWidget {
 
   std::shared_ptr<const calm::Model> model_;
   calm::Measure measure_ = calm::Measure::Softmax;
+  QLabel* title_;
   ExitLayerLegend* legend_;
   QLabel* verifyLegend_;
   QLabel* placeholder_;
