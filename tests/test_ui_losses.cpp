@@ -126,6 +126,9 @@ void TestUiLosses::a_losses_file_sets_lambda_without_decoding() {
   QVERIFY(summary);
   QVERIFY2(summary->text().contains(QStringLiteral("imported from losses.jsonl")), qPrintable(summary->text()));
   QVERIFY(summary->text().contains(QStringLiteral("Chosen λ")));
+  QSignalSpy open(&panel, &CalibrationPanel::openLossesRequested);
+  panel.findChild<QPushButton*>(QStringLiteral("openLossesButton"))->click();
+  QCOMPARE(open.count(), 1);
 }
 
 void TestUiLosses::files_for_other_weights_or_with_bad_lines_are_refused() {

@@ -306,6 +306,11 @@ void MainWindow::connectCalibration() {
   });
   connect(calibrationPanel_, &CalibrationPanel::exportThresholdsRequested, this, [this] { exportCalibration(false); });
   connect(calibrationPanel_, &CalibrationPanel::openThresholdsRequested, this, &MainWindow::chooseThresholdsFile);
+  connect(calibrationPanel_, &CalibrationPanel::openLossesRequested, this, [this, &calibrator] {
+    const QString file = QFileDialog::getOpenFileName(this, tr("Losses file"), QString(),
+                                                      tr("JSON lines (*.jsonl *.json);;All files (*)"));
+    if (!file.isEmpty()) calibrator.openLosses(file, session_.model(), session_.modelDir(), session_.controls());
+  });
   connect(calibrationPanel_, &CalibrationPanel::exportReportRequested, this, [this] { exportCalibration(true); });
 }
 

@@ -73,6 +73,11 @@ CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent) {
   openThresholds_->setObjectName(QStringLiteral("openThresholdsButton"));
   openThresholds_->setToolTip(tr("Read a thresholds file (from this tab or from calm calibrate) and put its λ, "
                                  "τ, measure, gate, mode and exit checks into the controls."));
+  openLosses_ = new QPushButton(tr("Open losses…"), this);
+  openLosses_->setObjectName(QStringLiteral("openLossesButton"));
+  openLosses_->setToolTip(tr("Read per-example losses (or outputs) at every λ computed by another engine or "
+                             "by calm calibrate --write-losses (JSONL, docs/losses-format.md) for the loaded "
+                             "model, and calibrate from them without decoding anything."));
 
   auto* row1 = new QHBoxLayout;
   row1->addWidget(new QLabel(tr("Set:"), this));
@@ -88,6 +93,7 @@ CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent) {
   row1->addWidget(cancel_);
   auto* row2 = new QHBoxLayout;
   row2->addWidget(progress_, 1);
+  row2->addWidget(openLosses_);
   row2->addWidget(openThresholds_);
   row2->addWidget(exportThresholds_);
   row2->addWidget(exportReport_);
@@ -106,6 +112,7 @@ CalibrationPanel::CalibrationPanel(QWidget* parent) : QWidget(parent) {
   connect(exportThresholds_, &QPushButton::clicked, this, &CalibrationPanel::exportThresholdsRequested);
   connect(exportReport_, &QPushButton::clicked, this, &CalibrationPanel::exportReportRequested);
   connect(openThresholds_, &QPushButton::clicked, this, &CalibrationPanel::openThresholdsRequested);
+  connect(openLosses_, &QPushButton::clicked, this, &CalibrationPanel::openLossesRequested);
   showResult(nullptr, std::nullopt, DecodeControls(), QString(), 0);
 }
 

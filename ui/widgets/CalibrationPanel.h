@@ -49,6 +49,7 @@ class CalibrationPanel : public QWidget {
   void exportThresholdsRequested();
   void exportReportRequested();
   void openThresholdsRequested();
+  void openLossesRequested();
 
  private:
   QComboBox* sets_;
@@ -64,6 +65,7 @@ class CalibrationPanel : public QWidget {
   QPushButton* exportThresholds_;
   QPushButton* exportReport_;
   QPushButton* openThresholds_;
+  QPushButton* openLosses_;
 };
 
 }  // namespace calm::ui
