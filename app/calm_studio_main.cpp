@@ -4,7 +4,7 @@
 //   calm-studio --screenshot out.png --model DIR (--prompt TEXT | --example N) [--lambda X]
 //               [--tab heatmap|comparison|schedule|measures|calibration|help] [--select N]
 //               [--calibrate SET.jsonl] [--examples N] [--size WxH]
-//               [--mode calm|catch-up|verify] [--draft K]
+//               [--mode calm|catch-up|verify] [--draft K] [--playback-step N]
 //     renders the main window after one generation (and calibration) and exits.
 //
 // Exit codes: 0 success, 2 bad arguments (or no display for the interactive
@@ -26,6 +26,7 @@
 
 #include "session/ExamplePrompts.h"
 #include "MainWindow.h"
+#include "session/Playback.h"
 #include "session/SettingsStore.h"
 #include "session/StudioSession.h"
 #include "io/output_file.h"
@@ -47,6 +48,7 @@ struct ScreenshotPlan {
   int draft = 0;     // verify mode's draft length; 0: the default
   QString tab;
   int select = -1;
+  int playbackStep = -1;  // show the playback at this step (0-based) instead of the whole run
   QString calibrationSet;
   int examples = 20;
   QSize size{1600, 1000};
@@ -127,8 +129,21 @@ int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
   };
   const auto grab = [&] {
     if (plan.select >= 0) window.selectToken(plan.select);
+    // After the window has shown the outcome (a queued signal), the playback.
+    if (plan.playbackStep >= 0) {
+      QTimer::singleShot(0, &window, [&] {
+        const auto o = session.outcome();
+        if (!o || !window.playback().load(o->calm.trace, o->calmPieces, o->numLayers(), o->options.kv_mode)) {
+          fail(QStringLiteral("--playback-step: this run has no per-layer trace to play back"));
+          finish(kRunFailed);
+          return;
+        }
+        window.playback().seek(plan.playbackStep);
+      });
+    }
     // Let layouts and queued replots settle before grabbing.
     QTimer::singleShot(400, &window, [&] {
+      if (code != kOk) return;
       const QString error = saveImage(window.grab(), plan.output);
       if (!error.isEmpty()) {
         fail(error);
@@ -220,6 +235,7 @@ struct Options {
   QCommandLineOption size{QStringLiteral("size"), QStringLiteral("Window size for the screenshot (default 1600x1000, each side 1-8192)."), QStringLiteral("WxH")};
   QCommandLineOption mode{QStringLiteral("mode"), QStringLiteral("Decoding mode for the screenshot: calm (propagated K/V), catch-up (exact K/V, caught up later) or verify (lossless)."), QStringLiteral("MODE")};
   QCommandLineOption draft{QStringLiteral("draft"), QStringLiteral("Verify mode: tokens drafted per verification pass (1-16, default 4)."), QStringLiteral("K")};
+  QCommandLineOption playbackStep{QStringLiteral("playback-step"), QStringLiteral("Show the step-by-step playback at step N (0-based; past the end: the last step)."), QStringLiteral("N")};
 };
 
 // One list of options for --help (answered without a display) and for the app.
@@ -229,7 +245,7 @@ Options addOptions(QCommandLineParser& parser) {
   parser.addHelpOption();
   parser.addVersionOption();
   parser.addOptions({o.screenshot, o.model, o.prompt, o.example, o.lambda, o.tab, o.select, o.calibrate, o.examples,
-                     o.size, o.mode, o.draft});
+                     o.size, o.mode, o.draft, o.playbackStep});
   return o;
 }
 
@@ -317,7 +333,8 @@ int main(int argc, char** argv) {
     return true;
   };
   if (!number(o.example, 0, 1000000, plan.example) || !number(o.select, 0, 1000000, plan.select) ||
-      !number(o.examples, 1, 100000, plan.examples) || !number(o.draft, 1, 16, plan.draft))
+      !number(o.examples, 1, 100000, plan.examples) || !number(o.draft, 1, 16, plan.draft) ||
+      !number(o.playbackStep, 0, 1000000, plan.playbackStep))
     return kBadArguments;
   if (plan.prompt.isEmpty() && plan.example < 0) {
     fail(QStringLiteral("--screenshot needs --prompt TEXT or --example N"));

@@ -38,6 +38,8 @@
 #include "widgets/TokenChip.h"
 #include "widgets/TokenView.h"
 #include "widgets/MeasureComparisonView.h"
+#include "session/Playback.h"
+#include <QToolButton>
 #include "calibrate/thresholds.h"
 #include "util/hash.h"
 
@@ -159,6 +161,75 @@ class TestUiWindow : public QObject {
     QVERIFY(f.window.exportFigure(QStringLiteral("output"), f.dir.filePath(QStringLiteral("output.gif"))).contains(QStringLiteral(".svg, .pdf or .png")));
     const QString missing = f.dir.filePath(QStringLiteral("no-such-dir/output.svg"));
     QVERIFY(f.window.exportFigure(QStringLiteral("output"), missing).contains(missing));
+  }
+
+  // The playback bar replays the last run: the first press shows step 1 (one
+  // grey chip, still undecided, the plot saying so), steps and token jumps
+  // move on, playing reaches the whole run in its exit colours, and "Show
+  // all" or a new generation leaves the playback.
+  void thePlaybackBarStepsThroughTheRun() {
+    Fixture f;
+    f.window.show();
+    QVERIFY(f.load(kT5));
+    f.setLambda(0.5, calm::Measure::Softmax, 8);
+    QVERIFY(f.generate());
+    const auto outcome = f.session.outcome();
+    const int n = outcome->tokenCount();
+    QVERIFY(n >= 2);
+    Playback& playback = f.window.playback();
+    const auto button = [&](const char* name) {
+      auto* b = f.window.findChild<QToolButton*>(QString::fromLatin1(name));
+      return b && b->isEnabled() ? b : nullptr;
+    };
+    QVERIFY(button("playbackStep"));
+    QVERIFY(!playback.loaded());
+    QTest::mouseClick(button("playbackStep"), Qt::LeftButton);
+    QVERIFY(playback.loaded());
+    QCOMPARE(playback.position(), 0);
+    auto* plot = f.window.findChild<ConfidencePlot*>();
+    QList<TokenChip*> chips = chipsOf(&f.window);
+    QCOMPARE(chips.size(), 1);
+    const int firstExit = outcome->calm.trace[0].exit_layer;
+    QCOMPARE(chips[0]->exitLayer(), 0);
+    QVERIFY(chips[0]->color() != ExitColorScale::forLayer(firstExit, outcome->numLayers()));
+    QCOMPARE(plot->shownToken(), 0);
+    auto* narration = f.window.findChild<QLabel*>(QStringLiteral("playbackNarration"));
+    QVERIFY(narration->text().startsWith(QStringLiteral("Token 1 of %1, layer 1 of").arg(n)));
+    // Step to token 0's exit: its chip takes the exit colour.
+    for (int i = 0; i < firstExit; ++i) QTest::mouseClick(button("playbackStep"), Qt::LeftButton);
+    QCOMPARE(playback.step().phase, Playback::Phase::Exit);
+    chips = chipsOf(&f.window);
+    QCOMPARE(chips[0]->exitLayer(), firstExit);
+    QCOMPARE(chips[0]->color(), ExitColorScale::forLayer(firstExit, outcome->numLayers()));
+    QTest::mouseClick(button("playbackNextToken"), Qt::LeftButton);
+    QCOMPARE(playback.step().token, 1);
+    QCOMPARE(chipsOf(&f.window).size(), 2);
+    QCOMPARE(plot->shownToken(), 1);
+    QTest::mouseClick(button("playbackStepBack"), Qt::LeftButton);
+    QCOMPARE(playback.step().token, 0);
+    // Play to the end at the fastest speed.
+    auto* speed = f.window.findChild<QComboBox*>(QStringLiteral("playbackSpeed"));
+    speed->setCurrentIndex(speed->count() - 1);
+    QCOMPARE(playback.stepsPerSecond(), 16.0);
+    QTest::mouseClick(button("playbackPlay"), Qt::LeftButton);
+    QVERIFY(playback.playing());
+    QTRY_VERIFY_WITH_TIMEOUT(!playback.playing(), 30000);
+    QVERIFY(playback.atEnd());
+    chips = chipsOf(&f.window);
+    QCOMPARE(chips.size(), n);
+    for (int i = 0; i < n; ++i) QCOMPARE(chips[i]->exitLayer(), outcome->calm.exit_layers[static_cast<std::size_t>(i)]);
+    // Show all leaves it; so does a new generation.
+    QTest::mouseClick(f.window.findChild<QToolButton*>(QStringLiteral("playbackShowAll")), Qt::LeftButton);
+    QVERIFY(!playback.loaded());
+    QCOMPARE(chipsOf(&f.window).size(), n);
+    QTest::mouseClick(button("playbackNextToken"), Qt::LeftButton);
+    QVERIFY(playback.loaded());
+    QVERIFY(f.generate());
+    QVERIFY(!playback.loaded());
+    // Verify mode has no trace: the bar is disabled and says why.
+    f.setLambda(0.5, calm::Measure::Softmax, 8, true);
+    QVERIFY(f.generate());
+    QVERIFY(!button("playbackStep"));
   }
 
   // The Measures tab: a row per measure with its chips, one per token.

@@ -19,6 +19,8 @@
 #include "session/CalibrationExport.h"
 #include "widgets/FigureExport.h"
 #include "widgets/MeasureComparisonView.h"
+#include "session/Playback.h"
+#include "widgets/PlaybackBar.h"
 #include "widgets/CalibrationPanel.h"
 #include "plots/CalibrationPlots.h"
 #include "widgets/ComparisonView.h"
@@ -62,6 +64,7 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
   connectPromptAndControls();
   connectGeneration();
   connectCalibration();
+  connectPlayback();
   controlPanel_->setControls(session_.controls());
   refreshLambda();
 }
@@ -96,7 +99,10 @@ void MainWindow::buildLayout() {
   auto* topLayout = new QVBoxLayout(top);
   topLayout->setContentsMargins(8, 8, 8, 4);
   topLayout->setSpacing(10);
+  playbackBar_ = new PlaybackBar;
+  playback_ = new Playback(this);
   topLayout->addWidget(promptPanel_);
+  topLayout->addWidget(playbackBar_);
   topLayout->addWidget(tokenView_, 1);
 
   confidencePlot_ = new ConfidencePlot;
@@ -252,6 +258,7 @@ void MainWindow::connectGeneration() {
   connect(&session_, &StudioSession::measureComparisonFailed, this,
           [this](const QString& message) { measures_->showMessage(failureHtml(message)); });
   connect(&session_, &StudioSession::generationStarted, this, [this] {
+    leavePlayback();
     tokenView_->setVerifyMode(session_.decodeOptions().verify_draft > 0);
     tokenView_->markStale();
     promptPanel_->setStatus(tr("<span style='color:#666'>Decoding with λ = %1…</span>").arg(session_.lambda(), 0, 'f', 3));
@@ -432,7 +439,14 @@ void MainWindow::onModelLoaded() {
 }
 
 void MainWindow::onOutcome() {
+  playback_->unload();
+  heatmap_->setReveal(-1, 0, false, false);
   const auto outcome = session_.outcome();
+  const QString noTrace = session_.traceUnavailableReason();
+  playbackBar_->setAvailable(outcome && outcome->traced() && noTrace.isEmpty(),
+                             !outcome ? tr("Generate to play the decode back step by step.")
+                                      : !noTrace.isEmpty() ? noTrace
+                                                           : tr("This run has no per-layer trace to play back."));
   if (!outcome) {
     tokenView_->clear();
     comparison_->clear();
@@ -453,6 +467,71 @@ void MainWindow::onOutcome() {
   selectToken(selected_);
   refreshSchedule();
   promptPanel_->setStatus(outcomeSummary(o));
+}
+
+void MainWindow::connectPlayback() {
+  // Any control enters the playback first; the first press shows step 1.
+  const auto control = [this](auto act) {
+    return [this, act] {
+      if (!playback_->loaded()) {
+        startPlayback();
+        return;
+      }
+      act();
+    };
+  };
+  connect(playbackBar_, &PlaybackBar::restartRequested, this, control([this] { playback_->seek(0); }));
+  connect(playbackBar_, &PlaybackBar::previousTokenRequested, this, control([this] { playback_->previousToken(); }));
+  connect(playbackBar_, &PlaybackBar::stepBackRequested, this, control([this] { playback_->stepBack(); }));
+  connect(playbackBar_, &PlaybackBar::stepRequested, this, control([this] { playback_->stepForward(); }));
+  connect(playbackBar_, &PlaybackBar::nextTokenRequested, this, control([this] { playback_->nextToken(); }));
+  connect(playbackBar_, &PlaybackBar::playPauseRequested, this, [this] {
+    if (playback_->playing()) {
+      playback_->pause();
+    } else if (playback_->loaded() || startPlayback()) {
+      playback_->play();
+    }
+  });
+  connect(playbackBar_, &PlaybackBar::stepsPerSecondChosen, playback_, &Playback::setStepsPerSecond);
+  connect(playbackBar_, &PlaybackBar::showAllRequested, this, &MainWindow::leavePlayback);
+  connect(playback_, &Playback::playingChanged, playbackBar_, &PlaybackBar::setPlaying);
+  connect(playback_, &Playback::stepChanged, this, &MainWindow::showPlaybackStep);
+  playback_->setStepsPerSecond(playbackBar_->stepsPerSecond());
+}
+
+bool MainWindow::startPlayback() {
+  const auto outcome = session_.outcome();
+  if (!outcome || !outcome->traced() || !session_.traceUnavailableReason().isEmpty()) return false;
+  // load() emits stepChanged: the views show the first step.
+  return playback_->load(outcome->calm.trace, outcome->calmPieces, outcome->numLayers(), outcome->options.kv_mode);
+}
+
+void MainWindow::showPlaybackStep() {
+  const auto outcome = session_.outcome();
+  const auto model = session_.model();
+  if (!playback_->loaded() || !outcome || !model) return;
+  const Playback::Step step = playback_->step();
+  const std::vector<calm::TokenTrace> tokens = playback_->visibleTokens();
+  QStringList pieces = outcome->calmPieces.mid(0, step.token);
+  pieces << QString::fromStdString(model->tokenizer.piece(playback_->candidateToken()));
+  tokenView_->setDifferences({});
+  tokenView_->showTokens(tokens, pieces);
+  tokenView_->setSelected(step.token);
+  confidencePlot_->showToken(step.token, tokens.back(), pieces.back(), outcome->options.measure);
+  const bool exited = step.phase != Playback::Phase::Layer;
+  heatmap_->setReveal(step.token, step.layer, exited, step.phase == Playback::Phase::Fill);
+  heatmap_->setSelected(step.token);
+  schedule_->showSchedule(session_.lambda(), session_.controls().tau, session_.controls().max_new_tokens,
+                          step.token + 1);
+  playbackBar_->showStep(playback_->position(), playback_->stepCount(), step.token, outcome->tokenCount(),
+                         step.layer, outcome->numLayers(), playback_->narration());
+}
+
+void MainWindow::leavePlayback() {
+  if (!playback_->loaded()) return;
+  playback_->unload();
+  playbackBar_->showIdle();
+  onOutcome();
 }
 
 void MainWindow::refreshTracePanels() {
@@ -478,6 +557,10 @@ void MainWindow::refreshTracePanels() {
 void MainWindow::selectToken(int index) {
   const auto outcome = session_.outcome();
   if (!outcome || index < 0 || index >= outcome->tokenCount()) return;
+  if (playback_->loaded()) {  // in the playback a click goes to that token
+    playback_->seekToken(index);
+    return;
+  }
   selected_ = index;
   tokenView_->setSelected(index);
   if (!session_.traceUnavailableReason().isEmpty()) return;  // the per-layer views say why they are empty

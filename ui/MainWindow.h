@@ -20,6 +20,8 @@ class HelpPanel;
 class LayerHeatmap;
 class MeasureComparisonView;
 class ModelPanel;
+class Playback;
+class PlaybackBar;
 class PromptPanel;
 class SettingsStore;
 class StudioSession;
@@ -51,6 +53,8 @@ class MainWindow : public QMainWindow {
   // or PNG by the file's suffix) or the token table ("tokens": CSV) of the
   // last run; "" or the error. The Export menu asks for the file first.
   QString exportFigure(const QString& what, const QString& path);
+  // The step-by-step replay of the last traced run (the playback bar drives it).
+  Playback& playback() { return *playback_; }
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -63,6 +67,10 @@ class MainWindow : public QMainWindow {
   void connectPromptAndControls();
   void connectGeneration();
   void connectCalibration();
+  void connectPlayback();
+  bool startPlayback();      // loads the last outcome into the playback; false when it has no trace
+  void showPlaybackStep();   // the views drawn as the current step sees the run
+  void leavePlayback();      // back to the whole run
   void exportCalibration(bool report);  // false: the thresholds file
   void chooseExportFile(const QString& what);
   void onModelLoaded();
@@ -81,6 +89,8 @@ class MainWindow : public QMainWindow {
   ModelPanel* modelPanel_;
   ControlPanel* controlPanel_;
   PromptPanel* promptPanel_;
+  PlaybackBar* playbackBar_;
+  Playback* playback_;
   TokenView* tokenView_;
   ConfidencePlot* confidencePlot_;
   LayerHeatmap* heatmap_;

@@ -101,8 +101,8 @@ void ConfidencePlot::showToken(int index, const calm::TokenTrace& token, const Q
       QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(exitColor.darker(140), 2.0), QBrush(exitColor), 15));
   exitPoint_->data()->clear();
   if (std::isfinite(exitConfidence)) exitPoint_->addData(exit, exitConfidence);
-  exitPoint_->setVisible(true);
-  exitLine_->setVisible(true);
+  exitPoint_->setVisible(exit >= 1);  // 0: a playback's token still climbing
+  exitLine_->setVisible(exit >= 1);
   exitLine_->point1->setCoords(exit, 0);
   exitLine_->point2->setCoords(exit, 1);
 
@@ -155,8 +155,9 @@ void ConfidencePlot::showToken(int index, const calm::TokenTrace& token, const Q
     prevLevel = level;
   }
 
-  const QString where = exit < layers ? tr("left after layer %1 of %2").arg(exit).arg(layers)
-                                      : tr("ran all %1 layers").arg(layers);
+  const QString where = exit < 1        ? tr("not decided after %1 of %2 layers").arg(x.isEmpty() ? 0 : int(x.back())).arg(layers)
+                        : exit < layers ? tr("left after layer %1 of %2").arg(exit).arg(layers)
+                                        : tr("ran all %1 layers").arg(layers);
   title_->setText(tr("Token %1 %2: %3").arg(index + 1).arg(TokenText::quoted(piece), where));
   yAxis->setLabel(tr("confidence (%1)").arg(QString::fromUtf8(calm::measure_name(measure))));
   xAxis->setRange(0.5, layers + 0.5);

@@ -82,6 +82,10 @@ LayerHeatmap::LayerHeatmap(QWidget* parent) : QWidget(parent) {
   selection_->setPen(QPen(QColor(0x1f, 0x3b, 0x8f), 2.0));
   selection_->setBrush(Qt::NoBrush);
   selection_->setVisible(false);
+  filling_ = new QCPItemRect(plot_);
+  filling_->setPen(QPen(QColor(0x55, 0x55, 0x55), 1.0, Qt::DashLine));
+  filling_->setBrush(QBrush(QColor(0x55, 0x55, 0x55), Qt::BDiagPattern));
+  filling_->setVisible(false);
 
   connect(plot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
     if (tokens_.empty()) return;
@@ -158,13 +162,16 @@ void LayerHeatmap::rebuild() {
     exitMarks_.clear();
     map_->data()->clear();
     selection_->setVisible(false);
+    filling_->setVisible(false);
     plot_->xAxis->setRange(-0.5, 9.5);
     plot_->yAxis->setRange(0.5, 8.5);
     plot_->replot(QCustomPlot::rpQueuedReplot);
     return;
   }
   const bool agreement = mode_ == Mode::Agreement;
+  const bool playback = revealToken_ >= 0;
   map_->data()->setSize(n, layers_);
+  map_->data()->clearAlpha();
   map_->data()->setRange(QCPRange(0, n - 1), QCPRange(1, layers_));
   const double width = std::max(plot_->axisRect()->width(), plot_->width() - 150);
   QVector<double> px, py;
@@ -181,9 +188,17 @@ void LayerHeatmap::rebuild() {
         v = std::isfinite(c) ? c : 0.0;
       }
       map_->data()->setCell(t, i - 1, v);
+      const int ran = t < revealToken_ ? token.exit_layer : t == revealToken_ ? revealLayer_ : 0;
+      if (playback && i > ran) map_->data()->setAlpha(t, i - 1, 0);
     }
+    if (playback && (t > revealToken_ || (t == revealToken_ && !revealExited_))) continue;
     px << t;
     py << token.exit_layer;
+  }
+  filling_->setVisible(playback && revealFilling_ && revealToken_ < n);
+  if (filling_->visible()) {
+    filling_->topLeft->setCoords(revealToken_ - 0.5, layers_ + 0.5);
+    filling_->bottomRight->setCoords(revealToken_ + 0.5, revealLayer_ + 0.5);
   }
   path_->setData(px, py, true);
   // The exit points in the chips' colours: one scatter graph per exit layer.
@@ -191,9 +206,9 @@ void LayerHeatmap::rebuild() {
   exitMarks_.clear();
   for (int layer = 1; layer <= layers_; ++layer) {
     QVector<double> mx, my;
-    for (int t = 0; t < n; ++t)
-      if (py[t] == layer) {
-        mx << t;
+    for (int k = 0; k < px.size(); ++k)
+      if (py[k] == layer) {
+        mx << px[k];
         my << layer;
       }
     if (mx.isEmpty()) continue;
@@ -222,7 +237,10 @@ void LayerHeatmap::rebuild() {
   const double pixelsPerToken = width / std::max(1, n);
   if (n <= 60 && pixelsPerToken >= 11) {
     QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-    for (int t = 0; t < n; ++t) ticker->addTick(t, TokenText::chipLabel(t < pieces_.size() ? pieces_[t] : QString()));
+    for (int t = 0; t < n; ++t)
+      ticker->addTick(t, playback && (t > revealToken_ || (t == revealToken_ && !revealExited_))
+                             ? QString()  // not decided yet
+                                                      : TokenText::chipLabel(t < pieces_.size() ? pieces_[t] : QString()));
     plot_->xAxis->setTicker(ticker);
     plot_->xAxis->setTickLabelRotation(pixelsPerToken < 40 ? 60 : 0);
     plot_->xAxis->setLabel(QString());
@@ -240,6 +258,15 @@ void LayerHeatmap::rebuild() {
   title_->setText(agreement ? tr("Where each layer already agrees with the final layer · line: where each token left")
                             : tr("Confidence of every token at every layer · line: where each token left"));
   setSelected(selected_);
+}
+
+void LayerHeatmap::setReveal(int token, int layer, bool exited, bool filling) {
+  if (token == revealToken_ && layer == revealLayer_ && exited == revealExited_ && filling == revealFilling_) return;
+  revealToken_ = token;
+  revealLayer_ = layer;
+  revealExited_ = exited;
+  revealFilling_ = filling;
+  rebuild();
 }
 
 }  // namespace calm::ui

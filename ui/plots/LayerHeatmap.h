@@ -37,6 +37,11 @@ class LayerHeatmap : public QWidget {
   void setMode(Mode mode);
   Mode mode() const { return mode_; }
   void setSelected(int index);
+  // Playback: only the cells the decode has run by token `token`, layer
+  // `layer` (each earlier token up to its exit), the exit path up to the
+  // tokens that have exited, and with `filling` the current token's skipped
+  // layers hatched (their K/V being filled). token < 0 shows everything.
+  void setReveal(int token, int layer, bool exited, bool filling);
   QCustomPlot* plot() const { return plot_; }
 
  signals:
@@ -53,12 +58,15 @@ class LayerHeatmap : public QWidget {
   QCPGraph* path_;
   std::vector<QCPGraph*> exitMarks_;
   QCPItemRect* selection_;
+  QCPItemRect* filling_;
   QCPItemText* message_;
   std::vector<calm::TokenTrace> tokens_;
   QStringList pieces_;
   QString placeholder_;
   int layers_ = 0;
   int selected_ = -1;
+  int revealToken_ = -1, revealLayer_ = 0;
+  bool revealExited_ = false, revealFilling_ = false;
   Mode mode_ = Mode::Confidence;
 };
 

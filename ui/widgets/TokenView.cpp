@@ -112,10 +112,14 @@ void TokenView::setToken(int index, const calm::TokenTrace& token, const QString
   }
   placeholder_->hide();
   TokenChip* c = chips_[static_cast<std::size_t>(index)];
-  const QString tooltip = verify_ ? TokenTooltip::verifyHtml(*model_, token, piece, layers)
-                                  : TokenTooltip::html(*model_, token, piece, layers, measure_);
+  // exit_layer 0: a playback's token that has not exited yet, shown in grey
+  // with the top token of the layers run so far.
+  const bool undecided = token.exit_layer < 1;
+  const QString tooltip = undecided ? tr("Not decided yet: the top token of the last layer run")
+                          : verify_ ? TokenTooltip::verifyHtml(*model_, token, piece, layers)
+                                    : TokenTooltip::html(*model_, token, piece, layers, measure_);
   c->setToken(TokenText::chipLabel(piece), TokenText::startsWord(piece) && index > 0, token.exit_layer,
-              ExitColorScale::forLayer(token.exit_layer, layers), tooltip);
+              undecided ? QColor(0xd4, 0xd4, 0xd4) : ExitColorScale::forLayer(token.exit_layer, layers), tooltip);
   c->setVerifyMark(!verify_           ? TokenChip::VerifyMark::None
                    : token.verified   ? TokenChip::VerifyMark::Accepted
                                       : TokenChip::VerifyMark::Corrected);
