@@ -4,7 +4,7 @@
 //   calm-studio --screenshot out.png --model DIR (--prompt TEXT | --example N) [--lambda X]
 //               [--tab heatmap|comparison|schedule|measures|calibration|help] [--select N]
 //               [--calibrate SET.jsonl] [--examples N] [--size WxH]
-//               [--mode calm|catch-up|verify] [--draft K] [--playback-step N]
+//               [--mode calm|catch-up|verify] [--draft K] [--playback-step N] [--tour-step N]
 //     renders the main window after one generation (and calibration) and exits.
 //
 // Exit codes: 0 success, 2 bad arguments (or no display for the interactive
@@ -27,6 +27,7 @@
 #include "session/ExamplePrompts.h"
 #include "MainWindow.h"
 #include "session/Playback.h"
+#include "widgets/GuidedTour.h"
 #include "session/SettingsStore.h"
 #include "session/StudioSession.h"
 #include "io/output_file.h"
@@ -49,6 +50,7 @@ struct ScreenshotPlan {
   QString tab;
   int select = -1;
   int playbackStep = -1;  // show the playback at this step (0-based) instead of the whole run
+  int tourStep = -1;      // show the guided tour at this step (0-based)
   QString calibrationSet;
   int examples = 20;
   QSize size{1600, 1000};
@@ -139,6 +141,12 @@ int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
           return;
         }
         window.playback().seek(plan.playbackStep);
+      });
+    }
+    if (plan.tourStep >= 0) {
+      QTimer::singleShot(0, &window, [&] {
+        window.startTour();
+        window.tour()->showStep(plan.tourStep);
       });
     }
     // Let layouts and queued replots settle before grabbing.
@@ -235,6 +243,7 @@ struct Options {
   QCommandLineOption size{QStringLiteral("size"), QStringLiteral("Window size for the screenshot (default 1600x1000, each side 1-8192)."), QStringLiteral("WxH")};
   QCommandLineOption mode{QStringLiteral("mode"), QStringLiteral("Decoding mode for the screenshot: calm (propagated K/V), catch-up (exact K/V, caught up later) or verify (lossless)."), QStringLiteral("MODE")};
   QCommandLineOption draft{QStringLiteral("draft"), QStringLiteral("Verify mode: tokens drafted per verification pass (1-16, default 4)."), QStringLiteral("K")};
+  QCommandLineOption tourStep{QStringLiteral("tour-step"), QStringLiteral("Show the guided tour at step N (0-based; past the end: the last step)."), QStringLiteral("N")};
   QCommandLineOption playbackStep{QStringLiteral("playback-step"), QStringLiteral("Show the step-by-step playback at step N (0-based; past the end: the last step)."), QStringLiteral("N")};
 };
 
@@ -245,7 +254,7 @@ Options addOptions(QCommandLineParser& parser) {
   parser.addHelpOption();
   parser.addVersionOption();
   parser.addOptions({o.screenshot, o.model, o.prompt, o.example, o.lambda, o.tab, o.select, o.calibrate, o.examples,
-                     o.size, o.mode, o.draft, o.playbackStep});
+                     o.size, o.mode, o.draft, o.playbackStep, o.tourStep});
   return o;
 }
 
@@ -334,7 +343,7 @@ int main(int argc, char** argv) {
   };
   if (!number(o.example, 0, 1000000, plan.example) || !number(o.select, 0, 1000000, plan.select) ||
       !number(o.examples, 1, 100000, plan.examples) || !number(o.draft, 1, 16, plan.draft) ||
-      !number(o.playbackStep, 0, 1000000, plan.playbackStep))
+      !number(o.playbackStep, 0, 1000000, plan.playbackStep) || !number(o.tourStep, 0, 1000, plan.tourStep))
     return kBadArguments;
   if (plan.prompt.isEmpty() && plan.example < 0) {
     fail(QStringLiteral("--screenshot needs --prompt TEXT or --example N"));

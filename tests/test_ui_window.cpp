@@ -39,6 +39,7 @@
 #include "widgets/TokenView.h"
 #include "widgets/MeasureComparisonView.h"
 #include "session/Playback.h"
+#include "widgets/GuidedTour.h"
 #include <QToolButton>
 #include "calibrate/thresholds.h"
 #include "util/hash.h"
@@ -230,6 +231,50 @@ class TestUiWindow : public QObject {
     f.setLambda(0.5, calm::Measure::Softmax, 8, true);
     QVERIFY(f.generate());
     QVERIFY(!button("playbackStep"));
+  }
+
+  // Help > Guided tour: every step points at a panel that exists and is on
+  // screen when its step shows (its tab brought forward), with the bubble
+  // beside it; Next, Back, Finish and Esc do what they say.
+  void theGuidedTourPointsAtEachPanelInTurn() {
+    Fixture f;
+    f.window.resize(1500, 950);
+    f.window.show();
+    QVERIFY(f.load(kT5));
+    QAction* action = f.window.findChild<QAction*>(QStringLiteral("tourAction"));
+    QVERIFY(action);
+    action->trigger();
+    GuidedTour* tour = f.window.tour();
+    QVERIFY(tour && tour->isVisible());
+    const std::vector<TourStep> steps = tourSteps();
+    QCOMPARE(tour->stepCount(), static_cast<int>(steps.size()));
+    QVERIFY(tour->stepCount() >= 8);
+    auto* next = tour->findChild<QPushButton*>(QStringLiteral("tourNext"));
+    auto* back = tour->findChild<QPushButton*>(QStringLiteral("tourBack"));
+    for (int i = 0; i < tour->stepCount(); ++i) {
+      QCOMPARE(tour->current(), i);
+      QWidget* target = tour->target();
+      QVERIFY2(target, qPrintable(steps[static_cast<std::size_t>(i)].target));
+      QCOMPARE(target->objectName(), steps[static_cast<std::size_t>(i)].target);
+      QVERIFY2(target->isVisible(), qPrintable(target->objectName()));
+      QVERIFY(tour->bubbleText().startsWith(steps[static_cast<std::size_t>(i)].title));
+      QVERIFY(!steps[static_cast<std::size_t>(i)].text.isEmpty());
+      QCOMPARE(back->isEnabled(), i > 0);
+      if (i + 1 < tour->stepCount()) QTest::mouseClick(next, Qt::LeftButton);
+    }
+    QCOMPARE(next->text(), QStringLiteral("Finish"));
+    QTest::mouseClick(back, Qt::LeftButton);
+    QCOMPARE(tour->current(), tour->stepCount() - 2);
+    QTest::mouseClick(next, Qt::LeftButton);
+    QSignalSpy finished(tour, &GuidedTour::finished);
+    QTest::mouseClick(next, Qt::LeftButton);  // Finish
+    QCOMPARE(finished.count(), 1);
+    QVERIFY(!tour->isVisible());
+    action->trigger();  // again from the start; Esc closes
+    QCOMPARE(tour->current(), 0);
+    QVERIFY(tour->isVisible());
+    QTest::keyClick(tour, Qt::Key_Escape);
+    QVERIFY(!tour->isVisible());
   }
 
   // The Measures tab: a row per measure with its chips, one per token.

@@ -21,6 +21,7 @@
 #include "widgets/MeasureComparisonView.h"
 #include "session/Playback.h"
 #include "widgets/PlaybackBar.h"
+#include "widgets/GuidedTour.h"
 #include "widgets/CalibrationPanel.h"
 #include "plots/CalibrationPlots.h"
 #include "widgets/ComparisonView.h"
@@ -176,6 +177,14 @@ void MainWindow::buildMenus() {
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  QAction* tourAction = help->addAction(tr("&Guided tour"), this, &MainWindow::startTour);
+  tourAction->setObjectName(QStringLiteral("tourAction"));
+  tourAction->setStatusTip(tr("A walk through the panels, one at a time"));
+  QAction* howItWorks = help->addAction(tr("&How CALM works"), this, [this] { showTab(QStringLiteral("help")); });
+  howItWorks->setObjectName(QStringLiteral("howItWorksAction"));
+  howItWorks->setShortcut(QKeySequence::HelpContents);
 }
 
 void MainWindow::connectModel() {
@@ -467,6 +476,14 @@ void MainWindow::onOutcome() {
   selectToken(selected_);
   refreshSchedule();
   promptPanel_->setStatus(outcomeSummary(o));
+}
+
+void MainWindow::startTour() {
+  if (!tour_) {
+    tour_ = new GuidedTour(this, tourSteps());
+    connect(tour_, &GuidedTour::tabNeeded, this, &MainWindow::showTab);
+  }
+  tour_->start();
 }
 
 void MainWindow::connectPlayback() {

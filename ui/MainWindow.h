@@ -20,6 +20,7 @@ class HelpPanel;
 class LayerHeatmap;
 class MeasureComparisonView;
 class ModelPanel;
+class GuidedTour;
 class Playback;
 class PlaybackBar;
 class PromptPanel;
@@ -55,6 +56,9 @@ class MainWindow : public QMainWindow {
   QString exportFigure(const QString& what, const QString& path);
   // The step-by-step replay of the last traced run (the playback bar drives it).
   Playback& playback() { return *playback_; }
+  // Help ▸ Guided tour.
+  void startTour();
+  GuidedTour* tour() const { return tour_; }
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -91,6 +95,7 @@ class MainWindow : public QMainWindow {
   PromptPanel* promptPanel_;
   PlaybackBar* playbackBar_;
   Playback* playback_;
+  GuidedTour* tour_ = nullptr;
   TokenView* tokenView_;
   ConfidencePlot* confidencePlot_;
   LayerHeatmap* heatmap_;
