@@ -645,6 +645,88 @@ class TestUiSession : public QObject {
     QCOMPARE(failed.count(), 1);
   }
 
+  // File > Run a JSONL file: one output line per prompt, in input order, with
+  // the prompt's own fields kept and the text the decoder gives for the same
+  // options; progress up to the total; a malformed line, an output that
+  // would replace the input and a cancel are each answered in words.
+  void aJsonlFileIsDecodedLineByLine() {
+    StudioSession session;
+    QVERIFY(loadInto(session, kT5));
+    DecodeControls c = session.controls();
+    c.lambdaFromCalibration = false;
+    c.lambda = 0.6;
+    c.max_new_tokens = 6;
+    session.setControls(c);
+    QTemporaryDir dir;
+    const QString input = dir.filePath(QStringLiteral("in.jsonl"));
+    const QStringList prompts{kPrompt, QStringLiteral("In the beginning"), QStringLiteral("The LORD is my shepherd")};
+    {
+      QFile f(input);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      for (int i = 0; i < prompts.size(); ++i)
+        f.write(QJsonDocument(QJsonObject{{QStringLiteral("id"), QStringLiteral("p%1").arg(i)},
+                                          {QStringLiteral("input"), prompts[i]}})
+                    .toJson(QJsonDocument::Compact) +
+                "\n");
+    }
+    const QString output = dir.filePath(QStringLiteral("out.jsonl"));
+    QSignalSpy progress(&session, &StudioSession::batchProgress);
+    QSignalSpy finished(&session, &StudioSession::batchFinished);
+    session.runBatch(input, output);
+    QVERIFY(finished.wait(kWait));
+    const calm::ui::BatchOutcome outcome = finished.first().first().value<calm::ui::BatchOutcome>();
+    QCOMPARE(outcome.total, 3);
+    QCOMPARE(outcome.written, 3);
+    QCOMPARE(outcome.failed, 0);
+    QVERIFY(!outcome.cancelled);
+    QVERIFY(outcome.summary.contains(output));
+    QTRY_COMPARE(progress.count(), 3);
+    QCOMPARE(progress.last().at(0).toInt(), 3);
+    QFile f(output);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+    QCOMPARE(lines.size(), 3);
+    calm::Decoder decoder(*session.model());
+    calm::DecodeOptions o = session.decodeOptions();
+    o.trace = false;
+    for (int i = 0; i < 3; ++i) {
+      const QJsonObject line = QJsonDocument::fromJson(lines[i]).object();
+      QCOMPARE(line.value(QStringLiteral("id")).toString(), QStringLiteral("p%1").arg(i));
+      QCOMPARE(line.value(QStringLiteral("line")).toInt(), i + 1);
+      const calm::DecodeResult expected = decoder.generate(prompts[i].toStdString(), o);
+      QCOMPARE(line.value(QStringLiteral("text")).toString(), QString::fromStdString(expected.text));
+      QCOMPARE(line.value(QStringLiteral("exit_layers")).toArray().size(), static_cast<int>(expected.exit_layers.size()));
+    }
+    // A malformed line: nothing written, the file and line named.
+    const QString bad = dir.filePath(QStringLiteral("bad.jsonl"));
+    {
+      QFile b(bad);
+      QVERIFY(b.open(QIODevice::WriteOnly));
+      b.write("{\"input\": \"fine\"}\n{not json\n");
+    }
+    QSignalSpy failed(&session, &StudioSession::batchFailed);
+    session.runBatch(bad, dir.filePath(QStringLiteral("bad.out.jsonl")));
+    QVERIFY(failed.wait(kWait));
+    QVERIFY2(failed.last().first().toString().contains(QStringLiteral("bad.jsonl")), qPrintable(failed.last().first().toString()));
+    QVERIFY2(failed.last().first().toString().contains(QStringLiteral(":2")), qPrintable(failed.last().first().toString()));
+    QVERIFY(!QFile::exists(dir.filePath(QStringLiteral("bad.out.jsonl"))));
+    // The output may not replace the input.
+    session.runBatch(input, input);
+    QVERIFY(failed.wait(kWait));
+    QVERIFY(failed.last().first().toString().contains(QStringLiteral("replace the input")));
+    QCOMPARE(QFile(input).size() > 0, true);
+    // Cancelled at once: whatever finished is written, and says so.
+    const QString cancelledOut = dir.filePath(QStringLiteral("cancelled.jsonl"));
+    session.runBatch(input, cancelledOut);
+    session.cancelBatch();
+    QVERIFY(finished.wait(kWait));
+    const calm::ui::BatchOutcome stopped = finished.last().first().value<calm::ui::BatchOutcome>();
+    QFile c2(cancelledOut);
+    QVERIFY(c2.open(QIODevice::ReadOnly));
+    QCOMPARE(c2.readAll().count('\n'), static_cast<qsizetype>(stopped.written));
+    QCOMPARE(stopped.cancelled, stopped.written < 3);
+  }
+
   void deltaChangesLambdaWithoutRunningTheModel() {
     StudioSession session;
     QVERIFY(loadInto(session, kT5));

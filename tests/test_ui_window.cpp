@@ -16,6 +16,7 @@
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QProgressBar>
+#include <QProgressDialog>
 #include <QPushButton>
 #include <QSlider>
 #include <QStandardItemModel>
@@ -231,6 +232,32 @@ class TestUiWindow : public QObject {
     f.setLambda(0.5, calm::Measure::Softmax, 8, true);
     QVERIFY(f.generate());
     QVERIFY(!button("playbackStep"));
+  }
+
+  // File > Run a JSONL file: the menu entry exists; a run shows a progress
+  // dialog with Cancel, then a message with the summary; the window stays usable.
+  void aJsonlFileRunsWithProgressAndASummary() {
+    Fixture f;
+    f.window.show();
+    QVERIFY(f.load(kT5));
+    f.setLambda(0.5, calm::Measure::Softmax, 4);
+    QVERIFY(f.window.findChild<QAction*>(QStringLiteral("runBatchAction")));
+    const QString input = f.dir.filePath(QStringLiteral("in.jsonl"));
+    {
+      QFile in(input);
+      QVERIFY(in.open(QIODevice::WriteOnly));
+      in.write("{\"input\": \"And God said\"}\n{\"input\": \"In the beginning\"}\n");
+    }
+    QSignalSpy finished(&f.session, &StudioSession::batchFinished);
+    f.window.runBatch(input, f.dir.filePath(QStringLiteral("out.jsonl")));
+    auto* dialog = f.window.findChild<QProgressDialog*>(QStringLiteral("batchProgress"));
+    QVERIFY(dialog);
+    QVERIFY(finished.wait(kWait));
+    QVERIFY(!dialog->isVisible());
+    auto* message = f.window.findChild<QMessageBox*>(QStringLiteral("batchMessage"));
+    QVERIFY(message);
+    QVERIFY2(message->text().startsWith(QStringLiteral("2 of 2 examples written to")), qPrintable(message->text()));
+    QVERIFY(QFile::exists(f.dir.filePath(QStringLiteral("out.jsonl"))));
   }
 
   // Help > Guided tour: every step points at a panel that exists and is on

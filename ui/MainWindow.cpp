@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QProgressDialog>
 #include <QScrollArea>
 #include <QSplitter>
 #include <QStatusBar>
@@ -66,6 +67,7 @@ MainWindow::MainWindow(StudioSession& session, SettingsStore& settings, QWidget*
   connectGeneration();
   connectCalibration();
   connectPlayback();
+  connectBatch();
   controlPanel_->setControls(session_.controls());
   refreshLambda();
 }
@@ -174,6 +176,10 @@ void MainWindow::buildMenus() {
     QAction* action = exportMenu->addAction(label, this, [this, what = what] { chooseExportFile(what); });
     action->setObjectName(QStringLiteral("export_") + what);
   }
+  QAction* batch = file->addAction(tr("&Run a JSONL file…"), this, &MainWindow::chooseBatchFiles);
+  batch->setObjectName(QStringLiteral("runBatchAction"));
+  batch->setStatusTip(tr("Decode every prompt of a JSON lines file with the current settings and write the texts "
+                         "and exit layers to another"));
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
@@ -405,9 +411,9 @@ ThresholdsLoad MainWindow::openThresholds(const QString& path) {
   return load;
 }
 
-void MainWindow::showMessageBox(int icon, const QString& title, const QString& text) {
+void MainWindow::showMessageBox(int icon, const QString& title, const QString& text, const QString& name) {
   auto* box = new QMessageBox(static_cast<QMessageBox::Icon>(icon), title, text, QMessageBox::Ok, this);
-  box->setObjectName(QStringLiteral("thresholdsMessage"));
+  box->setObjectName(name);
   box->setAttribute(Qt::WA_DeleteOnClose);
   box->open();  // window-modal, and it does not block the caller
 }
@@ -476,6 +482,56 @@ void MainWindow::onOutcome() {
   selectToken(selected_);
   refreshSchedule();
   promptPanel_->setStatus(outcomeSummary(o));
+}
+
+void MainWindow::chooseBatchFiles() {
+  const QString input = QFileDialog::getOpenFileName(this, tr("Prompts to decode"), QString(),
+                                                     tr("JSON lines (*.jsonl *.json);;All files (*)"));
+  if (input.isEmpty()) return;
+  const QFileInfo in(input);
+  const QString suggested = in.dir().filePath(in.completeBaseName() + QStringLiteral(".out.jsonl"));
+  const QString output = QFileDialog::getSaveFileName(this, tr("Write the outputs to"), suggested,
+                                                      tr("JSON lines (*.jsonl)"));
+  if (!output.isEmpty()) runBatch(input, output);
+}
+
+void MainWindow::runBatch(const QString& input, const QString& output) { session_.runBatch(input, output); }
+
+void MainWindow::connectBatch() {
+  connect(&session_, &StudioSession::batchStarted, this, [this](const QString& input) {
+    if (!batchDialog_) {
+      batchDialog_ = new QProgressDialog(this);
+      batchDialog_->setObjectName(QStringLiteral("batchProgress"));
+      batchDialog_->setWindowTitle(tr("Run a JSONL file"));
+      batchDialog_->setWindowModality(Qt::NonModal);  // the rest of the app stays usable
+      batchDialog_->setAutoClose(false);
+      batchDialog_->setAutoReset(false);
+      connect(batchDialog_, &QProgressDialog::canceled, &session_, &StudioSession::cancelBatch);
+    }
+    batchDialog_->setLabelText(tr("Decoding the prompts of %1…").arg(QFileInfo(input).fileName()));
+    batchDialog_->setRange(0, 0);  // busy until the file is read
+    batchDialog_->setValue(0);
+    batchDialog_->show();
+  });
+  connect(&session_, &StudioSession::batchProgress, this, [this](int done, int total) {
+    if (!batchDialog_) return;
+    batchDialog_->setRange(0, total);
+    batchDialog_->setValue(done);
+  });
+  const auto closeDialog = [this] {
+    if (batchDialog_) batchDialog_->hide();
+  };
+  connect(&session_, &StudioSession::batchFinished, this, [this, closeDialog](const BatchOutcome& outcome) {
+    closeDialog();
+    statusBar()->showMessage(outcome.summary, 15000);
+    showMessageBox(outcome.failed > 0 || outcome.cancelled ? QMessageBox::Warning : QMessageBox::Information,
+                   tr("Run a JSONL file"), outcome.summary, QStringLiteral("batchMessage"));
+  });
+  connect(&session_, &StudioSession::batchFailed, this, [this, closeDialog](const QString& message) {
+    closeDialog();
+    statusBar()->showMessage(message, 15000);
+    showMessageBox(QMessageBox::Critical, tr("Run a JSONL file"), message, QStringLiteral("batchMessage"));
+  });
 }
 
 void MainWindow::startTour() {

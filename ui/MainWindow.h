@@ -7,6 +7,7 @@
 #include "session/StudioSession.h"
 
 class QLabel;
+class QProgressDialog;
 class QSplitter;
 class QTabWidget;
 
@@ -56,6 +57,9 @@ class MainWindow : public QMainWindow {
   QString exportFigure(const QString& what, const QString& path);
   // The step-by-step replay of the last traced run (the playback bar drives it).
   Playback& playback() { return *playback_; }
+  // What File > Run a JSONL file… does once both files are chosen: a
+  // progress dialog with Cancel while it runs, then the summary.
+  void runBatch(const QString& input, const QString& output);
   // Help ▸ Guided tour.
   void startTour();
   GuidedTour* tour() const { return tour_; }
@@ -84,7 +88,10 @@ class MainWindow : public QMainWindow {
   void openModelDirectory();
   void chooseThresholdsFile();
   void refreshTracePanels();  // the per-layer views, or why they have nothing to show
-  void showMessageBox(int icon, const QString& title, const QString& text);
+  void showMessageBox(int icon, const QString& title, const QString& text,
+                      const QString& name = QStringLiteral("thresholdsMessage"));
+  void chooseBatchFiles();
+  void connectBatch();
   void saveLayout();
   void restoreLayout();
 
@@ -96,6 +103,7 @@ class MainWindow : public QMainWindow {
   PlaybackBar* playbackBar_;
   Playback* playback_;
   GuidedTour* tour_ = nullptr;
+  QProgressDialog* batchDialog_ = nullptr;
   TokenView* tokenView_;
   ConfidencePlot* confidencePlot_;
   LayerHeatmap* heatmap_;

@@ -29,9 +29,10 @@ bool sameDecoding(const calm::DecodeOptions& a, const calm::DecodeOptions& b) {
 }  // namespace
 
 StudioSession::StudioSession(QObject* parent)
-    : QObject(parent), loadJob_(this), generationJob_(this), comparisonJob_(this),
+    : QObject(parent), loadJob_(this), generationJob_(this), comparisonJob_(this), batchJob_(this),
       engineRuns_(std::make_shared<std::atomic<int>>(0)) {
-  pool_.setMaxThreadCount(3);  // a stale run winding down next to the new one, and a comparison
+  // A stale run winding down next to the new one, a comparison and a batch.
+  pool_.setMaxThreadCount(4);
   debounce_.setSingleShot(true);
   debounce_.setInterval(kDefaultDebounceMs);
   connect(&debounce_, &QTimer::timeout, this, &StudioSession::startGeneration);
@@ -43,6 +44,7 @@ StudioSession::~StudioSession() {
   debounce_.stop();
   generationJob_.cancel();
   comparisonJob_.cancel();
+  batchJob_.cancel();
   loadJob_.cancel();
   pool_.waitForDone();
 }
@@ -374,6 +376,33 @@ void StudioSession::compareMeasures() {
         measureRuns_ = runs;
         emit measureComparisonFinished();
       }
+    });
+  });
+}
+
+void StudioSession::runBatch(const QString& input, const QString& output) {
+  if (!model_) {
+    emit batchFailed(QStringLiteral("No model is loaded."));
+    return;
+  }
+  const LatestJob::Ticket job = batchJob_.start();
+  emit batchStarted(input);
+  (void)QtConcurrent::run(&pool_, [this, job, model = model_, input, output, options = decodeOptions()] {
+    BatchOutcome outcome;
+    QString error;
+    try {
+      outcome = runBatchFile(*model, input, output, options, *job.cancel,
+                             [this, job](int done, int total) {
+                               batchJob_.report(job, [this, done, total] { emit batchProgress(done, total); });
+                             });
+    } catch (const std::exception& e) {
+      error = describe(e);
+    }
+    batchJob_.finish(job, [this, outcome, error] {
+      if (!error.isEmpty())
+        emit batchFailed(error);
+      else
+        emit batchFinished(outcome);
     });
   });
 }

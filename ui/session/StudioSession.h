@@ -25,6 +25,7 @@
 #include "session/CalibrationData.h"
 #include "session/DecodeControls.h"
 #include "session/GenerationOutcome.h"
+#include "session/BatchRun.h"
 #include "session/LatestJob.h"
 #include "session/MeasureComparison.h"
 #include "session/ThresholdsImport.h"
@@ -121,6 +122,12 @@ class StudioSession : public QObject {
   const std::vector<MeasureRun>& measureRuns() const { return measureRuns_; }
   bool isComparingMeasures() const { return comparisonJob_.isRunning(); }
 
+  // File > Run a JSONL file: every prompt of `input` decoded with the current
+  // controls (λ in force) on every core, written to `output` as JSON lines.
+  void runBatch(const QString& input, const QString& output);
+  void cancelBatch() { batchJob_.cancel(); }
+  bool isRunningBatch() const { return batchJob_.isRunning(); }
+
   // --- calibration: run on a JSONL set in the background, or set from elsewhere.
   // Its outputs answer for every consistency, metric, delta, epsilon and p-value
   // method without running the model again.
@@ -156,6 +163,10 @@ class StudioSession : public QObject {
   void measureComparisonStarted();
   void measureComparisonFinished();
   void measureComparisonFailed(const QString& message);
+  void batchStarted(const QString& input);
+  void batchProgress(int done, int total);
+  void batchFinished(const BatchOutcome& outcome);  // also when cancelled (outcome.cancelled)
+  void batchFailed(const QString& message);
 
  private:
   // A load finished: the model, what was loaded, and its certified thresholds files.
@@ -187,6 +198,7 @@ class StudioSession : public QObject {
 
   LatestJob generationJob_;
   LatestJob comparisonJob_;
+  LatestJob batchJob_;
   std::vector<MeasureRun> measureRuns_;
   std::shared_ptr<std::atomic<int>> engineRuns_;
   std::vector<calm::TokenTrace> streamed_;
