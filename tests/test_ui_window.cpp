@@ -33,6 +33,7 @@
 #include "plots/LayerHeatmap.h"
 #include "MainWindow.h"
 #include "session/SettingsStore.h"
+#include "session/ExamplePrompts.h"
 #include "widgets/SliderSpin.h"
 #include "session/StudioSession.h"
 #include "plots/ThresholdSchedulePlot.h"
@@ -882,6 +883,24 @@ class TestUiWindow : public QObject {
     QCOMPARE(session.prompt(), QStringLiteral("remember me"));
     QCOMPARE(window.findChild<QPlainTextEdit*>(QStringLiteral("promptEdit"))->toPlainText(),
              QStringLiteral("remember me"));
+  }
+
+  // A first start (no remembered prompt): the first bundled model loads and
+  // its first example is decoded at once, so the window opens on a result;
+  // a remembered prompt is left alone (the test above).
+  void aFirstStartOpensOnADecodedExample() {
+    QTemporaryDir dir;
+    SettingsStore settings(dir.filePath(QStringLiteral("settings.ini")));
+    StudioSession session;
+    MainWindow window(session, settings);
+    window.restore();
+    QTRY_VERIFY_WITH_TIMEOUT(session.outcome() != nullptr, kWait);
+    const auto examples = ExamplePrompts::forModel(QFileInfo(session.modelDir()).fileName());
+    QVERIFY(!examples.isEmpty());
+    QCOMPARE(session.prompt(), examples.front().input);
+    QCOMPARE(window.findChild<QPlainTextEdit*>(QStringLiteral("promptEdit"))->toPlainText(), examples.front().input);
+    QVERIFY(session.outcome()->tokenCount() > 0);
+    QVERIFY(session.lambdaIsCalibrated());  // and calibrated from the first second
   }
 };
 

@@ -374,6 +374,7 @@ void MainWindow::restore() {
     promptPanel_->setPrompt(prompt);
     session_.setPrompt(prompt);
   }
+  startWithExample_ = prompt.trimmed().isEmpty();
   restoreLayout();
   QString dir = settings_.modelDir();
   if (dir.isEmpty() || !QFileInfo(dir).isDir()) dir = models.isEmpty() ? QString() : models.front().second;
@@ -445,10 +446,22 @@ void MainWindow::onModelLoaded() {
     if (!file.empty()) sets.append({tr("%1 %2 set").arg(name, QLatin1String(split)), QString::fromStdString(file)});
   }
   calibrationPanel_->setBundledSets(sets);
+  bool firstStart = false;
+  if (startWithExample_) {
+    startWithExample_ = false;
+    const QList<ExamplePrompt> examples = ExamplePrompts::forModel(name);
+    if (!examples.isEmpty() && session_.prompt().trimmed().isEmpty()) {
+      session_.setPrompt(examples.front().input, examples.front().reference);
+      session_.generate();
+      firstStart = true;
+    }
+  }
   const QString lastSet = settings_.calibrationSet();
   if (!lastSet.isEmpty() && QFileInfo(lastSet).isFile() && !QFileInfo(lastSet).path().contains(QStringLiteral("/data/")))
     calibrationPanel_->addSet(lastSet);
-  statusBar()->showMessage(tr("Loaded %1 (%2 decoder layers).").arg(name).arg(c.decoder_layers), 5000);
+  statusBar()->showMessage(tr("Loaded %1 (%2 decoder layers).").arg(name).arg(c.decoder_layers) +
+                               (firstStart ? tr(" New here? Help ▸ Guided tour walks through the panels.") : QString()),
+                           firstStart ? 20000 : 5000);
   promptPanel_->setStatus(QString());
   refreshLambda();
 }

@@ -38,7 +38,9 @@ class MainWindow : public QMainWindow {
   MainWindow(StudioSession& session, SettingsStore& settings, QWidget* parent = nullptr);
 
   // Restores the model, prompt and controls from the settings and loads the
-  // model (the remembered one, else the first bundled one).
+  // model (the remembered one, else the first bundled one). With no prompt
+  // remembered (a first start), the model's first example is decoded as soon
+  // as it loads, so the window opens on a coloured result, not an empty box.
   void restore();
   void setModelList(const QList<QPair<QString, QString>>& models);
   void showTab(const QString& objectName);  // e.g. "heatmapTab"
@@ -117,7 +119,8 @@ class MainWindow : public QMainWindow {
   QSplitter* vertical_;
   QSplitter* bottom_;
   int selected_ = 0;
-  bool traceHidden_ = true;  // the per-layer views show a message, not the outcome
+  bool traceHidden_ = true;
+  bool startWithExample_ = false;  // restore() found no prompt: decode the first example on load  // the per-layer views show a message, not the outcome
 };
 
 }  // namespace calm::ui
