@@ -34,7 +34,12 @@ measure could use.</li>
 <li><b>Full vs CALM</b>: the two outputs side by side, differences highlighted, with the average layers
 used, the measured speedup, the compute saved and the distance between the texts.</li>
 <li><b>Threshold schedule</b>: λ<sub>t</sub> = 0.9 λ + 0.1 exp(−τ t / N) along the output.</li>
+<li><b>Measures</b>: the same prompt decoded with each measure at its certified λ, and with the local oracle
+(each token leaves at the first layer that agrees with the last): what each measure saves, side by side.</li>
+<li><b>Playback</b> (the bar above the output): the decode replayed token by token and layer by layer, the
+confidence climbing to the threshold, the exit, then the skipped layers' keys and values being filled.</li>
 </ul>
+<p><b>Help › Guided tour</b> walks through the panels one at a time.</p>
 
 <h3>The controls</h3>
 <ul>
