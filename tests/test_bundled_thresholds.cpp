@@ -47,6 +47,16 @@ class TestBundledThresholds : public QObject {
         other = rule;
         other.tau = 2;
         QVERIFY(!calm::find_thresholds(files, other, g));
+        // The bundled files were made without the repetition remedies (files
+        // from before they existed read as off): a run with them is not covered.
+        other = rule;
+        other.repetition_penalty = 1.2;
+        QVERIFY(!calm::find_thresholds(files, other, g));
+        other = rule;
+        other.no_repeat_ngram = 3;
+        QVERIFY(!calm::find_thresholds(files, other, g));
+        QCOMPARE(tight->thresholds.repetition_penalty, 1.0);
+        QCOMPARE(tight->thresholds.no_repeat_ngram, 0);
         g.epsilon = 0.1;
         QVERIFY(!calm::find_thresholds(files, rule, g));
       }
@@ -105,6 +115,16 @@ class TestBundledThresholds : public QObject {
     QCOMPARE(calm::settings_differences(calibrated, rule).size(), std::size_t(1));
     calibrated.measure = rule.measure = calm::Measure::State;
     QVERIFY(calm::settings_differences(calibrated, rule).empty());
+    // The repetition remedies change the outputs: a calibration without them
+    // does not cover a run with them, nor the other way round.
+    rule.repetition_penalty = 1.2;
+    rule.no_repeat_ngram = 3;
+    QCOMPARE(calm::settings_differences(calibrated, rule),
+             (std::vector<std::string>{"no repetition penalty", "no n-gram ban"}));
+    calibrated.repetition_penalty = 1.3;
+    calibrated.no_repeat_ngram = 2;
+    QCOMPARE(calm::settings_differences(calibrated, rule),
+             (std::vector<std::string>{"repetition penalty 1.3", "no repeated 2-grams"}));
   }
 };
 

@@ -28,6 +28,8 @@ ExitRule sample() {
   r.gate_threshold = 0.75;
   r.kv_mode = KvMode::Propagate;
   r.verify_draft = 4;
+  r.repetition_penalty = 1.15;
+  r.no_repeat_ngram = 3;
   return r;
 }
 
@@ -56,7 +58,8 @@ class TestExitRule : public QObject {
   void defaults_leave_the_optional_keys_out() {
     const json j = ExitRule().to_json();
     QCOMPARE(j.size(), size_t{7});
-    for (const char* key : {"gate", "gate_threshold", "policy", "static_layer", "verify_draft"})
+    for (const char* key : {"gate", "gate_threshold", "policy", "static_layer", "verify_draft", "repetition_penalty",
+                            "no_repeat_ngram_size"})
       QVERIFY2(!j.contains(key), key);
     QVERIFY(read(j) == ExitRule());
   }
@@ -81,7 +84,9 @@ class TestExitRule : public QObject {
     differs([](ExitRule& r) { r.gate_threshold = 0.5; });
     differs([](ExitRule& r) { r.kv_mode = KvMode::CatchUp; });
     differs([](ExitRule& r) { r.verify_draft = 2; });
-    QCOMPARE(differing, 12);
+    differs([](ExitRule& r) { r.repetition_penalty = 1.0; });
+    differs([](ExitRule& r) { r.no_repeat_ngram = 0; });
+    QCOMPARE(differing, 14);
   }
 
   void reader_names_the_key() {
@@ -97,6 +102,16 @@ class TestExitRule : public QObject {
     j = sample().to_json();
     j["kv_mode"] = "exact";  // verify mode drafts with propagated K/V
     VERIFY_ERROR(read(j), "key 'verify_draft'", "propagated");
+    j = sample().to_json();
+    j["repetition_penalty"] = 0;
+    VERIFY_ERROR(read(j), "key 'repetition_penalty'", "above 0");
+    j["repetition_penalty"] = "strong";
+    VERIFY_ERROR(read(j), "key 'repetition_penalty'");
+    j = sample().to_json();
+    j["no_repeat_ngram_size"] = -1;
+    VERIFY_ERROR(read(j), "key 'no_repeat_ngram_size'", "outside");
+    j["no_repeat_ngram_size"] = 2.5;
+    VERIFY_ERROR(read(j), "key 'no_repeat_ngram_size'");
   }
 
   void validation_refuses_what_cannot_be_decoded() {
@@ -124,6 +139,9 @@ class TestExitRule : public QObject {
     QCOMPARE(full.verify_draft, 0);
     QVERIFY(full.gate == Gate::None);
     QCOMPARE(full.max_new_tokens, 17);  // the same tokens' budget
+    // and the same distribution: the loss compares like with like
+    QCOMPARE(full.repetition_penalty, 1.15);
+    QCOMPARE(full.no_repeat_ngram, 3);
     full.validate();
     // lambda 1 never exits, whatever tau; below 1 the schedule starts at
     // 0.9 lambda + 0.1 and decays toward 0.9 lambda.

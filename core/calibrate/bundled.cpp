@@ -61,6 +61,12 @@ std::vector<std::string> settings_differences(const RunSettings& s, const ExitRu
       (c.gate != s.gate || (s.gate != Gate::None && c.gate_threshold != s.gate_threshold)))
     why.push_back("the " + std::string(gate_name(s.gate)) + " gate" +
                   (s.gate == Gate::None ? std::string() : " at " + general(s.gate_threshold)));
+  if (c.repetition_penalty != s.repetition_penalty)
+    why.push_back(s.repetition_penalty == 1.0 ? "no repetition penalty"
+                                              : "repetition penalty " + general(s.repetition_penalty));
+  if (c.no_repeat_ngram != s.no_repeat_ngram)
+    why.push_back(s.no_repeat_ngram == 0 ? "no n-gram ban"
+                                         : "no repeated " + std::to_string(s.no_repeat_ngram) + "-grams");
   return why;
 }
 

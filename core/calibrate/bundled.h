@@ -29,7 +29,7 @@ std::vector<BundledThresholds> bundled_thresholds(const std::string& model_dir, 
 
 // How the decoding settings of `rule` differ from those a calibration ran
 // with (lambda and the grid aside), one phrase each ("the state measure",
-// "tau = 4"); empty when they are the same. The gate counts only for the
+// "tau = 4", "no repetition penalty"); empty when they are the same. The gate counts only for the
 // softmax measures, which are the only ones that use it.
 std::vector<std::string> settings_differences(const RunSettings& calibrated, const ExitRule& rule);
 

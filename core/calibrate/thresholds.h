@@ -10,6 +10,7 @@
 //    "model": {"name", "dir", "hash"},
 //    "measure", "tau", "lambda", "max_new_tokens", "first_exit_layer",
 //    "check_interval", "kv_mode", ("gate", "gate_threshold": only with a gate),
+//    ("repetition_penalty", "no_repeat_ngram_size": only when on; absent, they were off),
 //    "delta", ["epsilon"], "consistency", "metric", "metric_unit", "method",
 //    ["pvalue_method"], ["monotonicity": {"holds", "examples_broken", "pairs_broken"}],
 //    "grid_step",
@@ -37,7 +38,8 @@
 namespace calm {
 
 // The exit rule (ExitRule's fields, written in its JSON form; gate and
-// gate_threshold only when a gate is set) and what stands behind it.
+// gate_threshold only when a gate is set, the repetition remedies only when
+// on) and what stands behind it.
 struct Thresholds : ExitRule {
   static constexpr const char* kFormat = "calm-thresholds";
   static constexpr int kVersion = 1;

@@ -19,6 +19,7 @@ int analyse(const Model& model, const DecodeOptions& o, const CostModel& cost, i
   for (int i = 1; i <= L; ++i) {
     w.scratch = w.trace_logits.row(i - 1).transpose();
     if (oracle) require_finite_logits(w.scratch, i, model.dir);  // the oracle's exit compares these argmaxes
+    if (w.repetition.active()) w.repetition.apply(w.scratch);     // each layer as it would be emitted
     layer_argmax[i - 1] = argmax(w.scratch);
     if (!o.trace) continue;
     w.probabilities = w.scratch;

@@ -1,5 +1,6 @@
 // The analysis pass over one position (a trace or the local oracle): every
-// layer's prediction as the full depth sees it given the decoded past. Runs
+// layer's prediction as the full depth sees it given the decoded past (its
+// logits after the repetition remedies, as it would be emitted). Runs
 // after complete_depth, outside the walk up the layers, so decoding without
 // analysis pays nothing for it.
 #pragma once

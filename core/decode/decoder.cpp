@@ -12,7 +12,6 @@
 
 #include "decode/analysis.h"
 #include "decode/exit_decision.h"
-#include "decode/finite_logits.h"
 #include "decode/kv_strategy.h"
 #include "decode/option_bounds.h"
 #include "decode/prompt.h"
@@ -186,13 +185,15 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
     return r;
   }
   if (o.verify_draft > 0) {
-    verify_loop(model_, state_, o, position, next_input, cost, on_token, r, laps);
+    verify_loop(model_, state_, o, ids, position, next_input, cost, on_token, r, laps);
     finish(model_, start, r, laps);
     return r;
   }
 
   std::mt19937_64 rng(o.seed);
-  Work w(c);
+  Work w(c, o, sequence_capacity(ids, o));
+  w.repetition.reset(initial_sequence(model_, ids));
+  for (int t = 0; t < keep; ++t) w.repetition.push(r.tokens[t]);
   const ExitDecision decision(model_, state_, o, cost);
   const bool analysis = o.trace || o.policy == ExitPolicy::Oracle;
   const std::unique_ptr<KvStrategy> kv = make_kv_strategy(o.kv_mode, analysis, model_, state_, cost, state_.capacity);
@@ -204,6 +205,7 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
     TokenTrace token;
     token.position = t;
     token.threshold = decision.threshold(t);
+    w.repetition.prepare();
     LayerRun run = walk_layers(model_, *kv, decision, token.threshold, t, position, next_input, cost, w, r, laps);
     token.exit_confidence = run.confidence;
     token.best_below_exit = run.best_below;
@@ -220,8 +222,7 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
 
     // The token from the exit layer's prediction.
     if (o.policy == ExitPolicy::Oracle) {
-      exit_logits(model_, state_, w.layer_hidden[exit_layer], w.logits);
-      require_finite_logits(w.logits, exit_layer, model_.dir);
+      exit_prediction(model_, state_, w.layer_hidden[exit_layer], exit_layer, w);
       r.flops += cost.vocabulary;
       laps.lap(r.profile.vocabulary);
     } else {
@@ -237,6 +238,7 @@ DecodeResult Decoder::run(std::vector<int> ids, const DecodeOptions& o, const To
     token.seconds = std::chrono::duration<double>(Clock::now() - token_start).count();
     if (!emit(model_, std::move(token), r, on_token, o.ignore_eos)) break;
     next_input = r.tokens.back();
+    w.repetition.push(next_input);
   }
   finish(model_, start, r, laps);
   r.seconds += carried_seconds;

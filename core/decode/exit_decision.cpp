@@ -35,7 +35,7 @@ bool ExitDecision::exits(int i, int static_exit, float threshold, Work& w, Layer
     if (g < gate_threshold_) return false;
   }
   if (measure_needs_logits(o_.measure)) {
-    exit_logits(model_, state_, w.hidden, w.logits);
+    exit_prediction(model_, state_, w.hidden, i, w);
     r.flops += cost_.vocabulary;
     run.logits_layer = i;
     laps.lap(r.profile.vocabulary);

@@ -1,6 +1,7 @@
 #include "decode/exit_rule.h"
 
 #include <limits>
+#include <sstream>
 
 #include "decode/option_bounds.h"
 #include "util/error.h"
@@ -84,6 +85,14 @@ void ExitRule::validate() const {
     if (policy != ExitPolicy::Calm) throw Error("verify mode drafts with the calm policy only");
     if (kv_mode != KvMode::Propagate) throw Error("verify mode drafts with propagated K/V (--kv propagate)");
   }
+  if (!(repetition_penalty > 0.0 && repetition_penalty <= B::kMaxRepetitionPenalty)) {
+    std::ostringstream got;
+    got << repetition_penalty;
+    throw Error("the repetition penalty must be above 0 and at most 1000 (1 = off), got " + got.str());
+  }
+  if (no_repeat_ngram < 0 || no_repeat_ngram > B::kMaxNoRepeatNgram)
+    throw Error("the no-repeat n-gram size must be from 0 (off) to " + std::to_string(B::kMaxNoRepeatNgram) + ", got " +
+                std::to_string(no_repeat_ngram));
 }
 
 nlohmann::ordered_json ExitRule::to_json() const {
@@ -101,6 +110,8 @@ nlohmann::ordered_json ExitRule::to_json() const {
   if (policy != ExitPolicy::Calm) j["policy"] = policy_name(policy);
   if (policy == ExitPolicy::Static) j["static_layer"] = static_layer;
   if (verify_draft > 0) j["verify_draft"] = verify_draft;
+  if (repetition_penalty != 1.0) j["repetition_penalty"] = repetition_penalty;
+  if (no_repeat_ngram > 0) j["no_repeat_ngram_size"] = no_repeat_ngram;
   return j;
 }
 
@@ -121,6 +132,13 @@ ExitRule ExitRule::from_json(const JsonReader& r) {
   if (rule.policy == ExitPolicy::Static)
     rule.static_layer = static_cast<int>(r.integer("static_layer", 1, OptionBounds::kMaxLayerOption));
   if (r.has("verify_draft")) rule.verify_draft = static_cast<int>(r.integer("verify_draft", 0, OptionBounds::kMaxVerifyDraft));
+  // Absent in files written before the remedies existed: they were off.
+  if (r.has("repetition_penalty")) {
+    rule.repetition_penalty = r.number("repetition_penalty", 0.0, OptionBounds::kMaxRepetitionPenalty);
+    if (rule.repetition_penalty <= 0.0) r.fail("repetition_penalty", "must be above 0 (1 = off)");
+  }
+  if (r.has("no_repeat_ngram_size"))
+    rule.no_repeat_ngram = static_cast<int>(r.integer("no_repeat_ngram_size", 0, OptionBounds::kMaxNoRepeatNgram));
   try {
     rule.validate();
   } catch (const Error& e) {

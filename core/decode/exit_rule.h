@@ -1,5 +1,6 @@
-// The exit rule: everything that decides where a token leaves the decoder and
-// what the skipped layers get, as one value. The decoder's options, the
+// The exit rule: everything that decides where a token leaves the decoder,
+// what the skipped layers get and how each exit's logits are shaped before
+// the measure and the token choice see them, as one value. The decoder's options, the
 // calibration settings, the thresholds file and the app's controls each are
 // one (they derive from it), so a field is added here once, written to JSON in
 // one form, checked by one validation and compared by one equality.
@@ -65,6 +66,14 @@ struct ExitRule {
   // full model's token at the first disagreement. The output is the full
   // model's. 0 = off.
   int verify_draft = 0;
+  // Remedies against greedy loops, as Hugging Face transformers defines them
+  // (decode/repetition.h): a penalty on every token id already in the
+  // sequence (1 = off), and a ban on any token that would complete an n-gram
+  // already in it (0 = off). They reshape each exit's distribution before the
+  // softmax measure and the token choice, so they change both where tokens
+  // leave and what they are: a calibration holds only for the same values.
+  double repetition_penalty = 1.0;
+  int no_repeat_ngram = 0;
 
   // Whether a token can leave before the top layer by the measure: the calm
   // policy with lambda below 1.
@@ -86,7 +95,8 @@ struct ExitRule {
   // The rule's JSON form, shared by the thresholds file and the calibration
   // cache: measure, lambda, tau, max_new_tokens, first_exit_layer,
   // check_interval, kv_mode; the optional keys gate and gate_threshold,
-  // policy (and static_layer), verify_draft only when not at their defaults,
+  // policy (and static_layer), verify_draft, repetition_penalty and
+  // no_repeat_ngram_size (the field no_repeat_ngram) only when not at their defaults,
   // so files written before they existed read and compare the same.
   nlohmann::ordered_json to_json() const;
   // Reads that form (an absent lambda is 1; absent optional keys their

@@ -30,6 +30,11 @@ struct OptionBounds {
   // beyond these the schedule and the distribution no longer change.
   static constexpr double kMaxTau = 1000.0;
   static constexpr double kMaxTemperature = 1000.0;
+  // The repetition penalty (above 0; 1 = off): past 1000 a penalised token
+  // is as good as banned. The no-repeat n-gram size: each position scans the
+  // sequence once per n-gram length, and no demo needs more than a sentence.
+  static constexpr double kMaxRepetitionPenalty = 1000.0;
+  static constexpr int kMaxNoRepeatNgram = 64;
 };
 
 }  // namespace calm

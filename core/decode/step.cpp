@@ -28,14 +28,23 @@ LayerRun walk_layers(const Model& model, KvStrategy& kv, const ExitDecision& dec
   return run;
 }
 
+std::vector<int> initial_sequence(const Model& model, const std::vector<int>& prompt_ids) {
+  if (model.config.arch == Arch::EncoderDecoder) return {model.config.decoder_start_id};
+  return prompt_ids;
+}
+
+void exit_prediction(const Model& model, RunState& state, const Vector& hidden, int layer, Work& w) {
+  exit_logits(model, state, hidden, w.logits);
+  require_finite_logits(w.logits, layer, model.dir);  // before the remedies, which write -infinity
+  if (w.repetition.active()) w.repetition.apply(w.logits);
+}
+
 void emitted_logits(const Model& model, RunState& state, const LayerRun& run, Work& w, const CostModel& cost,
                     DecodeResult& r, Laps& laps) {
-  if (run.logits_layer != run.exit_layer) {
-    exit_logits(model, state, w.layer_hidden[run.exit_layer], w.logits);
-    r.flops += cost.vocabulary;
-    laps.lap(r.profile.vocabulary);
-  }
-  require_finite_logits(w.logits, run.exit_layer, model.dir);
+  if (run.logits_layer == run.exit_layer) return;  // the check's, already checked and processed
+  exit_prediction(model, state, w.layer_hidden[run.exit_layer], run.exit_layer, w);
+  r.flops += cost.vocabulary;
+  laps.lap(r.profile.vocabulary);
 }
 
 bool emit(const Model& model, TokenTrace&& token, DecodeResult& r, const TokenCallback& on_token,

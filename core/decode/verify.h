@@ -9,8 +9,11 @@
 namespace calm::decode {
 
 // Decodes from output position `position` (the first decoder input
-// `next_input`) until max_new_tokens, the end of sequence or the callback stops it.
-void verify_loop(const Model& model, RunState& state, const DecodeOptions& options, int position, int next_input,
-                 const CostModel& cost, const TokenCallback& on_token, DecodeResult& r, Laps& laps);
+// `next_input`, after the tokens r already holds) until max_new_tokens, the
+// end of sequence or the callback stops it. `prompt_ids` as fed to the model:
+// the start of the sequence the repetition remedies look at.
+void verify_loop(const Model& model, RunState& state, const DecodeOptions& options,
+                 const std::vector<int>& prompt_ids, int position, int next_input, const CostModel& cost,
+                 const TokenCallback& on_token, DecodeResult& r, Laps& laps);
 
 }  // namespace calm::decode
