@@ -36,7 +36,8 @@ usage:
                 [--lambda X] [--tau T] [--max-new-tokens N] [--policy calm|full|static|oracle]
                 [--static-layer K] [--first-exit-layer K] [--check-interval K]
                 [--kv propagate|exact|catch-up] [--gate none|state|classifier] [--gate-threshold G]
-                [--verify K] [--temperature X] [--top-k K] [--seed S] [--truncate] [--json]
+                [--verify K] [--temperature X] [--top-k K] [--seed S]
+                [--repetition-penalty P] [--no-repeat-ngram N] [--truncate] [--json]
   calm generate --data in.jsonl --out out.jsonl [--threads N] [--limit N [--limit-seed S]] [--skip-bad-lines]
                 [the decoding options above]
 
@@ -53,12 +54,17 @@ of F16's memory traffic; every command takes it). --threads N splits one decode'
 over N cores (calibrate, eval, validate and bench use their threads for examples instead).
 lambda = 1 is exactly the full model; smaller lambdas exit earlier. Without --lambda, a bundled
 model starts from its certified lambda (textual rougeL, delta 0.1, epsilon 0.05) when its bundled
-calibration used the same settings (measure, tau, max new tokens, K/V mode, exit checks, gate), and
-says so on stderr; otherwise lambda is 1.
+calibration used the same settings (measure, tau, max new tokens, K/V mode, exit checks, gate,
+repetition remedies), and says so on stderr; otherwise lambda is 1.
 --gate asks a cheap measure first and pays for the softmax check only when it passes.
 --kv catch-up runs skipped layers later, batched with the next deeper token (exact cache).
 --verify K drafts K tokens with exits and verifies them in one batched pass: the output is
 the full model's greedy output.
+--repetition-penalty P (above 0; 1, the default, is off) divides the positive logits of every token
+already in the sequence (the prompt included) by P and multiplies the negative ones by P;
+--no-repeat-ngram N (0, the default, is off) forbids any token that would repeat an N-gram of
+the sequence. Both reshape every exit's distribution before the confidence measure and the
+token choice see it, so a calibration (and the bundled one) holds only for the same values.
 )";
 
 // "bf16, 2.20 GB" (the large matrices as held in memory).
@@ -125,7 +131,8 @@ int cmd_generate(const Args& args) {
   options.trace = args.flag("json") && options.verify_draft == 0;  // verify mode records no layer trace
   const calm::Model model = calm::cli::load_model_arg(args);
   const std::string certified = calm::cli::apply_bundled_lambda(args, model, options);
-  if (!certified.empty()) std::cerr << certified << "\n";
+  const std::string note = certified.empty() ? calm::cli::bundled_lambda_missing(args, model, options) : certified;
+  if (!note.empty()) std::cerr << note << "\n";
   const int threads = args.get_int("threads", 1);
   if (threads < 1 || threads > 256) throw UsageError("--threads must be between 1 and 256");
   calm::Decoder decoder(model, threads);
@@ -150,6 +157,8 @@ int cmd_generate(const Args& args) {
               {"lambda_certified_by", certified.empty() ? json(nullptr) : json(certified)},
               {"tau", options.tau},
               {"max_new_tokens", options.max_new_tokens},
+              {"repetition_penalty", options.repetition_penalty},
+              {"no_repeat_ngram_size", options.no_repeat_ngram},
               {"text", r.text},
               {"token_ids", r.tokens},
               {"exit_layers", r.exit_layers},

@@ -44,6 +44,7 @@ calibration:
                 [--measure softmax|softmax-max|state|classifier] [--tau T] [--max-new-tokens N]
                 [--first-exit-layer K] [--check-interval K] [--grid-step S] [--method hb|hoeffding|bentkus|wsr|crc]
                 [--kv propagate|exact|catch-up] [--gate none|state|classifier] [--gate-threshold G]
+                [--repetition-penalty P] [--no-repeat-ngram N]
                 [--threads N] [--cache FILE] [--report report.json] [--settings LIST]
                 [--skip-bad-lines] [--limit N [--limit-seed S]]
   calm calibrate --shard I/N [--shard-seed S] --cache shard-I.jsonl [the run options above: --model,
@@ -52,10 +53,12 @@ calibration:
   calm calibrate --losses table.jsonl [--model DIR|NAME] --delta D --out thresholds.json [--report ...]
                 [--consistency ...] [--metric ...] [--epsilon E] [--method ...] [--settings LIST]
   calm eval     [--model DIR|NAME] [--data test.jsonl] --thresholds thresholds.json
+                [--repetition-penalty P] [--no-repeat-ngram N]
                 [--threads N] [--limit N [--limit-seed S]] [--skip-bad-lines] [--force] [--json]
   calm validate [--model DIR|NAME] [--data cal.jsonl [--data2 test.jsonl]] --delta D[,D...] | --settings LIST
                 [--consistency ...] [--metric ...] [--epsilon E] [--measure ...] [--tau T]
-                [--max-new-tokens N] [--grid-step S] [--pvalue ...] [--splits 200] [--seed 0]
+                [--max-new-tokens N] [--grid-step S] [--repetition-penalty P] [--no-repeat-ngram N]
+                [--pvalue ...] [--splits 200] [--seed 0]
                 [--methods hb,wsr,crc,empirical-mean,...] [--calibration-size N]
                 [--cache FILE] [--threads N] [--limit N [--limit-seed S]] [--skip-bad-lines]
 
@@ -79,7 +82,11 @@ the whole set would. Give every shard and the merge the same model, data and run
 (docs/scaling.md). --losses certifies per-example losses (or outputs) at every lambda computed by
 any engine, from a JSONL file (docs/losses-format.md); --write-losses FILE writes a run's losses so.
 eval runs the full model and CALM at the thresholds file's lambda on a test set (default: the
-bundled test set) and compares quality, layers and speed.
+bundled test set) and compares quality, layers and speed, with the file's decoding settings;
+--repetition-penalty or --no-repeat-ngram other than the file's are refused (its guarantee does not
+cover them) unless --force.
+--repetition-penalty and --no-repeat-ngram change what the model outputs, so a calibration holds
+only for the values it ran with: they are recorded in the thresholds file, the cache and the report.
 --limit N draws N examples of each data file at random (seed --limit-seed, default 0; recorded
 in the report, the cache and the thresholds file), never the first N lines.
 validate pools --data and --data2 (default: the bundled calibration and test sets), runs the model
@@ -229,6 +236,28 @@ RunSettings run_settings(const Args& args) {
   return s;
 }
 
+// The thresholds file's settings; the repetition remedies the command line
+// asks for must be the file's (a calibration holds only for its own), unless
+// --force evaluates them anyway.
+RunSettings eval_settings(const Args& args, const Thresholds& t) {
+  RunSettings s = t.run_settings();
+  if (!args.has("repetition-penalty") && !args.has("no-repeat-ngram")) return s;
+  const DecodeOptions asked = decode_options(args);
+  ExitRule wanted = s;
+  if (args.has("repetition-penalty")) wanted.repetition_penalty = asked.repetition_penalty;
+  if (args.has("no-repeat-ngram")) wanted.no_repeat_ngram = asked.no_repeat_ngram;
+  const std::vector<std::string> why = settings_differences(s, wanted);
+  if (!why.empty() && !args.flag("force")) {
+    std::string list;
+    for (const std::string& w : why) list += (list.empty() ? "" : ", ") + w;
+    throw Error(args.get("thresholds") + " was calibrated with " + list +
+                ": its guarantee does not cover these settings; calibrate with them, or pass --force to evaluate "
+                "anyway");
+  }
+  s.repetition_penalty = wanted.repetition_penalty;
+  s.no_repeat_ngram = wanted.no_repeat_ngram;
+  return s;
+}
 
 std::string absolute(const std::string& path) {
   std::error_code ec;
@@ -379,7 +408,8 @@ std::vector<std::string> take_merge_list(const std::vector<std::string>& argv, s
 int calibrate_from_losses(const Args& args) {
   for (const char* option : {"data", "cache", "shard", "shard-seed", "threads", "limit", "limit-seed", "measure",
                              "tau", "max-new-tokens", "first-exit-layer", "check-interval", "grid-step", "kv",
-                             "gate", "gate-threshold", "weights", "write-losses"})
+                             "gate", "gate-threshold", "weights", "write-losses", "repetition-penalty",
+                             "no-repeat-ngram"})
     if (args.has(option))
       throw UsageError(std::string("--losses certifies the file's losses as they are (its header gives the exit rule "
                                    "and the lambdas): drop --") +
@@ -496,7 +526,7 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
                   {"model", "weights", "data", "consistency", "metric", "delta", "epsilon", "measure", "tau", "max-new-tokens",
                    "first-exit-layer", "check-interval", "grid-step", "pvalue", "threads", "cache", "report",
                    "settings", "limit", "limit-seed", "metric-unit", "out", "kv", "gate", "gate-threshold", "method",
-                   "shard", "shard-seed", "losses", "write-losses"},
+                   "shard", "shard-seed", "losses", "write-losses", "repetition-penalty", "no-repeat-ngram"},
                   {"skip-bad-lines", "merge"});
   if (args.has("shard-seed") && !args.has("shard"))
     throw UsageError("--shard-seed needs --shard I/N");
@@ -603,7 +633,9 @@ int cmd_calibrate(const std::vector<std::string>& argv) {
 // ---- calm eval -------------------------------------------------------------
 
 int cmd_eval(const std::vector<std::string>& argv) {
-  const Args args(argv, {"model", "weights", "data", "thresholds", "threads", "limit", "limit-seed"},
+  const Args args(argv,
+                  {"model", "weights", "data", "thresholds", "threads", "limit", "limit-seed", "repetition-penalty",
+                   "no-repeat-ngram"},
                   {"json", "force", "skip-bad-lines"});
   if (!args.has("thresholds")) throw UsageError("eval needs --thresholds thresholds.json");
   const int threads = threads_of(args, 0, 0);
@@ -618,7 +650,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
   std::vector<Example> examples = read_examples(data, args);
   if (t.consistency == Consistency::Risk) require_references(examples, data);
 
-  const RunSettings settings = t.run_settings();
+  const RunSettings settings = eval_settings(args, t);
   CalibrationRun run = Calibrator::prepare(model, data, std::move(examples), settings);
   if (run.model_hash != t.model_hash && !args.flag("force"))
     throw Error(args.get("thresholds") + " was calibrated for model '" + t.model_name + "' (hash " + t.model_hash +
@@ -653,6 +685,8 @@ int cmd_eval(const std::vector<std::string>& argv) {
                         {"lambda", t.lambda},
                         {"measure", measure_name(t.measure)},
                         {"tau", t.tau},
+                        {"repetition_penalty", settings.repetition_penalty},
+                        {"no_repeat_ngram_size", settings.no_repeat_ngram},
                         {"data", {{"path", data}, {"examples", n}, {"with_references", with_refs}}},
                         {"vs_full",
                          {{"consistency", consistency_name(t.consistency)},
@@ -679,8 +713,11 @@ int cmd_eval(const std::vector<std::string>& argv) {
   }
   std::cout << "model:       " << model.name << " (" << model.dir << ")\n"
             << "thresholds:  " << args.get("thresholds") << ": lambda " << general(t.lambda) << ", "
-            << measure_name(t.measure) << " measure, tau " << general(t.tau) << "\n"
-            << "data:        " << data << " (" << n << " examples, " << with_refs << " with references)\n"
+            << measure_name(t.measure) << " measure, tau " << general(t.tau) << "\n";
+  if (settings.repetition_penalty != 1.0 || settings.no_repeat_ngram > 0)
+    std::cout << "decoding:    repetition penalty " << general(settings.repetition_penalty) << ", no-repeat n-gram size "
+              << settings.no_repeat_ngram << "\n";
+  std::cout << "data:        " << data << " (" << n << " examples, " << with_refs << " with references)\n"
             << "vs full:     mean " << consistency_name(t.consistency) << " " << metric_name(t.metric) << " (on "
             << text_unit_name(t.metric_unit) << ") loss "
             << fixed(loss, 4) << " +- " << fixed(loss_se, 4) << ": "
@@ -701,7 +738,8 @@ int cmd_validate(const std::vector<std::string>& argv) {
   const Args args(merge_repeated(argv, {"delta", "settings"}),
                   {"model", "weights", "data", "data2", "consistency", "metric", "delta", "epsilon", "measure", "tau",
                    "max-new-tokens", "first-exit-layer", "check-interval", "grid-step", "pvalue", "splits", "seed",
-                   "cache", "threads", "limit", "limit-seed", "metric-unit", "settings", "methods", "calibration-size", "kv", "gate", "gate-threshold"},
+                   "cache", "threads", "limit", "limit-seed", "metric-unit", "settings", "methods", "calibration-size", "kv", "gate", "gate-threshold",
+                   "repetition-penalty", "no-repeat-ngram"},
                   {"skip-bad-lines"});
   const Guarantee base = base_guarantee(args);
   std::vector<Guarantee> guarantees;

@@ -89,7 +89,7 @@ std::vector<LabelledPath> with_model_files(std::vector<LabelledPath> inputs, con
 
 const std::vector<std::string> kDecodeOptionNames = {
     "measure", "lambda", "tau", "max-new-tokens", "policy", "static-layer", "first-exit-layer", "check-interval",
-    "kv", "gate", "gate-threshold", "verify", "temperature", "top-k", "seed"};
+    "kv", "gate", "gate-threshold", "verify", "temperature", "top-k", "seed", "repetition-penalty", "no-repeat-ngram"};
 
 DecodeOptions decode_options(const Args& args) {
   using B = OptionBounds;
@@ -109,19 +109,49 @@ DecodeOptions decode_options(const Args& args) {
   o.temperature = static_cast<float>(args.get_double("temperature", 0.0, 0.0, B::kMaxTemperature));
   o.top_k = args.get_int("top-k", 0, 0, INT32_MAX);
   o.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT32_MAX));
+  o.repetition_penalty = args.get_double("repetition-penalty", 1.0, 0.0, B::kMaxRepetitionPenalty);
+  if (!(o.repetition_penalty > 0.0))
+    throw UsageError("option --repetition-penalty must be above 0 (1 = off; above 1 discourages repeats)");
+  o.no_repeat_ngram = args.get_int("no-repeat-ngram", 0, 0, B::kMaxNoRepeatNgram);
   o.truncate_prompt = args.flag("truncate");
   return o;
 }
 
+namespace {
+
+// The model's bundled thresholds files, when a calm decode without --lambda
+// would take its lambda from them; none otherwise.
+std::vector<BundledThresholds> bundled_candidates(const Args& args, const Model& model, const DecodeOptions& options) {
+  if (args.has("lambda") || options.policy != ExitPolicy::Calm) return {};
+  std::error_code ec;
+  if (!std::filesystem::is_directory(std::filesystem::path(model.dir) / "thresholds", ec)) return {};
+  return bundled_thresholds(model.dir, file_hash(model.dir + "/model.safetensors"));
+}
+
+}  // namespace
+
 std::optional<BundledThresholds> bundled_certification(const Args& args, const Model& model,
                                                        const DecodeOptions& options) {
-  if (args.has("lambda") || options.policy != ExitPolicy::Calm) return std::nullopt;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(std::filesystem::path(model.dir) / "thresholds", ec)) return std::nullopt;
-  const std::vector<BundledThresholds> files = bundled_thresholds(model.dir, file_hash(model.dir + "/model.safetensors"));
+  const std::vector<BundledThresholds> files = bundled_candidates(args, model, options);
   const BundledThresholds* b = find_thresholds(files, options, Guarantee{});
   if (!b) return std::nullopt;
   return *b;
+}
+
+std::string bundled_lambda_missing(const Args& args, const Model& model, const DecodeOptions& options) {
+  const std::vector<BundledThresholds> files = bundled_candidates(args, model, options);
+  if (find_thresholds(files, options, Guarantee{})) return "";
+  for (const BundledThresholds& f : files) {
+    if (!certifies(f.thresholds, Guarantee{}) || f.thresholds.measure != options.measure) continue;
+    std::string why;
+    for (const std::string& d : settings_differences(f.thresholds.run_settings(), options))
+      why += (why.empty() ? "" : ", ") + d;
+    if (why.empty()) continue;
+    return "lambda 1 (the full model): the model's bundled calibration " +
+           std::filesystem::path(f.path).filename().string() + " used " + why +
+           ", so it does not cover these settings; calm calibrate with them certifies a lambda";
+  }
+  return "";
 }
 
 std::string apply_bundled_lambda(const Args& args, const Model& model, DecodeOptions& options) {

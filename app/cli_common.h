@@ -69,6 +69,10 @@ std::string apply_bundled_lambda(const Args& args, const Model& model, DecodeOpt
 // when it would change nothing.
 std::optional<BundledThresholds> bundled_certification(const Args& args, const Model& model,
                                                        const DecodeOptions& options);
+// When apply_bundled_lambda finds nothing although the model ships a
+// calibration of this measure: one line saying which settings it was made
+// with instead (e.g. "no repetition penalty"); "" otherwise.
+std::string bundled_lambda_missing(const Args& args, const Model& model, const DecodeOptions& options);
 extern const std::vector<std::string> kDecodeOptionNames;
 
 // x with `digits` decimals ("1.84"), for the programs' tables.

@@ -30,7 +30,8 @@ int generate_batch(const Args& args) {
   check_distinct_files({{"--out", out}}, with_model_files({{"--data", data}}, model));
   check_output_path(out, "--out");
   const std::string certified = apply_bundled_lambda(args, model, options);
-  if (!certified.empty()) std::cerr << certified << "\n";
+  const std::string note = certified.empty() ? bundled_lambda_missing(args, model, options) : certified;
+  if (!note.empty()) std::cerr << note << "\n";
   const std::vector<Example> examples = read_examples(data, args);
   if (examples.empty()) throw Error(data + ": no examples in the file");
 

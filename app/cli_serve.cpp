@@ -81,6 +81,8 @@ Served load_served(const Args& args) {
       rule.lambda = b->thresholds.lambda;
       served = serve::ServedThresholds{b->thresholds, file_hash(b->path)};
       log_line("lambda " + fixed(rule.lambda, 2) + " certified by the model's bundled calibration " + b->path);
+    } else if (const std::string why = bundled_lambda_missing(args, model, rule); !why.empty()) {
+      log_line(why);
     }
     return {std::move(model), std::move(served), rule};
   }

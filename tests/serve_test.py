@@ -261,6 +261,8 @@ class Completions(unittest.TestCase):
             ({"prompt": "x", "max_tokens": 10 ** 9}, "key 'max_tokens' is out of range"),
             ({"prompt": "x", "max_tokens": "5"}, "key 'max_tokens' must be an integer"),
             ({"prompt": "x", "temperature": -1}, "key 'temperature' is out of range"),
+            ({"prompt": "x", "repetition_penalty": 0}, "key 'repetition_penalty' must be above 0"),
+            ({"prompt": "x", "no_repeat_ngram_size": -1}, "key 'no_repeat_ngram_size' is out of range"),
             ({"prompt": "x", "stream": "yes"}, "key 'stream' must be true or false"),
             ({"prompt": "x", "stop": [1]}, "key 'stop' must be a string or an array"),
             ({"prompt": "x", "stop": ["a"] * 9}, "key 'stop' holds 9 sequences"),
@@ -460,6 +462,14 @@ class WithThresholds(unittest.TestCase):
                 self.assertEqual(got["calm"]["thresholds"]["lambda"], want["lambda"])
                 self.assertEqual(got["calm"]["thresholds"]["certification"], "certified")
                 self.assertTrue(got["calm"]["guarantee_applies"])
+            # The repetition remedies as calm generate applies them, at the
+            # same lambda; the calibration, made without them, no longer covers the answer.
+            want = generate("--prompt", PROMPTS[0], "--lambda", str(got["calm"]["lambda"]), "--no-repeat-ngram", "2",
+                            "--repetition-penalty", "1.3")
+            status, got = server.complete({"prompt": PROMPTS[0], "no_repeat_ngram_size": 2, "repetition_penalty": 1.3})
+            self.assertEqual(status, 200, got)
+            self.assertEqual(got["choices"][0]["text"], want["text"])
+            self.assertFalse(got["calm"]["guarantee_applies"])
         finally:
             self.assertEqual(server.stop(), 0)
         self.assertTrue(any("bundled calibration" in l for l in server.log), server.log)

@@ -30,7 +30,8 @@ const char* serve_mode_name(ServeMode mode) {
 namespace {
 
 const std::set<std::string> kKeys = {"model", "prompt", "max_tokens", "temperature", "top_k", "seed",
-                                     "stop",  "stream", "calm",       "n",           "user"};
+                                     "stop",  "stream", "calm",       "n",           "user", "repetition_penalty",
+                                     "no_repeat_ngram_size"};
 const std::set<std::string> kCalmKeys = {"mode", "lambda"};
 
 void refuse_unknown_keys(const json& object, const std::set<std::string>& known, const std::string& prefix) {
@@ -95,6 +96,14 @@ CompletionRequest parse_completion_request(std::string_view body, const ServeSet
     q.options.temperature = static_cast<float>(r.number("temperature", 0.0, OptionBounds::kMaxTemperature));
   if (r.has("top_k")) q.options.top_k = static_cast<int>(r.integer("top_k", 0, INT32_MAX));
   if (r.has("seed")) q.options.seed = static_cast<uint64_t>(r.integer("seed", 0, INT64_MAX));
+  if (r.has("repetition_penalty")) {
+    q.options.repetition_penalty = r.number("repetition_penalty", 0.0, OptionBounds::kMaxRepetitionPenalty);
+    if (!(q.options.repetition_penalty > 0.0)) r.fail("repetition_penalty", "must be above 0 (1 = off)");
+  }
+  if (r.has("no_repeat_ngram_size"))
+    q.options.no_repeat_ngram = static_cast<int>(r.integer("no_repeat_ngram_size", 0, OptionBounds::kMaxNoRepeatNgram));
+  q.remedies_changed = q.options.repetition_penalty != settings.rule.repetition_penalty ||
+                       q.options.no_repeat_ngram != settings.rule.no_repeat_ngram;
   if (r.has("stream")) q.stream = r.boolean("stream");
   q.stop = stop_sequences(r, limits);
 

@@ -28,6 +28,10 @@ struct CompletionRequest {
   std::vector<std::string> stop;  // the text ends before the first of these
   ServeMode mode = ServeMode::Calm;
   bool lambda_overridden = false;
+  // The request's repetition_penalty or no_repeat_ngram_size differ from the
+  // server's rule: the outputs are another distribution's, which the
+  // thresholds file's calibration does not cover.
+  bool remedies_changed = false;
   DecodeOptions options;  // the server's rule with the request's choices applied
 };
 

@@ -56,7 +56,7 @@ class GuaranteeMonitor {
   ~GuaranteeMonitor();  // stops the audit thread, dropping the backlog
 
   // After a request was served: maybe queue it for an audit. Eligible: calm
-  // mode at the file's lambda, greedy, no stop strings, decoded to its end
+  // mode at the file's lambda and repetition remedies, greedy, no stop strings, decoded to its end
   // (the settings the guarantee is about). Cheap; never blocks on the audit.
   void offer(const CompletionRequest& q, const std::vector<int>& served_tokens);
   // Waits until the backlog is empty (tests, and a draining server).
