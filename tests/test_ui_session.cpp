@@ -581,6 +581,20 @@ class TestUiSession : public QObject {
     QCOMPARE(session.lambda(), c.lambda);
     QVERIFY2(session.lambdaExplanation().contains(QStringLiteral("bundled calibrations cover")),
              qPrintable(session.lambdaExplanation()));
+    // The repetition remedies change the outputs: the bundled calibrations,
+    // made without them, do not cover a run with them, and the panel says so.
+    for (const auto& [penalty, ngram] : {std::pair{1.2, 0}, std::pair{1.0, 3}}) {
+      DecodeControls r;
+      r.repetition_penalty = penalty;
+      r.no_repeat_ngram = ngram;
+      session.setControls(r);
+      QVERIFY(!session.lambdaIsCalibrated());
+      QCOMPARE(session.lambda(), r.lambda);
+      QVERIFY2(session.lambdaExplanation().contains(QStringLiteral("no repetition penalty or n-gram ban")),
+               qPrintable(session.lambdaExplanation()));
+      QCOMPARE(session.decodeOptions().repetition_penalty, penalty);
+      QCOMPARE(session.decodeOptions().no_repeat_ngram, ngram);
+    }
   }
 
   // The prompt decoded with each measure: one run per measure the model has,

@@ -9,6 +9,7 @@
 #include <QFile>
 #include <QImage>
 #include <QXmlStreamReader>
+#include <set>
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -546,6 +547,39 @@ class TestUiWindow : public QObject {
     QCOMPARE(f.session.decodeOptions().gate, calm::Gate::State);
     QCOMPARE(f.session.decodeOptions().gate_threshold, 0.85);
     QCOMPARE(f.settings.controls().gate, calm::Gate::State);  // remembered
+  }
+
+  // The repetition remedies: two controls in the Generation group, passed to
+  // both runs (CALM and the full model it is compared with) and remembered;
+  // the output then repeats no bigram of the decoder's sequence.
+  void theRepetitionControls() {
+    Fixture f;
+    QVERIFY(f.load(kLlama));
+    f.setLambda(0.5, calm::Measure::Softmax, 24);
+    auto* penalty = f.window.findChild<QDoubleSpinBox*>(QStringLiteral("repetitionPenaltySpin"));
+    auto* ngram = f.window.findChild<QSpinBox*>(QStringLiteral("noRepeatNgramSpin"));
+    QVERIFY(penalty && ngram);
+    QCOMPARE(penalty->value(), 1.0);
+    QCOMPARE(ngram->value(), 0);
+    QCOMPARE(ngram->text(), QStringLiteral("off"));
+    penalty->setValue(1.3);
+    ngram->setValue(2);
+    QCOMPARE(f.session.controls().repetition_penalty, 1.3);
+    QCOMPARE(f.session.controls().no_repeat_ngram, 2);
+    QCOMPARE(f.settings.controls().repetition_penalty, 1.3);  // remembered
+    QCOMPARE(f.settings.controls().no_repeat_ngram, 2);
+    QVERIFY(f.generate());
+    const auto outcome = f.session.outcome();
+    QVERIFY(outcome);
+    QCOMPARE(outcome->options.repetition_penalty, 1.3);
+    QCOMPARE(outcome->options.no_repeat_ngram, 2);
+    for (const calm::DecodeResult* r : {&outcome->calm, &outcome->full}) {
+      std::vector<int> seq = r->prompt_ids;  // decoder-only: the prompt counts
+      seq.insert(seq.end(), r->tokens.begin(), r->tokens.end());
+      std::set<std::pair<int, int>> bigrams;
+      for (std::size_t i = 0; i + 1 < seq.size(); ++i)
+        QVERIFY2(bigrams.insert({seq[i], seq[i + 1]}).second, qPrintable(QStringLiteral("bigram at %1").arg(i)));
+    }
   }
 
   void openingThresholdsFiles() {

@@ -23,7 +23,10 @@ namespace calm::ui {
 //   on, the decoding is verify mode instead (lossless self-speculative
 //   decoding: the output is the full model's; drafts with propagated K/V and
 //   records no per-layer trace), drafting verify_draft tokens (1..16) per
-//   verification pass.
+//   verification pass;
+// - repetition_penalty (0.1..10, 1 = off) and no_repeat_ngram (0..10, 0 =
+//   off) reshape every exit's distribution (decode/repetition.h): a
+//   calibration, the bundled ones included, covers only the values it ran with.
 struct DecodeControls : calm::ExitRule {
   DecodeControls() {
     lambda = 0.80;

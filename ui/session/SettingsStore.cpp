@@ -35,6 +35,8 @@ DecodeControls SettingsStore::controls() const {
   d.gate_threshold = real("controls/gateThreshold", d.gate_threshold, -1.0, 1.0);
   d.first_exit_layer = integer("controls/firstExitLayer", d.first_exit_layer, 1, 1024);
   d.check_interval = integer("controls/checkInterval", d.check_interval, 1, 1024);
+  d.repetition_penalty = real("controls/repetitionPenalty", d.repetition_penalty, 0.1, 10.0);  // the panel's range
+  d.no_repeat_ngram = integer("controls/noRepeatNgram", d.no_repeat_ngram, 0, 10);
   d.consistency = static_cast<calm::Consistency>(integer("controls/consistency", int(d.consistency), 0, 1));
   d.metric = static_cast<calm::Metric>(integer("controls/metric", int(d.metric), 0, 4));
   // The key predates crc; numbers 0-3 are the p-values, as before.
@@ -59,6 +61,8 @@ void SettingsStore::setControls(const DecodeControls& d) {
   s.setValue(QStringLiteral("controls/gateThreshold"), d.gate_threshold);
   s.setValue(QStringLiteral("controls/firstExitLayer"), d.first_exit_layer);
   s.setValue(QStringLiteral("controls/checkInterval"), d.check_interval);
+  s.setValue(QStringLiteral("controls/repetitionPenalty"), d.repetition_penalty);
+  s.setValue(QStringLiteral("controls/noRepeatNgram"), d.no_repeat_ngram);
   s.setValue(QStringLiteral("controls/consistency"), int(d.consistency));
   s.setValue(QStringLiteral("controls/metric"), int(d.metric));
   s.setValue(QStringLiteral("controls/pvalueMethod"), int(d.method));

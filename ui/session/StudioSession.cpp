@@ -231,7 +231,7 @@ QString StudioSession::lambdaExplanation() const {
   if (!bundled_.empty())
     return QStringLiteral("no calibration for these settings yet: the hand-set value is used (the model's bundled "
                           "calibrations cover textual ROUGE-L at δ = 0.1 and 0.25, ε = 0.05, with the default "
-                          "exit checks, τ and max new tokens)");
+                          "exit checks, τ and max new tokens, and no repetition penalty or n-gram ban)");
   return QStringLiteral("no calibration yet: the hand-set value is used");
 }
 

@@ -317,11 +317,37 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
                               "model checks them in one pass. Longer drafts save more passes when most are "
                               "accepted, and waste more work when one is rejected early.");
   draft_->setToolTip(draftTip);
+  repetitionPenalty_ = new QDoubleSpinBox;
+  repetitionPenalty_->setObjectName(QStringLiteral("repetitionPenaltySpin"));
+  repetitionPenalty_->setRange(0.1, 10.0);
+  repetitionPenalty_->setSingleStep(0.05);
+  repetitionPenalty_->setDecimals(2);
+  repetitionPenalty_->setKeyboardTracking(false);
+  const QString repetitionTip =
+      tr("<p>Against the loops small models fall into (“the son of the son of the son of…”): every token "
+         "already in the text, the prompt included, gets its score divided by this number (multiplied when "
+         "negative), so repeating it is less likely. 1 is off; around 1.2 is usual.</p>"
+         "<p>It changes what every layer would write, so a calibration holds only for the value it ran "
+         "with: the bundled ones were made without it.</p>");
+  repetitionPenalty_->setToolTip(repetitionTip);
+  noRepeatNgram_ = new QSpinBox;
+  noRepeatNgram_->setObjectName(QStringLiteral("noRepeatNgramSpin"));
+  noRepeatNgram_->setRange(0, 10);
+  noRepeatNgram_->setSpecialValueText(tr("off"));
+  noRepeatNgram_->setKeyboardTracking(false);
+  const QString ngramTip =
+      tr("<p>Forbids any token that would repeat a run of this many tokens already in the text (3: no "
+         "three-token phrase twice). Off at 0.</p>"
+         "<p>It changes what every layer would write, so a calibration holds only for the value it ran "
+         "with: the bundled ones were made without it.</p>");
+  noRepeatNgram_->setToolTip(ngramTip);
   auto* generation = new QGroupBox(tr("Generation"));
   auto* generationForm = new QFormLayout(generation);
   generationForm->addRow(rowLabel(tr("Max new tokens"), maxTip), maxTokens_);
   generationForm->addRow(rowLabel(tr("Mode"), modeTip), mode_);
   generationForm->addRow(rowLabel(tr("Draft tokens"), draftTip), draft_);
+  generationForm->addRow(rowLabel(tr("Repetition penalty"), repetitionTip), repetitionPenalty_);
+  generationForm->addRow(rowLabel(tr("No repeated n-grams"), ngramTip), noRepeatNgram_);
 
   for (QFormLayout* form : {ruleForm, guaranteeForm, generationForm}) {
     form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
@@ -349,6 +375,8 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
       spinBinding(checkInterval_, &DecodeControls::check_interval),
       spinBinding(draft_, &DecodeControls::verify_draft),
       spinBinding(maxTokens_, &DecodeControls::max_new_tokens),
+      spinBinding(noRepeatNgram_, &DecodeControls::no_repeat_ngram),
+      decimalBinding(repetitionPenalty_, repetitionPenalty_, &DecodeControls::repetition_penalty),
       decimalBinding(lambda_, lambda_->spinBox(), &DecodeControls::lambda),
       decimalBinding(tau_, tau_->spinBox(), &DecodeControls::tau),
       decimalBinding(delta_, delta_->spinBox(), &DecodeControls::delta),
@@ -374,9 +402,10 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
     connect(s, &SliderSpin::editingFinished, this, &ControlPanel::editingFinished);
   }
   connect(fromCalibration_, &QRadioButton::toggled, this, &ControlPanel::emitEdited);
-  for (QSpinBox* spin : {maxTokens_, firstExit_, checkInterval_, draft_})
+  for (QSpinBox* spin : {maxTokens_, firstExit_, checkInterval_, draft_, noRepeatNgram_})
     connect(spin, &QSpinBox::valueChanged, this, &ControlPanel::emitEdited);
-  connect(gateThreshold_, &QDoubleSpinBox::valueChanged, this, &ControlPanel::emitEdited);
+  for (QDoubleSpinBox* spin : {gateThreshold_, repetitionPenalty_})
+    connect(spin, &QDoubleSpinBox::valueChanged, this, &ControlPanel::emitEdited);
 }
 
 void ControlPanel::updateEnabled(const DecodeControls& c) {

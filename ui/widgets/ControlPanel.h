@@ -1,7 +1,8 @@
 // The knobs of CALM: confidence measure, lambda (calibrated or by hand), tau,
 // the gate and where exits are checked, the calibration target (consistency,
-// metric, delta, epsilon), max new tokens and the decoding mode (CALM with
-// propagated or exact K/V, or lossless verify mode with its draft length).
+// metric, delta, epsilon), max new tokens, the decoding mode (CALM with
+// propagated or exact K/V, or lossless verify mode with its draft length) and
+// the repetition remedies (penalty, no-repeat n-gram size).
 // Each explains itself in a tooltip. The panel only shows
 // DecodeControls and reports edits; the session decides what they mean.
 #pragma once
@@ -73,6 +74,8 @@ class ControlPanel : public QWidget {
   QSpinBox* checkInterval_;
   QComboBox* mode_;
   QSpinBox* draft_;
+  QDoubleSpinBox* repetitionPenalty_;
+  QSpinBox* noRepeatNgram_;
   std::vector<Binding> bindings_;
   bool showing_ = false;  // setControls is filling the widgets: their signals are not edits
   DecodeControls shown_;
