@@ -252,6 +252,28 @@ class TestRepetition : public QObject {
     QCOMPARE(decoder.generate(kPrompt, one).tokens, full.tokens);
   }
 
+  // The calibration sweep's shortcut (resume keeps the tokens a lower lambda
+  // would reproduce) feeds the kept tokens to the remedies' sequence too.
+  void resume_equals_fresh_run_data() { models_data(); }
+  void resume_equals_fresh_run() {
+    QFETCH(QString, dir);
+    const Model model = load_model(dir.toStdString());
+    Decoder chained(model), fresh(model);
+    DecodeOptions o = with_remedies(1.2, 2);
+    o.lambda = 0.95;
+    DecodeResult previous = chained.generate(kPrompt, o);
+    int kept = 0;
+    for (double lambda = 0.8; lambda > 0.0; lambda -= 0.2) {
+      o.lambda = lambda;
+      const int keep = Decoder::shared_prefix(previous, o);
+      const DecodeResult resumed = chained.resume(previous, keep, o);
+      QCOMPARE(resumed.tokens, fresh.generate(kPrompt, o).tokens);
+      kept += keep;
+      previous = resumed;
+    }
+    QVERIFY2(kept > 0, "nothing was kept: the test would prove little");
+  }
+
   // The shipped models, as a demo would run them: no bigram twice.
   void bundled_models_repeat_no_bigram() {
     for (const char* name : {"prose", "kjv2web"}) {
