@@ -83,8 +83,9 @@ struct ExitRule {
     return threshold_at(static_cast<float>(lambda), static_cast<float>(tau), t, max_new_tokens);
   }
   // The same rule run through the full depth: what early exits are compared
-  // with. Only max_new_tokens and the measure (for the trace) carry over in
-  // effect; nothing is skipped, drafted or gated.
+  // with. Only max_new_tokens, the repetition remedies (the same output
+  // distribution) and the measure (for the trace) carry over in effect;
+  // nothing is skipped, drafted or gated.
   ExitRule full_model() const;
 
   // Throws calm::Error naming the field when the rule cannot be decoded with
