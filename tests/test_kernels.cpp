@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "kernels/kernels_isa.h"
 #include "kernels/matvec.h"
 #include "kernels/thread_pool.h"
 #include "kernels/weight_matrix.h"
@@ -184,6 +185,95 @@ class TestKernels : public QObject {
     matvec(b, x.row(1).data(), one_b.data());
     QCOMPARE(ya, one_a);  // the same kernels on the same rows: bit for bit
     QCOMPARE(yb, one_b);
+  }
+
+  void q8_vnni_kernel_matches_the_portable_one() {
+    // The AVX-512 VNNI quantiser must give the portable one's bytes exactly
+    // (same scale, same product by its inverse, same rounding); its kernel
+    // computes the same integer products, each of its 16 lanes exactly the
+    // sum of four of them, so the two results differ only by float32
+    // rounding of those terms times their scales and of the sums: within
+    // (blocks + 16) * 2^-24 * sum |w_q x_q s_w s_x| over the row. Odd shapes: a last
+    // pair of blocks holding one block, rows not a multiple of anything, a
+    // row range not starting at 0.
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512vnni") || !kernels::rows_q8_vnni())
+      QSKIP("this CPU has no AVX-512 VNNI: the kernel cannot run here");
+    const int shapes[][2] = {{1, 1}, {3, 7}, {5, 33}, {9, 65}, {17, 1031}, {4, 96}, {2, 2048}};
+    for (const auto& shape : shapes)
+      for (int n : {1, 2, 3, 4, 5, 9}) {
+        const int rows = shape[0], cols = shape[1];
+        std::mt19937 rng(uint32_t(rows * 7919 + cols * 31 + n));
+        const WeightMatrix w = convert_weights(weight_matrix_f32(random_matrix(rows, cols, rng)), WeightType::Q8);
+        const Matrix x = random_matrix(n, cols, rng);
+        const int64_t blocks = w.stride / kQ8Block;
+        std::vector<int8_t> q(size_t(n * w.stride)), q_fast(q.size());
+        std::vector<float> scale(size_t(n * blocks)), scale_fast(scale.size());
+        kernels::quantize_q8(x.data(), n, cols, w.stride, q.data(), scale.data());
+        kernels::quantize_q8_vnni()(x.data(), n, cols, w.stride, q_fast.data(), scale_fast.data());
+        QVERIFY(q == q_fast);
+        QVERIFY(scale == scale_fast);
+
+        kernels::Activations a{x.data(), n, q.data(), scale.data()};
+        const int64_t r0 = rows > 1 ? 1 : 0;
+        std::vector<float> y(size_t(n * rows), -1.0f), y_fast(y.size(), -1.0f);
+        kernels::rows_generic()(w, a, r0, rows, y.data(), rows);
+        kernels::rows_q8_vnni()(w, a, r0, rows, y_fast.data(), rows);
+        const int8_t* wq = static_cast<const int8_t*>(w.data);
+        for (int i = 0; i < n; ++i)
+          for (int r = 0; r < rows; ++r) {
+            const size_t at = size_t(i * rows + r);
+            if (r < r0) {  // outside the range: untouched
+              QCOMPARE(y_fast[at], -1.0f);
+              continue;
+            }
+            double magnitude = 0.0;
+            for (int64_t b = 0; b < blocks; ++b) {
+              int64_t products = 0;
+              for (int k = 0; k < kQ8Block; ++k)
+                products += std::abs(int64_t(wq[r * w.stride + b * kQ8Block + k]) * q[size_t(i * w.stride + b * kQ8Block + k)]);
+              magnitude += double(products) * w.scales[r * blocks + b] * scale[size_t(i * blocks + b)];
+            }
+            const double bound = double(blocks + 16) * std::ldexp(1.0, -24) * magnitude + 1e-30;
+            if (std::abs(double(y_fast[at]) - double(y[at])) > bound)
+              QFAIL(qPrintable(QString("%1x%2 n=%3 row %4 activation %5: %6 vs %7 (bound %8)")
+                                   .arg(rows).arg(cols).arg(n).arg(r).arg(i).arg(y_fast[at]).arg(y[at]).arg(bound)));
+          }
+      }
+#else
+    QSKIP("not an x86-64 build: no VNNI kernel");
+#endif
+  }
+
+  void q8_tasks_sharing_an_input_equal_them_one_by_one() {
+    // q, k and v (and gate and up) take the same input: it is quantised once
+    // for all of them, which must not change a bit of any result, also with
+    // a float task and an input of another width between them.
+    std::mt19937 rng(5);
+    const WeightMatrix q = convert_weights(weight_matrix_f32(random_matrix(40, 70, rng)), WeightType::Q8);
+    const WeightMatrix k = convert_weights(weight_matrix_f32(random_matrix(9, 70, rng)), WeightType::Q8);
+    const WeightMatrix f = convert_weights(weight_matrix_f32(random_matrix(9, 70, rng)), WeightType::F16);
+    const WeightMatrix wide = convert_weights(weight_matrix_f32(random_matrix(5, 100, rng)), WeightType::Q8);
+    const Matrix x = random_matrix(2, 100, rng);
+    Matrix yq(2, 40), yk(2, 9), yf(2, 9), yw(1, 5), one_q(2, 40), one_k(2, 9), one_f(2, 9), one_w(1, 5);
+    ThreadPool pool(2);
+    const MatVecTask tasks[] = {{&q, x.data(), yq.data(), 2},
+                                {&f, x.data(), yf.data(), 2},
+                                {&wide, x.data(), yw.data(), 1},
+                                {&k, x.data(), yk.data(), 2}};
+    for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+      matvec_batch(tasks, p);
+      matmul_rows(q, x.data(), 2, one_q.data());
+      matmul_rows(k, x.data(), 2, one_k.data());
+      matmul_rows(f, x.data(), 2, one_f.data());
+      matvec(wide, x.data(), one_w.data());
+      QCOMPARE(yq, one_q);
+      QCOMPARE(yk, one_k);
+      QCOMPARE(yf, one_f);
+      QCOMPARE(yw, one_w);
+    }
   }
 
   void pool_runs_every_task_once() {

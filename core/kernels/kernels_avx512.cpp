@@ -2,10 +2,9 @@
 // CPUs that have AVX-512 F, BW and VL: sixteen weights per instruction.
 // Several activation rows (prompt blocks, verification, catch-up) are bound
 // by the multiply-adds, and twice the width brings K = 4 rows closer to the
-// cost of one; one row decodes faster too (docs/performance.md). Q8 keeps the
-// AVX2 kernel: a VNNI version measured no faster (its per-block scales, not
-// the integer products, are the work). The kernels are float_rows.inc,
-// shared with kernels_avx2.cpp.
+// cost of one; one row decodes faster too (docs/performance.md). Q8 runs
+// kernels_avx512_vnni.cpp where the CPU has VNNI, else the AVX2 kernel. The
+// float kernels are float_rows.inc, shared with kernels_avx2.cpp.
 #include <cstdint>
 #include <cstring>
 
@@ -71,9 +70,15 @@ void rows(const WeightMatrix& w, const Activations& a, int64_t r0, int64_t r1, f
   }
 }
 
+void rows_vnni(const WeightMatrix& w, const Activations& a, int64_t r0, int64_t r1, float* y, int64_t ys) {
+  if (w.type == WeightType::Q8) rows_q8_vnni()(w, a, r0, r1, y, ys);
+  else rows(w, a, r0, r1, y, ys);
+}
+
 }  // namespace
 
 RowsKernel rows_avx512() { return rows; }
+RowsKernel rows_avx512_vnni() { return rows_vnni; }
 
 }  // namespace calm::kernels
 
@@ -87,6 +92,7 @@ RowsKernel rows_avx512() { return rows; }
 
 namespace calm::kernels {
 RowsKernel rows_avx512() { return nullptr; }
+RowsKernel rows_avx512_vnni() { return nullptr; }
 }  // namespace calm::kernels
 
 #endif

@@ -18,6 +18,7 @@ namespace {
 struct Isa {
   const char* name;
   kernels::RowsKernel rows;
+  kernels::QuantizeKernel quantize = kernels::quantize_q8;
 };
 
 Isa choose_isa() {
@@ -31,7 +32,11 @@ Isa choose_isa() {
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512vl");
-  if (avx512 && (limit.empty() || limit == "avx512") && kernels::rows_avx512()) return {"avx512", kernels::rows_avx512()};
+  const bool vnni = avx512 && __builtin_cpu_supports("avx512vnni");
+  if (avx512 && (limit.empty() || limit == "avx512") && kernels::rows_avx512()) {
+    if (vnni && kernels::rows_avx512_vnni()) return {"avx512", kernels::rows_avx512_vnni(), kernels::quantize_q8_vnni()};
+    return {"avx512", kernels::rows_avx512()};
+  }
   if (avx2 && limit != "generic" && kernels::rows_avx2()) return {"avx2", kernels::rows_avx2()};
 #endif
   return {"generic", kernels::rows_generic()};
@@ -49,23 +54,10 @@ struct QuantizedRows {
   std::vector<float> scale;
 };
 
-kernels::Activations activations(const WeightMatrix& w, const float* x, int64_t n, QuantizedRows& buffer,
-                                 size_t& q_used, size_t& s_used) {
-  kernels::Activations a;
-  a.x = x;
-  a.n = n;
-  if (w.type == WeightType::Q8) {
-    const size_t q_size = size_t(n * w.stride), s_size = size_t(n * (w.stride / kQ8Block));
-    if (buffer.q.size() < q_used + q_size) buffer.q.resize(q_used + q_size);
-    if (buffer.scale.size() < s_used + s_size) buffer.scale.resize(s_used + s_size);
-    kernels::quantize_q8(x, n, w.cols, w.stride, buffer.q.data() + q_used, buffer.scale.data() + s_used);
-    a.q = buffer.q.data() + q_used;  // pointers are set again once every task is quantised
-    a.q_scale = buffer.scale.data() + s_used;
-    q_used += q_size;
-    s_used += s_size;
-  }
-  return a;
-}
+// Where one task's quantised activations start in QuantizedRows.
+struct QuantizedOffsets {
+  size_t q = 0, blocks = 0;
+};
 
 // Rows per chunk: enough chunks for the threads to balance, none so small
 // that claiming it costs more than computing it.
@@ -109,26 +101,45 @@ void matvec_batch(std::span<const MatVecTask> tasks, ThreadPool* pool) {
   thread_local QuantizedRows scratch;
   thread_local std::vector<kernels::Activations> scratch_acts;
   thread_local std::vector<Chunk> scratch_chunks;
-  thread_local std::vector<std::pair<size_t, size_t>> scratch_offsets;
+  thread_local std::vector<QuantizedOffsets> scratch_offsets;
   QuantizedRows& buffer = scratch;
   std::vector<kernels::Activations>& acts = scratch_acts;
   std::vector<Chunk>& chunks = scratch_chunks;
-  std::vector<std::pair<size_t, size_t>>& offsets = scratch_offsets;
+  std::vector<QuantizedOffsets>& offsets = scratch_offsets;
   const kernels::RowsKernel rows = isa().rows;
 
-  // Quantise every Q8 task's activations first (offsets, then pointers: the
-  // buffer may grow while they are written).
+  // Quantise every Q8 task's activations first, once per distinct input (q,
+  // k and v share one, as do gate and up); offsets first, pointers once all
+  // are written, since the buffer may grow meanwhile.
   acts.resize(tasks.size());
-  size_t q_used = 0, s_used = 0;
   offsets.resize(tasks.size());
+  size_t q_used = 0, blocks_used = 0;
   for (size_t t = 0; t < tasks.size(); ++t) {
-    offsets[t] = {q_used, s_used};
-    acts[t] = activations(*tasks[t].w, tasks[t].x, tasks[t].n, buffer, q_used, s_used);
+    const MatVecTask& task = tasks[t];
+    acts[t] = kernels::Activations{task.x, task.n};
+    if (task.w->type != WeightType::Q8) continue;
+    size_t same = t;
+    for (size_t u = 0; u < t && same == t; ++u)
+      if (tasks[u].w->type == WeightType::Q8 && tasks[u].x == task.x && tasks[u].n == task.n &&
+          tasks[u].w->cols == task.w->cols && tasks[u].w->stride == task.w->stride)
+        same = u;
+    if (same != t) {
+      offsets[t] = offsets[same];
+      continue;
+    }
+    const int64_t stride = task.w->stride, blocks = stride / kQ8Block;
+    offsets[t] = {q_used, blocks_used};
+    q_used += size_t(task.n * stride);
+    blocks_used += size_t(task.n * blocks);
+    if (buffer.q.size() < q_used) buffer.q.resize(q_used);
+    if (buffer.scale.size() < blocks_used) buffer.scale.resize(blocks_used);
+    isa().quantize(task.x, task.n, task.w->cols, stride, buffer.q.data() + offsets[t].q,
+                   buffer.scale.data() + offsets[t].blocks);
   }
   for (size_t t = 0; t < tasks.size(); ++t)
     if (tasks[t].w->type == WeightType::Q8) {
-      acts[t].q = buffer.q.data() + offsets[t].first;
-      acts[t].q_scale = buffer.scale.data() + offsets[t].second;
+      acts[t].q = buffer.q.data() + offsets[t].q;
+      acts[t].q_scale = buffer.scale.data() + offsets[t].blocks;
     }
 
   const int threads = pool ? pool->size() : 1;

@@ -59,6 +59,10 @@ struct WeightMatrix {
 // a TLB miss and a prefetcher stop every 4 KB), so weights are copied once at
 // load rather than used in place.
 std::shared_ptr<uint8_t> allocate_weight_bytes(size_t bytes);
+// Asks the kernel to back the written bytes of allocate_weight_bytes, and the
+// partial 2 MB ranges they share with neighbouring allocations, with huge
+// pages (see the .cpp for why). Advice only.
+void collapse_huge_pages(const void* data, size_t bytes);
 
 // Takes ownership of a float32 matrix (fixtures, tests, derived matrices).
 WeightMatrix weight_matrix_f32(const Matrix& m);
