@@ -420,7 +420,12 @@ class Load(unittest.TestCase):
             while server.metric('calm_requests_total{status="499"}') < 1 and time.time() < deadline:
                 time.sleep(0.02)
             self.assertEqual(server.metric('calm_requests_total{status="499"}'), 1)
-            left = [l for l in server.log if "the client left after" in l]
+            # The log line is read from the server's stderr by another thread:
+            # on a loaded machine it may arrive after the metric.
+            left = []
+            while not left and time.time() < deadline + 10:
+                left = [l for l in server.log if "the client left after" in l]
+                time.sleep(0.02)
             self.assertEqual(len(left), 1, server.log)
             tokens = int(re.search(r"after (\d+) tokens", left[0]).group(1))
             # The whole request would run 200 tokens; it stopped soon after the
