@@ -147,7 +147,6 @@ void rows_q8(const WeightMatrix& w, const Activations& a, int64_t r0, int64_t r1
 // (to nearest even), so the bytes are identical.
 void quantize(const float* x, int64_t n, int64_t cols, int64_t stride, int8_t* q, float* scale) {
   const int64_t blocks = stride / kQ8Block;
-  const __m512 sign = _mm512_set1_ps(-0.0f);
   for (int64_t i = 0; i < n; ++i) {
     const float* row = x + i * cols;
     for (int64_t b = 0; b < blocks; ++b) {
@@ -157,7 +156,8 @@ void quantize(const float* x, int64_t n, int64_t cols, int64_t stride, int8_t* q
       const __mmask16 m1 = left >= 32 ? __mmask16(0xffff) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1);
       const __m512 v0 = _mm512_maskz_loadu_ps(m0, row + begin);
       const __m512 v1 = _mm512_maskz_loadu_ps(m1, row + begin + 16);
-      const float max_abs = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
+      // abs_ps is AVX-512F; andnot_ps would need DQ, which the target list lacks.
+      const float max_abs = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
       const float s = max_abs / 127.0f;
       const __m512 inverse = _mm512_set1_ps(s > 0.0f ? 1.0f / s : 0.0f);
       const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, inverse));
