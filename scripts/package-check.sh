@@ -93,11 +93,14 @@ echo "$text"
 [ -n "$text" ] || { echo "package-check: calm generate printed nothing" >&2; exit 1; }
 # Without --lambda, the installed model's certified thresholds are found and named
 # (with the default 64 new tokens: the schedule's N is part of what they certify).
-calm generate --prompt "And God said" 2>&1 >/dev/null | grep -q "certified by the model's bundled calibration" \
-  || { echo "package-check: calm generate did not use the installed bundled thresholds" >&2; exit 1; }
+# (Captured first: grep -q stopping early would SIGPIPE calm, a failure under pipefail.)
+said=$(calm generate --prompt "And God said" 2>&1 >/dev/null)
+grep -q "certified by the model's bundled calibration" <<<"$said" \
+  || { echo "package-check: calm generate did not use the installed bundled thresholds: $said" >&2; exit 1; }
 # The installed test set is found by name (eval defaults to it).
 calm calibrate --limit 8 --grid-step 0.25 --max-new-tokens 16 --delta 0.25 --threads 2 --out "$WORK/t.json" >/dev/null
-calm eval --thresholds "$WORK/t.json" --limit 8 --threads 2 | grep -q "/usr/share/calm-studio/data/kjv2web/test.jsonl" \
+evaluated=$(calm eval --thresholds "$WORK/t.json" --limit 8 --threads 2)
+grep -q "/usr/share/calm-studio/data/kjv2web/test.jsonl" <<<"$evaluated" \
   || { echo "package-check: calm eval did not use the installed test set" >&2; exit 1; }
 
 step "calm-studio --screenshot (offscreen)"
