@@ -134,8 +134,7 @@ int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
     // After the window has shown the outcome (a queued signal), the playback.
     if (plan.playbackStep >= 0) {
       QTimer::singleShot(0, &window, [&] {
-        const auto o = session.outcome();
-        if (!o || !window.playback().load(o->calm.trace, o->calmPieces, o->numLayers(), o->options.kv_mode)) {
+        if (!window.startPlayback()) {
           fail(QStringLiteral("--playback-step: this run has no per-layer trace to play back"));
           finish(kRunFailed);
           return;

@@ -19,14 +19,7 @@ python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 model=$src/resources/models/kjv2web
 data=$src/resources/data/kjv2web/calibration.jsonl
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-expect() { grep -qF -- "$1" "$2" || { fail "$2 lacks '$1':"; cat "$2"; }; }
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 without_created() { grep -v '^ *"created": ' "$1"; }
 
 # 1. A run, its losses written, imported again.

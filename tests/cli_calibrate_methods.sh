@@ -5,18 +5,7 @@
 # lives in a temporary directory. Usage: cli_calibrate_methods.sh CALM MODEL_DIR DATA.jsonl
 set -u
 calm=$1 model=$2 data=$3
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-# expect TEXT FILE: FILE contains TEXT
-expect() { grep -qF -- "$1" "$2" || fail "$2 lacks '$1'"; }
-refuse() {
-  grep -qF -- "$1" "$2" && fail "$2 has '$1'"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 cal=(calibrate --model "$model" --data "$data" --limit 6 --max-new-tokens 6 --grid-step 0.25 --delta 0.5)
 if ! "$calm" "${cal[@]}" --method crc --out "$dir/crc.json" --report "$dir/crc-report.json" > "$dir/crc.txt" 2>&1; then
@@ -82,4 +71,4 @@ done
 "$calm" "${cal[@]}" --settings textual:0.75 --out "$dir/each-d{delta}.json" > "$dir/again.txt" 2>&1
 expect '"certification": "exploratory"' "$dir/each-d0.75.json"
 
-echo "$failures failures"
+finish

@@ -14,14 +14,7 @@ strip=$src/scripts/without-timings.sh
 model=$src/resources/models/kjv2web
 other_model=$src/resources/models/prose
 data=$src/resources/data/kjv2web/calibration.jsonl
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-expect() { grep -qF -- "$1" "$2" || { fail "$2 lacks '$1':"; cat "$2"; }; }
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 run=(--model "$model" --data "$data" --limit 30 --max-new-tokens 8 --grid-step 0.1)
 certify=(--delta 0.25 --settings risk:0.05)
@@ -125,4 +118,4 @@ usage "--merge needs the shards' caches" --delta 0.1 --out "$dir/x.json" --merge
 usage "drop --cache" --delta 0.1 --out "$dir/x.json" --cache "$dir/x.jsonl" --merge "$dir/s1.jsonl"
 usage "give one of them" --shard 1/3 --cache "$dir/x.jsonl" --merge "$dir/s1.jsonl"
 [ -e "$dir/x.jsonl" ] && fail "a refused command wrote a cache"
-echo "$failures failures"
+finish

@@ -6,13 +6,7 @@
 # --out may not be --data. Usage: cli_generate_batch.sh CALM MODEL_DIR
 set -u
 calm=$1 model=$2
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 opts=(--model "$model" --max-new-tokens 8 --lambda 0.5)
 cat > "$dir/in.jsonl" <<'JSONL'
 {"input": "And God said, Let there be light", "id": "a"}
@@ -68,4 +62,4 @@ grep -qF "1 examples failed" "$dir/long.txt" || fail "the failure is not summari
 [ $? -ne 0 ] || fail "--out equal to --data was accepted"
 [ "$(wc -l < "$dir/in.jsonl")" -eq 4 ] || fail "the data file was changed"
 "$calm" generate "${opts[@]}" --data "$dir/in.jsonl" > /dev/null 2>&1 && fail "--data without --out was accepted"
-echo "$failures failures"
+finish

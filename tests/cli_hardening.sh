@@ -8,13 +8,11 @@
 set -u
 calm=$1 model=$2 data_src=$3 studio=${4:-}
 other=$(dirname "$model")/llama-tied  # another fixture model, for bench --thresholds
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 cp "$data_src" "$dir/data.jsonl"
 cp -r "$model" "$dir/model"  # a copy: the check that protects it is under test
 model=$dir/model
 before=$(cksum < "$dir/data.jsonl")
-failures=0
 
 # expect_refusal PATTERN ARGS...: calm exits 1 (calm-studio 5, with
 # PROGRAM=studio) with PATTERN in its message.
@@ -104,10 +102,9 @@ if [[ -n $studio ]]; then
   PROGRAM=studio expect_refusal "the model's model.safetensors" \
     --screenshot "$model/model.safetensors" --model "$model" --prompt x
 fi
-cmp -s "$model/model.safetensors" "$2/model.safetensors" || { echo "FAIL: the weights changed"; failures=$((failures + 1)); }
-cmp -s "$model/config.json" "$2/config.json" || { echo "FAIL: config.json changed"; failures=$((failures + 1)); }
-[[ $(cksum < "$dir/data.jsonl") == "$before" ]] || { echo "FAIL: the data set changed"; failures=$((failures + 1)); }
-[[ -L $dir/link.json && -p $dir/fifo ]] || { echo "FAIL: the link or the FIFO was replaced"; failures=$((failures + 1)); }
-[[ ! -e $dir/t.json ]] || { echo "FAIL: an output was written"; failures=$((failures + 1)); }
-echo "$failures failures"
-exit $((failures > 0))
+cmp -s "$model/model.safetensors" "$2/model.safetensors" || fail "the weights changed"
+cmp -s "$model/config.json" "$2/config.json" || fail "config.json changed"
+[[ $(cksum < "$dir/data.jsonl") == "$before" ]] || fail "the data set changed"
+[[ -L $dir/link.json && -p $dir/fifo ]] || fail "the link or the FIFO was replaced"
+[[ ! -e $dir/t.json ]] || fail "an output was written"
+finish

@@ -8,18 +8,7 @@
 # Usage: cli_repetition.sh CALM MODEL_DIR DATA.jsonl
 set -u
 calm=$1 model=$2 data=$3
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-# expect TEXT FILE: FILE contains TEXT
-expect() { grep -qF -- "$1" "$2" || fail "$2 lacks '$1'"; }
-refuse() { grep -qF -- "$1" "$2" && fail "$2 has '$1'"; }
-# status WANT CODE what: the exit code was WANT
-status() { [ "$2" -eq "$1" ] || fail "$3: exit code $2, expected $1"; }
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 "$calm" generate --model "$model" --prompt "And God said, Let there be light" --max-new-tokens 12 \
   --repetition-penalty 1.5 --no-repeat-ngram 2 --json > "$dir/gen.json" 2>&1
@@ -68,4 +57,4 @@ expect '"no_repeat_ngram_size": 3' "$dir/eval-force.json"
   > "$dir/eval-same.txt" 2>&1
 status 0 $? "eval asking for the file's own (off) penalty"
 
-echo "$failures failures"
+finish

@@ -475,6 +475,11 @@ class WithThresholds(unittest.TestCase):
             self.assertEqual(status, 200, got)
             self.assertEqual(got["choices"][0]["text"], want["text"])
             self.assertFalse(got["calm"]["guarantee_applies"])
+            # A sampled answer is not what the greedy calibration scored either.
+            status, got = server.complete({"prompt": PROMPTS[0], "temperature": 0.7, "seed": 3})
+            self.assertEqual(status, 200, got)
+            self.assertFalse(got["calm"]["guarantee_applies"])
+            self.assertEqual(got["calm"]["thresholds"]["certification"], "certified")
         finally:
             self.assertEqual(server.stop(), 0)
         self.assertTrue(any("bundled calibration" in l for l in server.log), server.log)

@@ -7,15 +7,9 @@
 # Usage: studio_cli.sh CALM_STUDIO MODEL_DIR
 set -u
 studio=$1 model=$2
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 export XDG_RUNTIME_DIR=$dir  # keeps Qt quiet about a missing runtime directory
-failures=0
 bare() { env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM "$studio" "$@"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
 
 out=$(bare --help 2>&1); code=$?
 [[ $code -eq 0 && $out == *"--screenshot <FILE>"* && $out == *"--size <WxH>"* && $out == *"1-8192"* ]] ||
@@ -57,5 +51,4 @@ code=$?
 [[ $code -eq 0 && -s $dir/ok.png && $(head -c 8 "$dir/ok.png" | od -An -c | tr -d ' ') == *PNG* ]] ||
   fail "a 640x400 screenshot -> exit $code: $out"
 
-echo "$failures failures"
-exit $((failures > 0))
+finish

@@ -59,6 +59,7 @@ class MainWindow : public QMainWindow {
   QString exportFigure(const QString& what, const QString& path);
   // The step-by-step replay of the last traced run (the playback bar drives it).
   Playback& playback() { return *playback_; }
+  bool startPlayback();  // loads the last outcome into the playback; false when it has no trace
   // What File > Run a JSONL file… does once both files are chosen: a
   // progress dialog with Cancel while it runs, then the summary.
   void runBatch(const QString& input, const QString& output);
@@ -78,7 +79,6 @@ class MainWindow : public QMainWindow {
   void connectGeneration();
   void connectCalibration();
   void connectPlayback();
-  bool startPlayback();      // loads the last outcome into the playback; false when it has no trace
   void showPlaybackStep();   // the views drawn as the current step sees the run
   void leavePlayback();      // back to the whole run
   void exportCalibration(bool report);  // false: the thresholds file

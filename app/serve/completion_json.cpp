@@ -28,7 +28,7 @@ ordered_json thresholds_json(const std::optional<ServedThresholds>& t) {
 
 bool guarantee_applies(const std::optional<ServedThresholds>& t, const CompletionRequest& q) {
   if (q.mode != ServeMode::Calm) return true;
-  return t && !t->file.exploratory && !q.lambda_overridden && !q.remedies_changed;
+  return t && !t->file.exploratory && decodes_as_calibrated(q);
 }
 
 ordered_json calm_json(const CompletionRequest& q, const DecodeResult& r, const std::optional<ServedThresholds>& t) {

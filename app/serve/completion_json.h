@@ -26,8 +26,8 @@ struct ServedThresholds {
 nlohmann::ordered_json thresholds_json(const std::optional<ServedThresholds>& t);
 
 // Whether the thresholds file's guarantee covers a request: it was certified
-// (not exploratory), the request decodes with its lambda (not overridden) and
-// its repetition remedies in calm mode. Verify and full modes give the full model's text, which has no
+// (not exploratory) and a calm-mode request decodes as it was calibrated
+// (decodes_as_calibrated: its lambda and repetition remedies, greedy). Verify and full modes give the full model's text, which has no
 // consistency loss at all.
 bool guarantee_applies(const std::optional<ServedThresholds>& t, const CompletionRequest& q);
 

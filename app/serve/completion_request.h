@@ -35,6 +35,15 @@ struct CompletionRequest {
   DecodeOptions options;  // the server's rule with the request's choices applied
 };
 
+// Whether a calm-mode request decodes as a thresholds file's calibration did:
+// the server's lambda, its repetition remedies, greedy. A sampled answer is
+// not the early-exit twin of the full model's greedy text that the
+// calibration scored, so neither the response's guarantee nor the monitor
+// covers it.
+inline bool decodes_as_calibrated(const CompletionRequest& q) {
+  return !q.lambda_overridden && !q.remedies_changed && q.options.temperature == 0.0f;
+}
+
 // Parses and checks `body` against `settings`. Throws calm::Error
 // "request: key 'max_tokens' ..." naming the field (the server answers 400).
 CompletionRequest parse_completion_request(std::string_view body, const ServeSettings& settings,

@@ -60,9 +60,8 @@ GuaranteeMonitor::~GuaranteeMonitor() {
 
 void GuaranteeMonitor::offer(const CompletionRequest& q, const std::vector<int>& served_tokens) {
   if (!state_.enabled) return;
-  if (q.mode != ServeMode::Calm || q.lambda_overridden || q.remedies_changed || q.options.temperature != 0.0f ||
-      !q.stop.empty())
-    return;
+  // A stop sequence cuts the served text short of the N tokens the calibration scored.
+  if (q.mode != ServeMode::Calm || !decodes_as_calibrated(q) || !q.stop.empty()) return;
   std::lock_guard lock(mutex_);
   ++state_.offered;
   if (!draw_(rng_)) return;

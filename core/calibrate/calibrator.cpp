@@ -85,11 +85,6 @@ std::vector<size_t> finished_subset(const CalibrationRun& run, const std::vector
   return all;
 }
 
-std::vector<int> without_eos(std::vector<int> tokens, bool stopped_at_eos) {
-  if (stopped_at_eos && !tokens.empty()) tokens.pop_back();
-  return tokens;
-}
-
 }  // namespace
 
 double textual_consistency_loss(const Tokenizer& tokenizer, Metric metric, TextUnit unit,

@@ -26,6 +26,22 @@ bool sameDecoding(const calm::DecodeOptions& a, const calm::DecodeOptions& b) {
   return a.rule() == b.rule() && a.trace == b.trace;
 }
 
+// The repetition remedies the bundled files were made with, in words: "no
+// repetition penalty or n-gram ban or repeated 3-grams banned".
+QString bundledRemedies(const std::vector<calm::BundledThresholds>& files) {
+  QStringList seen;
+  for (const calm::BundledThresholds& f : files) {
+    const calm::Thresholds& t = f.thresholds;
+    QString what;
+    if (t.repetition_penalty == 1.0 && t.no_repeat_ngram == 0) what = QStringLiteral("no repetition penalty or n-gram ban");
+    else if (t.repetition_penalty == 1.0) what = QStringLiteral("repeated %1-grams banned").arg(t.no_repeat_ngram);
+    else if (t.no_repeat_ngram == 0) what = QStringLiteral("repetition penalty %1").arg(t.repetition_penalty);
+    else what = QStringLiteral("repetition penalty %1 with repeated %2-grams banned").arg(t.repetition_penalty).arg(t.no_repeat_ngram);
+    if (!seen.contains(what)) seen << what;
+  }
+  return seen.join(QStringLiteral(" or "));
+}
+
 }  // namespace
 
 StudioSession::StudioSession(QObject* parent)
@@ -231,7 +247,8 @@ QString StudioSession::lambdaExplanation() const {
   if (!bundled_.empty())
     return QStringLiteral("no calibration for these settings yet: the hand-set value is used (the model's bundled "
                           "calibrations cover textual ROUGE-L at δ = 0.1 and 0.25, ε = 0.05, with the default "
-                          "exit checks, τ and max new tokens, and no repetition penalty or n-gram ban)");
+                          "exit checks, τ and max new tokens, and %1)")
+        .arg(bundledRemedies(bundled_));
   return QStringLiteral("no calibration yet: the hand-set value is used");
 }
 
