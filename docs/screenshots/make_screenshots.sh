@@ -2,14 +2,17 @@
 # Regenerates the CALM Studio screenshots of the README from the bundled
 # models, under a virtual X display. Run from the repository root:
 #
-#   docs/screenshots/make_screenshots.sh [BUILD_DIR]     (default: build)
+#   docs/screenshots/make_screenshots.sh [BUILD_DIR [OUT_DIR]]
 #
-# Needs xvfb-run (Debian package xvfb) and a build with CALM_BUILD_APP=ON.
+# (defaults: build, docs/screenshots). Needs xvfb-run (Debian package xvfb)
+# and a build with CALM_BUILD_APP=ON. scripts/compare-screenshots.sh renders
+# them with two builds to check that a refactoring left the views alone.
 set -u
 BUILD=${1:-build}
 APP="$BUILD/app/calm-studio"
-OUT=docs/screenshots
+OUT=${2:-docs/screenshots}
 [ -x "$APP" ] || { echo "no $APP: build calm-studio first" >&2; exit 2; }
+mkdir -p "$OUT"
 
 shot() {
   name=$1; shift
@@ -29,3 +32,9 @@ shot studio-calibration --model kjv2web --example 1 --tab calibration \
 # The threshold schedule; on the decoder-only model once it is bundled.
 shot studio-schedule --model kjv2web --example 0 --lambda 0.7 --tab schedule --select 2
 shot studio-prose --model prose --example 2 --lambda 0.3 --tab heatmap
+# The prompt decoded with each measure and the local oracle, side by side.
+shot studio-measures --model kjv2web --example 2 --tab measures
+# The step-by-step playback: a token's layers climbing toward the threshold.
+shot studio-playback --model kjv2web --example 1 --lambda 0.6 --tab heatmap --playback-step 9
+# A step of Help > Guided tour.
+shot studio-tour --model kjv2web --example 1 --tour-step 3
