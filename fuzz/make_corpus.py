@@ -242,6 +242,66 @@ def cache_seeds():
     write("cache", "raw-empty", b"\x01")
 
 
+def losses_seeds():
+    # The first byte picks the guarantee (fuzz_losses.cpp): 0 = textual rougeL on words, delta 0.05.
+    header = {"calm_losses": 1, "kind": "losses", "lambdas": [1.0, 0.5, 0.0],
+              "loss": {"consistency": "textual", "metric": "rougeL", "metric_unit": "words"},
+              "model": {"name": "kjv2web", "hash": "6e2963ee88b1035f", "num_layers": 8},
+              "settings": {"check_interval": 1, "first_exit_layer": 1, "kv_mode": "propagate",
+                           "max_new_tokens": 4, "measure": "softmax", "tau": 4.0}}
+    line = {"id": 0, "losses": [0.0, 0.0, 0.71], "layers": [8.0, 1.75, 1.75], "seconds": [0.007, 0.003, 0.003],
+            "flops": [20619264.0, 12420096.0, 12420608.0]}
+    def text(h, *lines):
+        return "\n".join(json.dumps(x, separators=(",", ":")) for x in (h,) + lines) + "\n"
+    write("losses", "valid", b"\x00" + text(header, line, dict(line, id=1, losses=[0.0, 0.25, 0.5])).encode())
+    write("losses", "valid-risk-bleu", b"\x03" + text(header, line).encode())
+    outputs = dict(header, kind="outputs")
+    del outputs["loss"]
+    out_line = {"full": "and god said", "early": ["and god said", "and god", "god"], "reference": "God said"}
+    write("losses", "outputs-risk", b"\x01" + text(outputs, out_line, dict(out_line, reference="x")).encode())
+    write("losses", "outputs-pieces", b"\x04" + text(outputs, out_line).encode())
+    write("losses", "outputs-no-reference", b"\x01" + text(outputs, {"full": "a", "early": ["a", "b", "c"]}).encode())
+    write("losses", "loss-above-one", b"\x00" + text(header, dict(line, losses=[0.0, 1.5, 0.2])).encode())
+    write("losses", "loss-nan", b"\x00" + text(header, line).replace("0.71", "NaN").encode())
+    write("losses", "too-few-values", b"\x00" + text(header, dict(line, losses=[0.0, 0.1])).encode())
+    write("losses", "grid-ascending", b"\x00" + text(dict(header, lambdas=[0.0, 0.5, 1.0]), line).encode())
+    write("losses", "grid-not-from-one", b"\x00" + text(dict(header, lambdas=[0.9, 0.5, 0.0]), line).encode())
+    write("losses", "column-on-some-lines", b"\x00" + text(header, line, {"losses": [0.0, 0.1, 0.2]}).encode())
+    write("losses", "header-only", b"\x00" + text(header).encode())
+    write("losses", "unknown-kind", b"\x00" + text(dict(header, kind="logits"), line).encode())
+    write("losses", "not-json", b"\x00" + json.dumps(header).encode() + b"\n{losses: [0]}\n")
+    write("losses", "empty", b"\x00")
+
+
+def serve_request_seeds():
+    # The first byte picks the settings (fuzz_serve_request.cpp): bit 0 allows calm.lambda, the rest
+    # is max_new_tokens - 1 (0x7e: 64 tokens, lambda not allowed).
+    def req(first, body):
+        return bytes([first]) + (body if isinstance(body, bytes) else json.dumps(body).encode())
+    write("serve_request", "plain", req(0x7E, {"prompt": "And God said"}))
+    write("serve_request", "everything", req(0x7F, {
+        "model": "kjv2web", "prompt": "In the beginning", "max_tokens": 8, "temperature": 0.7, "top_k": 20,
+        "seed": 3, "repetition_penalty": 1.2, "no_repeat_ngram_size": 3, "stream": True, "stop": ["\n", "."],
+        "n": 1, "calm": {"mode": "calm", "lambda": 0.5}}))
+    write("serve_request", "verify-mode", req(0x7E, {"prompt": "x", "calm": {"mode": "verify"}}))
+    write("serve_request", "verify-sampled", req(0x7E, {"prompt": "x", "temperature": 1, "calm": {"mode": "verify"}}))
+    write("serve_request", "full-mode", req(0x7E, {"prompt": "x", "calm": {"mode": "full"}}))
+    write("serve_request", "lambda-not-allowed", req(0x7E, {"prompt": "x", "calm": {"lambda": 0.2}}))
+    write("serve_request", "lambda-out-of-range", req(0x7F, {"prompt": "x", "calm": {"lambda": 2}}))
+    write("serve_request", "max-tokens-too-many", req(0x02, {"prompt": "x", "max_tokens": 5}))
+    write("serve_request", "other-model", req(0x7E, {"prompt": "x", "model": "gpt-4"}))
+    write("serve_request", "unknown-key", req(0x7E, {"prompt": "x", "top_p": 0.9}))
+    write("serve_request", "empty-prompt", req(0x7E, {"prompt": ""}))
+    write("serve_request", "prompt-list", req(0x7E, {"prompt": ["a", "b"]}))
+    write("serve_request", "stop-too-many", req(0x7E, {"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}))
+    write("serve_request", "stop-empty-string", req(0x7E, {"prompt": "x", "stop": [""]}))
+    write("serve_request", "bad-utf8", req(0x7E, b'{"prompt": "\xff\xfe"}'))
+    write("serve_request", "nested-deep", req(0x7E, b'{"prompt": "x", "calm": ' + b"[" * 200 + b"]" * 200 + b"}"))
+    write("serve_request", "not-object", req(0x7E, b"[1, 2, 3]"))
+    write("serve_request", "truncated", req(0x7E, b'{"prompt": "And Go'))
+    write("serve_request", "empty", b"")
+
+
 if __name__ == "__main__":
     shutil.rmtree(CORPUS, ignore_errors=True)
     safetensors_seeds()
@@ -252,5 +312,7 @@ if __name__ == "__main__":
     cache_seeds()
     checkpoint_index_seeds()
     tokenizer_model_seeds()
+    losses_seeds()
+    serve_request_seeds()
     for d in sorted(CORPUS.iterdir()):
         print(f"{d.relative_to(ROOT)}: {len(list(d.iterdir()))} seeds")

@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(safetensors config jsonl thresholds tokenizer_json cache checkpoint_index tokenizer_model)
+# Every target (CMakeLists.txt's CALM_FUZZ_TARGETS) unless some are named.
+if [ ${#TARGETS[@]} -eq 0 ]; then
+  read -ra TARGETS <<< "$(sed -n '/^set(CALM_FUZZ_TARGETS/,/)/p' CMakeLists.txt | sed 's/set(CALM_FUZZ_TARGETS//; s/)//' | tr '\n' ' ')"
+fi
 
 bash scripts/install-deps.sh
 # clang and its runtime (libFuzzer, the sanitizers) are needed here only.
