@@ -1,7 +1,7 @@
 // The certified thresholds shipped with the bundled models, and how they are
 // found: every file is for today's weights and certified; each measure has
 // delta 0.1 and 0.25 at the settings calm and the app start with, so both
-// find them; a larger delta never certifies a higher lambda; a file made for
+// find them (prose also with repeated 3-grams banned); a larger delta never certifies a higher lambda; a file made for
 // other weights, an exploratory one or a broken one is left out and named.
 // (bundled_thresholds_fresh reproduces one model's files by calibrating.)
 #include <QTemporaryDir>
@@ -25,7 +25,9 @@ class TestBundledThresholds : public QObject {
       std::vector<std::string> problems;
       const auto files = calm::bundled_thresholds(dir, calm::file_hash(dir + "/model.safetensors"), &problems);
       QVERIFY2(problems.empty(), problems.empty() ? "" : problems.front().c_str());
-      QCOMPARE(files.size(), std::size_t(8));
+      // prose also ships each file made with repeated 3-grams banned.
+      const bool prose = std::string(name) == "prose";
+      QCOMPARE(files.size(), std::size_t(prose ? 16 : 8));
       for (calm::Measure m : {calm::Measure::Softmax, calm::Measure::SoftmaxMax, calm::Measure::State,
                               calm::Measure::Classifier}) {
         calm::ExitRule rule;  // calm's defaults: tau 4, 64 new tokens, propagate, checks from layer 1
@@ -47,13 +49,22 @@ class TestBundledThresholds : public QObject {
         other = rule;
         other.tau = 2;
         QVERIFY(!calm::find_thresholds(files, other, g));
-        // The bundled files were made without the repetition remedies (files
-        // from before they existed read as off): a run with them is not covered.
+        // The default files were made without the repetition remedies (files
+        // from before they existed read as off): a run with them is not
+        // covered, except by prose's files made with the 3-gram ban.
         other = rule;
         other.repetition_penalty = 1.2;
         QVERIFY(!calm::find_thresholds(files, other, g));
         other = rule;
         other.no_repeat_ngram = 3;
+        const calm::BundledThresholds* banned = calm::find_thresholds(files, other, g);
+        QCOMPARE(banned != nullptr, prose);
+        if (banned) {
+          QCOMPARE(banned->thresholds.no_repeat_ngram, 3);
+          QCOMPARE(banned->thresholds.delta, 0.25);
+          QVERIFY(banned->path.find("-nr3-d0.25.json") != std::string::npos);
+        }
+        other.no_repeat_ngram = 2;
         QVERIFY(!calm::find_thresholds(files, other, g));
         QCOMPARE(tight->thresholds.repetition_penalty, 1.0);
         QCOMPARE(tight->thresholds.no_repeat_ngram, 0);

@@ -581,20 +581,29 @@ class TestUiSession : public QObject {
     QCOMPARE(session.lambda(), c.lambda);
     QVERIFY2(session.lambdaExplanation().contains(QStringLiteral("bundled calibrations cover")),
              qPrintable(session.lambdaExplanation()));
-    // The repetition remedies change the outputs: the bundled calibrations,
-    // made without them, do not cover a run with them, and the panel says so.
-    for (const auto& [penalty, ngram] : {std::pair{1.2, 0}, std::pair{1.0, 3}}) {
+    // The repetition remedies change the outputs: the bundled calibrations
+    // made without them do not cover a run with them, and the panel says so;
+    // prose also ships files made with repeated 3-grams banned, which do.
+    for (const auto& [penalty, ngram] : {std::pair{1.2, 0}, std::pair{1.0, 2}}) {
       DecodeControls r;
       r.repetition_penalty = penalty;
       r.no_repeat_ngram = ngram;
       session.setControls(r);
       QVERIFY(!session.lambdaIsCalibrated());
       QCOMPARE(session.lambda(), r.lambda);
-      QVERIFY2(session.lambdaExplanation().contains(QStringLiteral("no repetition penalty or n-gram ban")),
+      QVERIFY2(session.lambdaExplanation().contains(QStringLiteral("bundled calibrations cover")) &&
+                   session.lambdaExplanation().contains(
+                       QStringLiteral("no repetition penalty or n-gram ban or repeated 3-grams banned")),
                qPrintable(session.lambdaExplanation()));
       QCOMPARE(session.decodeOptions().repetition_penalty, penalty);
       QCOMPARE(session.decodeOptions().no_repeat_ngram, ngram);
     }
+    DecodeControls banned;
+    banned.no_repeat_ngram = 3;
+    session.setControls(banned);
+    QVERIFY(session.lambdaIsCalibrated());
+    QCOMPARE(session.lambda(), shipped("softmax-nr3-d0.1.json").lambda);
+    QCOMPARE(session.decodeOptions().no_repeat_ngram, 3);
   }
 
   // The prompt decoded with each measure: one run per measure the model has,
