@@ -5,6 +5,7 @@
 //               [--tab heatmap|comparison|schedule|measures|calibration|help] [--select N]
 //               [--calibrate SET.jsonl] [--examples N] [--size WxH]
 //               [--mode calm|catch-up|verify] [--draft K] [--playback-step N] [--tour-step N]
+//               [--measure NAME] [--delta X] [--no-repeat-ngram N]
 //     renders the main window after one generation (and calibration) and exits.
 //
 // Exit codes: 0 success, 2 bad arguments (or no display for the interactive
@@ -31,6 +32,8 @@
 #include "session/SettingsStore.h"
 #include "session/StudioSession.h"
 #include "io/output_file.h"
+#include "decode/measure.h"
+#include "decode/option_bounds.h"
 #include "model/catalog.h"
 
 namespace {
@@ -47,6 +50,9 @@ struct ScreenshotPlan {
   std::optional<double> lambda;
   QString mode;      // "calm", "catch-up" or "verify"; empty: the defaults
   int draft = 0;     // verify mode's draft length; 0: the default
+  std::optional<calm::Measure> measure;
+  std::optional<double> delta;  // the guarantee's delta (which bundled lambda applies)
+  int noRepeatNgram = -1;       // -1: the default (off)
   QString tab;
   int select = -1;
   int playbackStep = -1;  // show the playback at this step (0-based) instead of the whole run
@@ -189,6 +195,9 @@ int runScreenshot(QApplication& app, const ScreenshotPlan& plan) {
       c.kv_mode = plan.mode == QLatin1String("catch-up") ? calm::KvMode::CatchUp : calm::KvMode::Propagate;
     }
     if (plan.draft > 0) c.verify_draft = plan.draft;
+    if (plan.measure) c.measure = *plan.measure;
+    if (plan.delta) c.delta = *plan.delta;
+    if (plan.noRepeatNgram >= 0) c.no_repeat_ngram = plan.noRepeatNgram;
     session.setControls(c);
     if (!plan.calibrationSet.isEmpty())
       window.startCalibration(plan.calibrationSet, plan.examples);
@@ -242,6 +251,9 @@ struct Options {
   QCommandLineOption size{QStringLiteral("size"), QStringLiteral("Window size for the screenshot (default 1600x1000, each side 1-8192)."), QStringLiteral("WxH")};
   QCommandLineOption mode{QStringLiteral("mode"), QStringLiteral("Decoding mode for the screenshot: calm (propagated K/V), catch-up (exact K/V, caught up later) or verify (lossless)."), QStringLiteral("MODE")};
   QCommandLineOption draft{QStringLiteral("draft"), QStringLiteral("Verify mode: tokens drafted per verification pass (1-16, default 4)."), QStringLiteral("K")};
+  QCommandLineOption measure{QStringLiteral("measure"), QStringLiteral("Confidence measure: softmax, softmax-max, state or classifier."), QStringLiteral("NAME")};
+  QCommandLineOption delta{QStringLiteral("delta"), QStringLiteral("The guarantee's delta (0-1), which picks the bundled certified lambda."), QStringLiteral("X")};
+  QCommandLineOption noRepeatNgram{QStringLiteral("no-repeat-ngram"), QStringLiteral("Ban repeated n-grams of this size (0-64; 0: off)."), QStringLiteral("N")};
   QCommandLineOption tourStep{QStringLiteral("tour-step"), QStringLiteral("Show the guided tour at step N (0-based; past the end: the last step)."), QStringLiteral("N")};
   QCommandLineOption playbackStep{QStringLiteral("playback-step"), QStringLiteral("Show the step-by-step playback at step N (0-based; past the end: the last step)."), QStringLiteral("N")};
 };
@@ -253,7 +265,7 @@ Options addOptions(QCommandLineParser& parser) {
   parser.addHelpOption();
   parser.addVersionOption();
   parser.addOptions({o.screenshot, o.model, o.prompt, o.example, o.lambda, o.tab, o.select, o.calibrate, o.examples,
-                     o.size, o.mode, o.draft, o.playbackStep, o.tourStep});
+                     o.size, o.mode, o.draft, o.playbackStep, o.tourStep, o.measure, o.delta, o.noRepeatNgram});
   return o;
 }
 
@@ -342,7 +354,8 @@ int main(int argc, char** argv) {
   };
   if (!number(o.example, 0, 1000000, plan.example) || !number(o.select, 0, 1000000, plan.select) ||
       !number(o.examples, 1, 100000, plan.examples) || !number(o.draft, 1, 16, plan.draft) ||
-      !number(o.playbackStep, 0, 1000000, plan.playbackStep) || !number(o.tourStep, 0, 1000, plan.tourStep))
+      !number(o.playbackStep, 0, 1000000, plan.playbackStep) || !number(o.tourStep, 0, 1000, plan.tourStep) ||
+      !number(o.noRepeatNgram, 0, calm::OptionBounds::kMaxNoRepeatNgram, plan.noRepeatNgram))
     return kBadArguments;
   if (plan.prompt.isEmpty() && plan.example < 0) {
     fail(QStringLiteral("--screenshot needs --prompt TEXT or --example N"));
@@ -356,6 +369,23 @@ int main(int argc, char** argv) {
       return kBadArguments;
     }
     plan.lambda = v;
+  }
+  if (parser.isSet(o.delta)) {
+    bool ok = false;
+    const double v = parser.value(o.delta).toDouble(&ok);
+    if (!ok || !(v > 0.0 && v < 1.0)) {
+      fail(QStringLiteral("--delta must be a number between 0 and 1, got '%1'").arg(parser.value(o.delta)));
+      return kBadArguments;
+    }
+    plan.delta = v;
+  }
+  if (parser.isSet(o.measure)) {
+    try {
+      plan.measure = calm::parse_measure(parser.value(o.measure).toStdString());
+    } catch (const std::exception& e) {
+      fail(QStringLiteral("--measure: %1").arg(QString::fromUtf8(e.what())));
+      return kBadArguments;
+    }
   }
   if (parser.isSet(o.mode)) {
     plan.mode = parser.value(o.mode);

@@ -41,6 +41,9 @@ expect_bad "--example must be a whole number from 0 to 1000000, got 'abc'" --exa
 expect_bad "--lambda must be a number in [0, 1]" --prompt x --lambda nan
 expect_bad "--lambda must be a number in [0, 1]" --prompt x --lambda 1.5
 expect_bad "--mode must be calm, catch-up or verify" --prompt x --mode fast
+expect_bad "--measure: unknown confidence measure 'entropy'" --prompt x --measure entropy
+expect_bad "--delta must be a number between 0 and 1, got '0'" --prompt x --delta 0
+expect_bad "--no-repeat-ngram must be a whole number from 0 to 64, got '65'" --prompt x --no-repeat-ngram 65
 expect_bad "--tab must be one of heatmap, comparison, schedule, measures, calibration, help, got 'plots'" --prompt x --tab plots
 expect_bad "--screenshot needs --prompt TEXT or --example N"
 expect_bad "Unknown option 'bogus'" --prompt x --bogus

@@ -31,7 +31,9 @@ shot studio-calibration --model kjv2web --example 1 --tab calibration \
   --calibrate resources/data/kjv2web/calibration.jsonl --examples 300
 # The threshold schedule; on the decoder-only model once it is bundled.
 shot studio-schedule --model kjv2web --example 0 --lambda 0.7 --tab schedule --select 2
-shot studio-prose --model prose --example 2 --lambda 0.3 --tab heatmap
+# The decoder-only model as a demo runs it: the early-exit classifier at its bundled certified
+# lambda for delta 0.25, repeated 3-grams banned.
+shot studio-prose --model prose --example 6 --measure classifier --delta 0.25 --no-repeat-ngram 3 --tab heatmap
 # The prompt decoded with each measure and the local oracle, side by side.
 shot studio-measures --model kjv2web --example 2 --tab measures
 # The step-by-step playback: a token's layers climbing toward the threshold.
