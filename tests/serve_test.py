@@ -325,6 +325,19 @@ class Limits(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0)
             self.assertIn(message, r.stderr)
 
+    def test_port_in_use(self):
+        # A second server on a port in use must fail, not share the port.
+        server = Server()
+        try:
+            r = subprocess.run([CALM, "serve", "--model", MODEL, "--port", str(server.port)], capture_output=True,
+                               text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(f"cannot listen on 127.0.0.1:{server.port} (in use", r.stderr)
+            status, _ = server.request("GET", "/health")
+            self.assertEqual(status, 200)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
 
 class Load(unittest.TestCase):
     def test_queue_full_answers_429_at_once(self):

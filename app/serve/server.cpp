@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include "io/utf8.h"
 #include "serve/completion_text.h"
@@ -78,6 +79,14 @@ CalmServer::CalmServer(const Model& model, ServeSettings settings, std::optional
   // more to answer 429, /health and /metrics while all of those are taken.
   const size_t connections = static_cast<size_t>(settings_.decoders) + settings_.queue + 8;
   http.new_task_queue = [connections] { return new httplib::ThreadPool(connections); };
+  // The listening socket: SO_REUSEADDR only (httplib's default adds
+  // SO_REUSEPORT, with which a second server on a port in use starts without
+  // an error and takes half the connections), and kept to raise its backlog.
+  http.set_socket_options([this](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_socket_ = sock;
+  });
   http.set_payload_max_length(settings_.limits.max_body_bytes);
   http.set_read_timeout(10, 0);
   http.set_write_timeout(10, 0);
@@ -128,15 +137,19 @@ CalmServer::~CalmServer() {
 }
 
 int CalmServer::bind() {
-  if (settings_.port == 0) {
-    const int port = http_->bind_to_any_port(settings_.host);
+  int port = settings_.port;
+  if (port == 0) {
+    port = http_->bind_to_any_port(settings_.host);
     if (port <= 0) throw Error("cannot listen on " + settings_.host + " (any port): is the address this machine's?");
-    return port;
-  }
-  if (!http_->bind_to_port(settings_.host, settings_.port))
-    throw Error("cannot listen on " + settings_.host + ":" + std::to_string(settings_.port) +
+  } else if (!http_->bind_to_port(settings_.host, port)) {
+    throw Error("cannot listen on " + settings_.host + ":" + std::to_string(port) +
                 " (in use, or not this machine's address)");
-  return settings_.port;
+  }
+  // The library listens with a backlog of 5 (compiled into Debian's build):
+  // clients connecting at once beyond it, while the accept loop is slow, are
+  // reset. Listening again on the bound socket sets the backlog.
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
+  return port;
 }
 
 void CalmServer::run() {

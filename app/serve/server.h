@@ -74,6 +74,7 @@ class CalmServer {
   GuaranteeMonitor monitor_;  // before pool_: the decoders offer it their results until they stop
   DecoderPool pool_;
   std::unique_ptr<httplib::Server> http_;
+  int listen_socket_ = -1;  // the listening socket, once bound (for its backlog)
 };
 
 }  // namespace calm::serve
