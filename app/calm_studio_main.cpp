@@ -361,24 +361,24 @@ int main(int argc, char** argv) {
     fail(QStringLiteral("--screenshot needs --prompt TEXT or --example N"));
     return kBadArguments;
   }
-  if (parser.isSet(o.lambda)) {
+  // A number in [0, 1] (`open`: strictly between 0 and 1), else `message`.
+  const auto fraction = [&](const QCommandLineOption& option, bool open, const QString& message,
+                            std::optional<double>& into) {
+    if (!parser.isSet(option)) return true;
     bool ok = false;
-    const double v = parser.value(o.lambda).toDouble(&ok);
-    if (!ok || !(v >= 0.0 && v <= 1.0)) {
-      fail(QStringLiteral("--lambda must be a number in [0, 1]"));
-      return kBadArguments;
+    const double v = parser.value(option).toDouble(&ok);
+    if (!ok || !(open ? v > 0.0 && v < 1.0 : v >= 0.0 && v <= 1.0)) {
+      fail(message);
+      return false;
     }
-    plan.lambda = v;
-  }
-  if (parser.isSet(o.delta)) {
-    bool ok = false;
-    const double v = parser.value(o.delta).toDouble(&ok);
-    if (!ok || !(v > 0.0 && v < 1.0)) {
-      fail(QStringLiteral("--delta must be a number between 0 and 1, got '%1'").arg(parser.value(o.delta)));
-      return kBadArguments;
-    }
-    plan.delta = v;
-  }
+    into = v;
+    return true;
+  };
+  if (!fraction(o.lambda, false, QStringLiteral("--lambda must be a number in [0, 1]"), plan.lambda) ||
+      !fraction(o.delta, true,
+                QStringLiteral("--delta must be a number between 0 and 1, got '%1'").arg(parser.value(o.delta)),
+                plan.delta))
+    return kBadArguments;
   if (parser.isSet(o.measure)) {
     try {
       plan.measure = calm::parse_measure(parser.value(o.measure).toStdString());
